@@ -1,0 +1,124 @@
+//! Command-line arguments. Each setting comes from its flag, else its `SALESCAST_*` variable,
+//! else `params.yaml`, else the built-in default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "salescast",
+    version,
+    about = "Sales-demand forecasting pipeline: each subcommand is one stage."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Settings file [default: ./params.yaml when present]. Flags and SALESCAST_* variables
+    /// take precedence over it.
+    #[arg(long, global = true, env = "SALESCAST_PARAMS")]
+    pub params: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Print the stage's result as JSON on stdout, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate seeded synthetic transactions in the data contract.
+    Generate(GenerateArgs),
+    /// Validate and clean raw transactions (CSV or Parquet).
+    Preprocess(PreprocessArgs),
+    /// Build model features and the daily revenue series from cleaned data.
+    Features(FeaturesArgs),
+    /// Run every stage from a raw file into a working directory.
+    Pipeline(PipelineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output CSV file.
+    #[arg(long, env = "SALESCAST_GENERATE_OUT")]
+    pub out: PathBuf,
+    /// Number of transactions.
+    #[arg(long, env = "SALESCAST_ROWS")]
+    pub rows: Option<usize>,
+    /// Number of days covered.
+    #[arg(long, env = "SALESCAST_DAYS")]
+    pub days: Option<u32>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, env = "SALESCAST_START")]
+    pub start: Option<chrono::NaiveDate>,
+    /// Number of stores.
+    #[arg(long, env = "SALESCAST_STORES")]
+    pub stores: Option<u32>,
+    /// Random seed: the same seed gives a byte-identical file.
+    #[arg(long, env = "SALESCAST_SEED")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CleanSettings {
+    /// Days at the end of the data held out as the test set.
+    #[arg(long, env = "SALESCAST_TEST_DAYS")]
+    pub test_days: Option<u32>,
+    /// k of the outlier fence Q3 + k·IQR (on log1p values, per category).
+    #[arg(long, env = "SALESCAST_OUTLIER_K")]
+    pub outlier_k: Option<f64>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FeatureSettings {
+    /// Standardise continuous features (for models that need scaling).
+    #[arg(long, env = "SALESCAST_SCALE")]
+    pub scale: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreprocessArgs {
+    /// Raw CSV or Parquet file.
+    #[arg(long, env = "SALESCAST_INPUT")]
+    pub input: PathBuf,
+    /// Directory for the cleaned data, rejected rows and report.
+    #[arg(long, env = "SALESCAST_PROCESSED_DIR")]
+    pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub clean: CleanSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Directory written by `preprocess`.
+    #[arg(long, env = "SALESCAST_PROCESSED_DIR")]
+    pub in_dir: PathBuf,
+    /// Directory for the feature files.
+    #[arg(long, env = "SALESCAST_FEATURES_DIR")]
+    pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub features: FeatureSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Raw CSV or Parquet file.
+    #[arg(long, env = "SALESCAST_INPUT")]
+    pub input: PathBuf,
+    /// Working directory: `data/processed`, `data/features` and later `models` go under it.
+    #[arg(long, env = "SALESCAST_WORKDIR")]
+    pub workdir: PathBuf,
+    #[command(flatten)]
+    pub clean: CleanSettings,
+    #[command(flatten)]
+    pub features: FeatureSettings,
+}

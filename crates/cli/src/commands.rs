@@ -1,0 +1,199 @@
+//! The subcommands: settings are merged, the library does the work, the result is reported.
+
+use std::fs;
+use std::io::BufWriter;
+use std::path::Path;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use salescast_features::daily::DailyOptions;
+use salescast_features::frame::StageOptions;
+use salescast_features::transform::TransformOptions;
+use salescast_preprocess::{Options as CleanOptions, OutlierRule};
+use serde::Serialize;
+
+use crate::args::{
+    CleanSettings, Cli, Command, FeatureSettings, FeaturesArgs, GenerateArgs, PipelineArgs,
+    PreprocessArgs,
+};
+use crate::exit::Failure;
+use crate::params::{self, Params};
+
+type Outcome = Result<(), Failure>;
+
+pub fn run(cli: Cli) -> Outcome {
+    let params = match &cli.global.params {
+        Some(p) => params::load(p, true),
+        None => params::load(Path::new("params.yaml"), false),
+    }
+    .map_err(Failure::bad_input)?;
+    let json = cli.global.json;
+    match cli.command {
+        Command::Generate(a) => generate(&a, &params, json),
+        Command::Preprocess(a) => preprocess(&a, &params, json),
+        Command::Features(a) => features(&a, &params, json),
+        Command::Pipeline(a) => pipeline(&a, &params, json),
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Outcome {
+    let text = serde_json::to_string_pretty(value).map_err(Failure::failed)?;
+    println!("{text}");
+    Ok(())
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+#[derive(Debug, Serialize)]
+struct GenerateOutcome {
+    out: String,
+    rows: usize,
+    first_date: chrono::NaiveDate,
+    last_date: chrono::NaiveDate,
+    absurd_quantities: usize,
+    blank_prices: usize,
+    blank_categories: usize,
+    duplicate_ids: usize,
+    seconds: f64,
+}
+
+fn generate(a: &GenerateArgs, p: &Params, json: bool) -> Outcome {
+    let d = salescast_synth::Config::default();
+    let g = &p.generate;
+    let cfg = salescast_synth::Config {
+        rows: a.rows.or(g.rows).unwrap_or(d.rows),
+        days: a.days.or(g.days).unwrap_or(d.days),
+        start: a.start.or(g.start).unwrap_or(d.start),
+        stores: a.stores.or(g.stores).unwrap_or(d.stores),
+        seed: a.seed.or(g.seed).unwrap_or(d.seed),
+        ..d
+    };
+    cfg.validate()?;
+    let started = std::time::Instant::now();
+    let bar = progress(cfg.rows as u64, "generating");
+    let mut summary = None;
+    salescast_core::artifact::write_atomic(&a.out, |w| {
+        let mut w = BufWriter::with_capacity(1 << 20, w);
+        let s = salescast_synth::generate(&cfg, &mut w, |n| bar.set_position(n as u64))
+            .map_err(std::io::Error::other)?;
+        summary = Some(s);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    let s = summary
+        .context("the generator produced no summary")
+        .map_err(Failure::failed)?;
+    let outcome = GenerateOutcome {
+        out: a.out.display().to_string(),
+        rows: s.rows,
+        first_date: s.first_date,
+        last_date: s.last_date,
+        absurd_quantities: s.absurd_quantities,
+        blank_prices: s.blank_prices,
+        blank_categories: s.blank_categories,
+        duplicate_ids: s.duplicate_ids,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(rows = s.rows, out = %a.out.display(), from = %s.first_date, to = %s.last_date, "generated");
+    if json { print_json(&outcome) } else { Ok(()) }
+}
+
+fn clean_options(c: &CleanSettings, p: &Params) -> CleanOptions {
+    let d = CleanOptions::default();
+    CleanOptions {
+        test_days: c.test_days.or(p.split.test_days).unwrap_or(d.test_days),
+        rule: OutlierRule {
+            k: c.outlier_k.or(p.preprocess.outlier_k).unwrap_or(d.rule.k),
+        },
+    }
+}
+
+fn stage_options(f: &FeatureSettings, p: &Params) -> StageOptions {
+    let d = DailyOptions::default();
+    StageOptions {
+        transform: TransformOptions {
+            scale: f.scale.or(p.features.scale).unwrap_or(false),
+        },
+        daily: DailyOptions {
+            lags: p.features.lags.clone().unwrap_or(d.lags),
+            windows: p.features.windows.clone().unwrap_or(d.windows),
+        },
+    }
+}
+
+fn run_preprocess(
+    input: &Path,
+    out_dir: &Path,
+    opts: &CleanOptions,
+) -> Result<salescast_preprocess::PreprocessReport, Failure> {
+    let (report, outputs) = salescast_preprocess::frame::run(input, out_dir, opts)?;
+    tracing::info!(
+        rows_in = report.rows_in,
+        rows_out = report.rows_out,
+        rejected = report.rows_rejected,
+        duplicates = report.duplicates_dropped,
+        rejected_file = %outputs.rejected.display(),
+        seconds = format!("{:.3}", report.seconds),
+        "preprocessed"
+    );
+    Ok(report)
+}
+
+fn run_features(
+    in_dir: &Path,
+    out_dir: &Path,
+    opts: &StageOptions,
+) -> Result<salescast_features::frame::FeaturesReport, Failure> {
+    let (report, _) = salescast_features::frame::run(in_dir, out_dir, opts)?;
+    tracing::info!(
+        train_rows = report.train_rows,
+        test_rows = report.test_rows,
+        features = report.features.len(),
+        series = report.daily_series,
+        days = report.days,
+        seconds = format!("{:.3}", report.seconds),
+        "features built"
+    );
+    Ok(report)
+}
+
+fn preprocess(a: &PreprocessArgs, p: &Params, json: bool) -> Outcome {
+    let report = run_preprocess(&a.input, &a.out_dir, &clean_options(&a.clean, p))?;
+    if json { print_json(&report) } else { Ok(()) }
+}
+
+fn features(a: &FeaturesArgs, p: &Params, json: bool) -> Outcome {
+    let report = run_features(&a.in_dir, &a.out_dir, &stage_options(&a.features, p))?;
+    if json { print_json(&report) } else { Ok(()) }
+}
+
+#[derive(Debug, Serialize)]
+struct PipelineOutcome {
+    preprocess: salescast_preprocess::PreprocessReport,
+    features: salescast_features::frame::FeaturesReport,
+}
+
+fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
+    let processed = a.workdir.join("data/processed");
+    let features_dir = a.workdir.join("data/features");
+    fs::create_dir_all(&a.workdir)
+        .with_context(|| format!("creating {}", a.workdir.display()))
+        .map_err(Failure::failed)?;
+    let pre = run_preprocess(&a.input, &processed, &clean_options(&a.clean, p))?;
+    let feat = run_features(&processed, &features_dir, &stage_options(&a.features, p))?;
+    if json {
+        print_json(&PipelineOutcome {
+            preprocess: pre,
+            features: feat,
+        })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! Exit codes and logging set-up shared by the subcommands.
+
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// A failed command: the error and the exit code it maps to (`INTERFACES.md`: 2 for bad input
+/// or usage, 3 for any other failure).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+pub const BAD_INPUT: u8 = 2;
+pub const FAILED: u8 = 3;
+
+impl Failure {
+    pub fn bad_input(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: BAD_INPUT,
+            error: error.into(),
+        }
+    }
+
+    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: FAILED,
+            error: error.into(),
+        }
+    }
+
+    pub fn report(&self) -> ExitCode {
+        eprintln!("error: {:#}", self.error);
+        ExitCode::from(self.code)
+    }
+}
+
+impl From<salescast_preprocess::PreprocessError> for Failure {
+    fn from(e: salescast_preprocess::PreprocessError) -> Self {
+        if e.is_bad_input() {
+            Self::bad_input(e)
+        } else {
+            Self::failed(e)
+        }
+    }
+}
+
+impl From<salescast_features::FeaturesError> for Failure {
+    fn from(e: salescast_features::FeaturesError) -> Self {
+        if e.is_bad_input() {
+            Self::bad_input(e)
+        } else {
+            Self::failed(e)
+        }
+    }
+}
+
+impl From<salescast_synth::SynthError> for Failure {
+    fn from(e: salescast_synth::SynthError) -> Self {
+        match e {
+            salescast_synth::SynthError::InvalidConfig { .. } => Self::bad_input(e),
+            salescast_synth::SynthError::Io(_) => Self::failed(e),
+        }
+    }
+}
+
+impl From<salescast_core::CoreError> for Failure {
+    fn from(e: salescast_core::CoreError) -> Self {
+        Self::failed(e)
+    }
+}

@@ -1,0 +1,20 @@
+//! `salescast`: the pipeline command line. Each subcommand is one DVC stage; this binary only
+//! parses settings, calls the libraries and reports.
+
+mod args;
+mod commands;
+mod exit;
+mod params;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    exit::init_logging(cli.global.log_format);
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}

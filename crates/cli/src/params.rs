@@ -1,0 +1,64 @@
+//! `params.yaml`: the project's settings, below flags and `SALESCAST_*` variables in precedence.
+//!
+//! Every section is optional and every key in it too; unknown keys are an error, so that a typo
+//! does not silently fall back to a default.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default)]
+    pub generate: GenerateParams,
+    #[serde(default)]
+    pub split: SplitParams,
+    #[serde(default)]
+    pub preprocess: PreprocessParams,
+    #[serde(default)]
+    pub features: FeaturesParams,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateParams {
+    pub rows: Option<usize>,
+    pub days: Option<u32>,
+    pub start: Option<chrono::NaiveDate>,
+    pub stores: Option<u32>,
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitParams {
+    pub test_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessParams {
+    pub outlier_k: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesParams {
+    pub scale: Option<bool>,
+    pub lags: Option<Vec<usize>>,
+    pub windows: Option<Vec<usize>>,
+}
+
+/// Loads `path`. A missing file at the default location means "all defaults"; a missing file
+/// that was asked for explicitly is an error.
+pub fn load(path: &Path, explicit: bool) -> anyhow::Result<Params> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok(Params::default()),
+        Ok(text) => {
+            serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Params::default()),
+        Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+    }
+}

@@ -1,0 +1,177 @@
+//! The `salescast` binary as users and DVC run it: exit codes, messages, outputs.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // fixtures are written directly; a test may unwrap
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn salescast(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_salescast"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SALESCAST_PARAMS")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [
+        &["--help"][..],
+        &["generate", "--help"],
+        &["preprocess", "--help"],
+        &["features", "--help"],
+        &["pipeline", "--help"],
+    ] {
+        let o = salescast(dir.path(), cmd);
+        assert!(o.status.success(), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage"),
+            "{cmd:?}"
+        );
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &'static str, seed: &'static str| {
+        [
+            "generate", "--out", out, "--rows", "3000", "--days", "60", "--seed", seed,
+        ]
+    };
+    assert!(salescast(dir.path(), &args("a.csv", "5")).status.success());
+    assert!(salescast(dir.path(), &args("b.csv", "5")).status.success());
+    assert!(salescast(dir.path(), &args("c.csv", "6")).status.success());
+    let read = |f| fs::read(dir.path().join(f)).unwrap();
+    assert_eq!(read("a.csv"), read("b.csv"));
+    assert_ne!(read("a.csv"), read("c.csv"));
+}
+
+#[test]
+fn missing_column_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("x.csv"),
+        "date,store_id,quantity,revenue\n2024-01-01,S1,1,2\n",
+    )
+    .unwrap();
+    let o = salescast(
+        dir.path(),
+        &["preprocess", "--input", "x.csv", "--out-dir", "out"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing required column(s): product_id"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn bad_settings_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = salescast(dir.path(), &["generate", "--out", "a.csv", "--rows", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rows"), "{}", stderr(&o));
+    let o = salescast(
+        dir.path(),
+        &["generate", "--out", "a.csv", "--rows", "many"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // a typo in params.yaml is an error, not a silent default
+    fs::write(dir.path().join("params.yaml"), "generate:\n  rowz: 10\n").unwrap();
+    let o = salescast(dir.path(), &["generate", "--out", "a.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rowz"), "{}", stderr(&o));
+    assert!(!dir.path().join("a.csv").exists());
+}
+
+#[test]
+fn settings_precedence_flag_then_env_then_params() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("params.yaml"),
+        "generate:\n  rows: 1500\n  days: 30\n",
+    )
+    .unwrap();
+    let rows = |o: &Output| -> u64 {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["rows"].as_u64().unwrap()
+    };
+    let o = salescast(dir.path(), &["generate", "--out", "a.csv", "--json"]);
+    assert_eq!(rows(&o), 1500);
+    let o = Command::new(env!("CARGO_BIN_EXE_salescast"))
+        .args(["generate", "--out", "a.csv", "--json"])
+        .current_dir(dir.path())
+        .env("SALESCAST_ROWS", "1700")
+        .output()
+        .unwrap();
+    assert_eq!(rows(&o), 1700);
+    let o = salescast(
+        dir.path(),
+        &["generate", "--out", "a.csv", "--json", "--rows", "1600"],
+    );
+    assert_eq!(rows(&o), 1600);
+}
+
+#[test]
+fn pipeline_builds_processed_and_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = salescast(
+        dir.path(),
+        &[
+            "generate", "--out", "raw.csv", "--rows", "6000", "--days", "120",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = salescast(
+        dir.path(),
+        &[
+            "pipeline",
+            "--input",
+            "raw.csv",
+            "--workdir",
+            "w",
+            "--test-days",
+            "30",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pre = &v["preprocess"];
+    assert_eq!(pre["rows_in"], 6000);
+    let total = pre["rows_out"].as_u64().unwrap()
+        + pre["rows_rejected"].as_u64().unwrap()
+        + pre["duplicates_dropped"].as_u64().unwrap();
+    assert_eq!(total, 6000);
+    assert_eq!(v["features"]["daily_series"], 11);
+    for f in [
+        "data/processed/clean.parquet",
+        "data/processed/raw.rejected.csv",
+        "data/processed/report.json",
+        "data/processed/cleaning.json",
+        "data/features/train.parquet",
+        "data/features/test.parquet",
+        "data/features/daily.parquet",
+        "data/features/daily.csv",
+        "data/features/transform.json",
+    ] {
+        assert!(dir.path().join("w").join(f).is_file(), "{f}");
+    }
+    // no temporary files left behind
+    for sub in ["data/processed", "data/features"] {
+        for e in fs::read_dir(dir.path().join("w").join(sub)).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".tmp"), "{name}");
+        }
+    }
+}

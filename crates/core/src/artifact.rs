@@ -1,0 +1,175 @@
+//! Versioned artifacts and atomic writes.
+//!
+//! Every fitted object is stored as `{"kind", "version", "created_at", "payload"}` so that a
+//! reader can refuse an artifact from another kind or format version instead of mis-reading it.
+//! Files are written to a temporary sibling and renamed, so a reader never sees half a file.
+
+use std::fs;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+
+use crate::error::{CoreError, Result};
+
+/// The envelope around every serialized artifact.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub kind: String,
+    pub version: u32,
+    pub created_at: String,
+    pub payload: T,
+}
+
+/// Writes `path` atomically: the content goes to a temporary file in the same directory, which
+/// is renamed over `path` only once `write` succeeded and the data reached the disk.
+pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir).map_err(|e| CoreError::io("creating directory", &dir, e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "artifact".to_owned());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let file = fs::File::create(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(CoreError::io("writing", path, e));
+    }
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CoreError::io("renaming into place", path, e)
+    })
+}
+
+/// Saves `payload` as a versioned JSON artifact.
+pub fn save_json<T: Serialize>(path: &Path, kind: &str, version: u32, payload: &T) -> Result<()> {
+    let envelope = Envelope {
+        kind: kind.to_owned(),
+        version,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        payload,
+    };
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &envelope).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// Loads a versioned JSON artifact, checking its kind and version.
+pub fn load_json<T: DeserializeOwned>(path: &Path, kind: &str, version: u32) -> Result<T> {
+    let bytes = fs::read(path).map_err(|e| CoreError::io("reading", path, e))?;
+    let envelope: Envelope<serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|e| CoreError::BadArtifact {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if envelope.kind != kind || envelope.version != version {
+        return Err(CoreError::ArtifactVersion {
+            path: path.to_path_buf(),
+            kind: kind.to_owned(),
+            version,
+            found_kind: envelope.kind,
+            found_version: envelope.version,
+        });
+    }
+    serde_json::from_value(envelope.payload).map_err(|e| CoreError::BadArtifact {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Saves any serializable value as plain pretty JSON (reports, metrics), atomically.
+pub fn save_plain_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// The SHA-256 of a file, hex encoded: recorded with models to tie them to their data.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = fs::File::open(path).map_err(|e| CoreError::io("opening", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| CoreError::io("reading", path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Thing {
+        a: u32,
+    }
+
+    #[test]
+    fn round_trip_checks_kind_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/thing.json");
+        save_json(&p, "thing", 2, &Thing { a: 7 }).unwrap();
+        assert_eq!(load_json::<Thing>(&p, "thing", 2).unwrap(), Thing { a: 7 });
+        assert!(matches!(
+            load_json::<Thing>(&p, "thing", 3),
+            Err(CoreError::ArtifactVersion { .. })
+        ));
+        assert!(matches!(
+            load_json::<Thing>(&p, "other", 2),
+            Err(CoreError::ArtifactVersion { .. })
+        ));
+        // no temporary file is left behind
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.bin");
+        let err = write_atomic(&p, |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("boom"))
+        });
+        assert!(err.is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn sha256_of_known_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("abc");
+        fs::write(&p, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! The crate's error type.
+
+/// Everything that can go wrong while building features.
+#[derive(Debug, thiserror::Error)]
+pub enum FeaturesError {
+    #[error("no training rows before {test_start}: nothing to fit the transform on")]
+    NoTrainingRows { test_start: chrono::NaiveDate },
+    #[error("invalid setting {name}: {reason}")]
+    InvalidSetting { name: &'static str, reason: String },
+    #[error("the transform expects {expected} features, the model has {got}")]
+    SchemaMismatch { expected: usize, got: usize },
+    #[error("reading {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("writing {path}: {reason}")]
+    Write { path: String, reason: String },
+    #[error(transparent)]
+    Preprocess(#[from] salescast_preprocess::PreprocessError),
+    #[error(transparent)]
+    Core(#[from] salescast_core::CoreError),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, FeaturesError>;
+
+impl FeaturesError {
+    /// Whether the input (files or settings) is at fault, rather than the machine.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Write { .. } | Self::Core(_) => false,
+            Self::Preprocess(e) => e.is_bad_input(),
+            _ => true,
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The features stage on files, with polars: cleaned Parquet in; transaction features split by
+//! date, the daily series and the fitted transform out.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+use salescast_core::artifact::{save_plain_json, write_atomic};
+use salescast_core::schema::date_to_days;
+use salescast_core::{Part, Transaction};
+use salescast_preprocess::frame::{CLEAN_FILE, STATS_FILE, load_stats, read_clean, write_parquet};
+use serde::{Deserialize, Serialize};
+
+use crate::daily::{self, DailyOptions, DailyRow};
+use crate::error::{FeaturesError, Result};
+use crate::transform::{FeatureMatrix, FeatureTransform, TransformOptions};
+
+pub const TRAIN_FILE: &str = "train.parquet";
+pub const TEST_FILE: &str = "test.parquet";
+pub const DAILY_FILE: &str = "daily.parquet";
+pub const DAILY_CSV: &str = "daily.csv";
+pub const TRANSFORM_FILE: &str = "transform.json";
+pub const REPORT_FILE: &str = "features_report.json";
+/// The target column in the feature files.
+pub const TARGET: &str = "revenue";
+
+/// Settings of the features stage.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StageOptions {
+    pub transform: TransformOptions,
+    pub daily: DailyOptions,
+}
+
+/// What the features stage produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeaturesReport {
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub features: Vec<String>,
+    pub scaled: bool,
+    pub train_end: chrono::NaiveDate,
+    pub test_start: chrono::NaiveDate,
+    pub daily_series: usize,
+    pub days: usize,
+    pub seconds: f64,
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> FeaturesError {
+    FeaturesError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A frame of the rows `idx`: ids and raw keys for baselines, the features, the target.
+fn feature_frame(
+    rows: &[Transaction],
+    m: &FeatureMatrix,
+    names: &[String],
+    idx: &[usize],
+) -> PolarsResult<DataFrame> {
+    let mut cols = vec![
+        Column::new(
+            "transaction_id".into(),
+            idx.iter()
+                .map(|&i| rows[i].transaction_id.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "date".into(),
+            idx.iter()
+                .map(|&i| date_to_days(rows[i].date))
+                .collect::<Vec<i32>>(),
+        )
+        .cast(&DataType::Date)?,
+        Column::new(
+            "store_id".into(),
+            idx.iter()
+                .map(|&i| rows[i].store_id.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "category".into(),
+            idx.iter()
+                .map(|&i| rows[i].category.clone())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for (j, name) in names.iter().enumerate() {
+        cols.push(Column::new(
+            name.as_str().into(),
+            idx.iter().map(|&i| m.row(i)[j]).collect::<Vec<f64>>(),
+        ));
+    }
+    cols.push(Column::new(
+        TARGET.into(),
+        idx.iter()
+            .map(|&i| rows[i].revenue.unwrap_or(f64::NAN))
+            .collect::<Vec<f64>>(),
+    ));
+    DataFrame::new(idx.len(), cols)
+}
+
+fn daily_frame(rows: &[DailyRow], opts: &DailyOptions) -> PolarsResult<DataFrame> {
+    let mut cols = vec![
+        Column::new(
+            "series".into(),
+            rows.iter().map(|r| r.series.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "date".into(),
+            rows.iter()
+                .map(|r| date_to_days(r.date))
+                .collect::<Vec<i32>>(),
+        )
+        .cast(&DataType::Date)?,
+        Column::new(
+            "revenue".into(),
+            rows.iter().map(|r| r.revenue).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "transactions".into(),
+            rows.iter().map(|r| r.transactions).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "is_holiday".into(),
+            rows.iter().map(|r| r.is_holiday).collect::<Vec<bool>>(),
+        ),
+        Column::new(
+            "split".into(),
+            rows.iter().map(|r| r.part.name()).collect::<Vec<&str>>(),
+        ),
+    ];
+    for (k, lag) in opts.lags.iter().enumerate() {
+        cols.push(Column::new(
+            format!("lag_{lag}").into(),
+            rows.iter().map(|r| r.lags[k]).collect::<Vec<_>>(),
+        ));
+    }
+    for (k, w) in opts.windows.iter().enumerate() {
+        cols.push(Column::new(
+            format!("roll_mean_{w}").into(),
+            rows.iter().map(|r| r.roll_mean[k]).collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            format!("roll_std_{w}").into(),
+            rows.iter().map(|r| r.roll_std[k]).collect::<Vec<_>>(),
+        ));
+    }
+    DataFrame::new(rows.len(), cols)
+}
+
+/// The output paths of the stage.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub train: PathBuf,
+    pub test: PathBuf,
+    pub daily: PathBuf,
+    pub daily_csv: PathBuf,
+    pub transform: PathBuf,
+    pub report: PathBuf,
+}
+
+impl Outputs {
+    pub fn new(out_dir: &Path) -> Self {
+        Self {
+            train: out_dir.join(TRAIN_FILE),
+            test: out_dir.join(TEST_FILE),
+            daily: out_dir.join(DAILY_FILE),
+            daily_csv: out_dir.join(DAILY_CSV),
+            transform: out_dir.join(TRANSFORM_FILE),
+            report: out_dir.join(REPORT_FILE),
+        }
+    }
+}
+
+/// The features stage: reads `in_dir/clean.parquet` and `in_dir/cleaning.json`, writes the
+/// feature files, the daily series and the transform into `out_dir`.
+pub fn run(
+    in_dir: &Path,
+    out_dir: &Path,
+    opts: &StageOptions,
+) -> Result<(FeaturesReport, Outputs)> {
+    let started = Instant::now();
+    opts.daily.validate()?;
+    let rows = read_clean(&in_dir.join(CLEAN_FILE))?;
+    let stats = load_stats(&in_dir.join(STATS_FILE))?;
+    let split = stats.split;
+    let transform = FeatureTransform::fit(&rows, stats, opts.transform)?;
+    let matrix = transform.transform(&rows);
+    let (train_idx, test_idx): (Vec<usize>, Vec<usize>) =
+        (0..rows.len()).partition(|&i| split.part(rows[i].date) == Part::Train);
+
+    let out = Outputs::new(out_dir);
+    for (path, idx) in [(&out.train, &train_idx), (&out.test, &test_idx)] {
+        let mut df = feature_frame(&rows, &matrix, &transform.feature_names, idx)
+            .map_err(|e| write_err(path, e))?;
+        write_parquet(path, &mut df)?;
+    }
+
+    let series = daily::aggregate(&rows, &split);
+    let daily_rows: Vec<DailyRow> = series
+        .iter()
+        .flat_map(|s| daily::features(s, &split, &opts.daily))
+        .collect();
+    let mut df = daily_frame(&daily_rows, &opts.daily).map_err(|e| write_err(&out.daily, e))?;
+    write_parquet(&out.daily, &mut df)?;
+    let mut csv_err = None;
+    write_atomic(&out.daily_csv, |w| {
+        CsvWriter::new(w)
+            .include_header(true)
+            .finish(&mut df)
+            .map_err(|e| {
+                csv_err = Some(e.to_string());
+                std::io::Error::other("csv")
+            })
+    })
+    .map_err(|e| write_err(&out.daily_csv, csv_err.unwrap_or_else(|| e.to_string())))?;
+
+    transform.save(&out.transform)?;
+    let report = FeaturesReport {
+        train_rows: train_idx.len(),
+        test_rows: test_idx.len(),
+        features: transform.feature_names.clone(),
+        scaled: transform.options.scale,
+        train_end: split.train_end(),
+        test_start: split.test_start,
+        daily_series: series.len(),
+        days: series.first().map_or(0, |s| s.revenue.len()),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    save_plain_json(&out.report, &report)?;
+    Ok((report, out))
+}

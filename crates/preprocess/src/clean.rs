@@ -1,0 +1,262 @@
+//! Validation, de-duplication, imputation and clipping over any table of raw text cells.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use rayon::prelude::*;
+use salescast_core::schema::{ColumnMap, FieldError, non_blank, parse_row};
+use salescast_core::{Column, Mode, TimeSplit, Transaction};
+
+use crate::error::{PreprocessError, Result};
+use crate::report::{PreprocessReport, SplitReport};
+use crate::stats::{CleaningStats, Clipped, Imputed, OutlierRule};
+
+/// A table of raw text cells: a file read as strings, whatever its format.
+pub trait RawRows: Sync {
+    fn headers(&self) -> &[String];
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The cell at `row` in the column at header position `col`; `None` for a null.
+    fn cell(&self, row: usize, col: usize) -> Option<&str>;
+}
+
+/// Settings of the cleaning stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Days at the end of the data that form the test set.
+    pub test_days: u32,
+    pub rule: OutlierRule,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            test_days: 90,
+            rule: OutlierRule::default(),
+        }
+    }
+}
+
+impl Options {
+    /// Checks settings before any work.
+    pub fn validate(&self) -> Result<()> {
+        if self.test_days == 0 {
+            return Err(PreprocessError::InvalidSetting {
+                name: "test_days",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if !(self.rule.k.is_finite() && self.rule.k > 0.0) {
+            return Err(PreprocessError::InvalidSetting {
+                name: "outlier_k",
+                reason: format!("must be a positive number, got {}", self.rule.k),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A row that did not make it into the cleaned data, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// Zero-based data row (the header is not counted).
+    pub row: usize,
+    pub reason: String,
+    /// The key it is counted under in the report.
+    pub code: String,
+}
+
+/// The result of cleaning a table.
+#[derive(Debug)]
+pub struct Cleaned {
+    pub rows: Vec<Transaction>,
+    pub imputed: Vec<Imputed>,
+    pub clipped: Vec<Clipped>,
+    /// Invalid rows and dropped duplicates, in input order.
+    pub rejections: Vec<Rejection>,
+    pub stats: CleaningStats,
+    pub report: PreprocessReport,
+}
+
+/// The code under which repeated transaction ids are reported.
+pub const DUPLICATE: &str = "transaction_id: duplicate";
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Cleans `table` (read from `path`, named in messages) as the data contract says.
+pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned> {
+    opts.validate()?;
+    let map = ColumnMap::resolve(table.headers(), Mode::Training).map_err(|missing| {
+        PreprocessError::MissingColumns {
+            path: path.to_path_buf(),
+            missing,
+        }
+    })?;
+    if table.is_empty() {
+        return Err(PreprocessError::NoDataRows {
+            path: path.to_path_buf(),
+        });
+    }
+    let n = table.len();
+    let cell = |i: usize, c: Column| map.get(c).and_then(|j| table.cell(i, j));
+    let parsed: Vec<std::result::Result<Transaction, Vec<FieldError>>> = (0..n)
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| parse_row(|c| cell(i, c), Mode::Training))
+        .collect();
+
+    let mut rows = Vec::with_capacity(n);
+    let mut rejections = Vec::new();
+    let mut seen: HashSet<String> = HashSet::with_capacity(n);
+    let mut defaulted: BTreeMap<String, usize> = BTreeMap::new();
+    let mut duplicates = 0usize;
+    let mut invalid = 0usize;
+    for (i, p) in parsed.into_iter().enumerate() {
+        match p {
+            Err(errors) => {
+                invalid += 1;
+                rejections.push(Rejection {
+                    row: i,
+                    reason: describe(&errors),
+                    code: errors.first().map(FieldError::code).unwrap_or_default(),
+                });
+            }
+            Ok(mut t) => {
+                let id = t
+                    .transaction_id
+                    .get_or_insert_with(|| {
+                        *defaulted.entry("transaction_id".into()).or_default() += 1;
+                        format!("auto-{}", i + 1)
+                    })
+                    .clone();
+                if !seen.insert(id) {
+                    duplicates += 1;
+                    rejections.push(Rejection {
+                        row: i,
+                        reason: format!(
+                            "transaction_id {:?} repeats an earlier row (the first is kept)",
+                            t.transaction_id.as_deref().unwrap_or_default()
+                        ),
+                        code: DUPLICATE.into(),
+                    });
+                    continue;
+                }
+                for c in [
+                    Column::StoreId,
+                    Column::ProductId,
+                    Column::Discount,
+                    Column::Promotion,
+                    Column::CustomerSegment,
+                    Column::PaymentMethod,
+                ] {
+                    if non_blank(cell(i, c)).is_none() {
+                        *defaulted.entry(c.name().into()).or_default() += 1;
+                    }
+                }
+                rows.push(t);
+            }
+        }
+    }
+
+    let mut rejected_by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rejections {
+        *rejected_by_reason.entry(r.code.clone()).or_default() += 1;
+    }
+    if rows.is_empty() {
+        let reasons = rejected_by_reason
+            .iter()
+            .map(|(k, v)| format!("{v} × {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(PreprocessError::NoRowSurvived {
+            path: path.to_path_buf(),
+            rows_in: n,
+            reasons,
+        });
+    }
+
+    let (first, last) = rows
+        .iter()
+        .fold((rows[0].date, rows[0].date), |(lo, hi), t| {
+            (lo.min(t.date), hi.max(t.date))
+        });
+    let split = TimeSplit::new(first, last, opts.test_days)?;
+    let stats = CleaningStats::fit(&rows, split, opts.rule);
+    let (imputed, clipped): (Vec<Imputed>, Vec<Clipped>) = rows
+        .par_iter_mut()
+        .with_min_len(4096)
+        .map(|t| (stats.impute(t), stats.clip(t)))
+        .unzip();
+
+    let mut imputed_counts = defaulted;
+    imputed_counts.insert(
+        "category".into(),
+        imputed.iter().filter(|i| i.category).count(),
+    );
+    imputed_counts.insert(
+        "unit_price".into(),
+        imputed.iter().filter(|i| i.unit_price).count(),
+    );
+    let mut clipped_counts = BTreeMap::new();
+    clipped_counts.insert(
+        "quantity".to_owned(),
+        clipped.iter().filter(|c| c.quantity).count(),
+    );
+    clipped_counts.insert(
+        "revenue".to_owned(),
+        clipped.iter().filter(|c| c.revenue).count(),
+    );
+
+    let report = PreprocessReport {
+        input: path.display().to_string(),
+        rows_in: n,
+        rows_out: rows.len(),
+        rows_rejected: invalid,
+        duplicates_dropped: duplicates,
+        rejected_by_reason,
+        imputed: imputed_counts,
+        clipped: clipped_counts,
+        extra_columns: map.extra.clone(),
+        split: SplitReport::from(&split),
+        outlier_rule: format!(
+            "per category, values above Q3 + {}·IQR of log1p(value) on training days are clipped to that fence",
+            opts.rule.k
+        ),
+        seconds: 0.0,
+    };
+    Ok(Cleaned {
+        rows,
+        imputed,
+        clipped,
+        rejections,
+        stats,
+        report,
+    })
+}
+
+/// A table held in memory, for tests and for callers that already have strings.
+#[derive(Debug, Clone, Default)]
+pub struct MemTable {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl RawRows for MemTable {
+    fn headers(&self) -> &[String] {
+        &self.headers
+    }
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn cell(&self, row: usize, col: usize) -> Option<&str> {
+        self.rows.get(row)?.get(col)?.as_deref()
+    }
+}

@@ -1,0 +1,51 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while cleaning raw transactions.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    /// A required column is absent (exit code 2).
+    #[error("{path}: {missing}")]
+    MissingColumns {
+        path: PathBuf,
+        missing: salescast_core::schema::MissingColumns,
+    },
+    #[error("{path}: the file is empty")]
+    EmptyFile { path: PathBuf },
+    #[error("{path}: the file has a header but no data rows")]
+    NoDataRows { path: PathBuf },
+    #[error("{path}: not a UTF-8 CSV or Parquet file ({reason})")]
+    NotText { path: PathBuf, reason: String },
+    #[error("{path}: cannot be read as {format}: {reason}")]
+    Unreadable {
+        path: PathBuf,
+        format: &'static str,
+        reason: String,
+    },
+    /// Every row was rejected or was a duplicate; the reasons say why.
+    #[error("{path}: no row survived cleaning ({rows_in} in; {reasons})")]
+    NoRowSurvived {
+        path: PathBuf,
+        rows_in: usize,
+        reasons: String,
+    },
+    #[error(transparent)]
+    Split(#[from] salescast_core::split::SplitError),
+    #[error("invalid setting {name}: {reason}")]
+    InvalidSetting { name: &'static str, reason: String },
+    #[error("writing {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Core(#[from] salescast_core::CoreError),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, PreprocessError>;
+
+impl PreprocessError {
+    /// Whether the input (file or settings) is at fault, rather than the machine.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, Self::Write { .. } | Self::Core(_))
+    }
+}
