@@ -132,26 +132,22 @@ fn run_preprocess(
     input: &Path,
     out_dir: &Path,
     opts: &CleanOptions,
-) -> Result<salescast_preprocess::PreprocessReport, Failure> {
-    let (report, outputs) = salescast_preprocess::frame::run(input, out_dir, opts)?;
+) -> Result<salescast_preprocess::frame::Run, Failure> {
+    let run = salescast_preprocess::frame::run(input, out_dir, opts)?;
+    let report = &run.report;
     tracing::info!(
         rows_in = report.rows_in,
         rows_out = report.rows_out,
         rejected = report.rows_rejected,
         duplicates = report.duplicates_dropped,
-        rejected_file = %outputs.rejected.display(),
+        rejected_file = %run.outputs.rejected.display(),
         seconds = format!("{:.3}", report.seconds),
         "preprocessed"
     );
-    Ok(report)
+    Ok(run)
 }
 
-fn run_features(
-    in_dir: &Path,
-    out_dir: &Path,
-    opts: &StageOptions,
-) -> Result<salescast_features::frame::FeaturesReport, Failure> {
-    let (report, _) = salescast_features::frame::run(in_dir, out_dir, opts)?;
+fn log_features(report: &salescast_features::frame::FeaturesReport) {
     tracing::info!(
         train_rows = report.train_rows,
         test_rows = report.test_rows,
@@ -161,16 +157,21 @@ fn run_features(
         seconds = format!("{:.3}", report.seconds),
         "features built"
     );
-    Ok(report)
 }
 
 fn preprocess(a: &PreprocessArgs, p: &Params, json: bool) -> Outcome {
-    let report = run_preprocess(&a.input, &a.out_dir, &clean_options(&a.clean, p))?;
-    if json { print_json(&report) } else { Ok(()) }
+    let run = run_preprocess(&a.input, &a.out_dir, &clean_options(&a.clean, p))?;
+    if json {
+        print_json(&run.report)
+    } else {
+        Ok(())
+    }
 }
 
 fn features(a: &FeaturesArgs, p: &Params, json: bool) -> Outcome {
-    let report = run_features(&a.in_dir, &a.out_dir, &stage_options(&a.features, p))?;
+    let (report, _) =
+        salescast_features::frame::run(&a.in_dir, &a.out_dir, &stage_options(&a.features, p))?;
+    log_features(&report);
     if json { print_json(&report) } else { Ok(()) }
 }
 
@@ -186,11 +187,19 @@ fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
     fs::create_dir_all(&a.workdir)
         .with_context(|| format!("creating {}", a.workdir.display()))
         .map_err(Failure::failed)?;
+    let started = std::time::Instant::now();
     let pre = run_preprocess(&a.input, &processed, &clean_options(&a.clean, p))?;
-    let feat = run_features(&processed, &features_dir, &stage_options(&a.features, p))?;
+    let (feat, _) = salescast_features::frame::build(
+        &pre.cleaned.rows,
+        pre.cleaned.stats.clone(),
+        &features_dir,
+        &stage_options(&a.features, p),
+        started,
+    )?;
+    log_features(&feat);
     if json {
         print_json(&PipelineOutcome {
-            preprocess: pre,
+            preprocess: pre.report,
             features: feat,
         })
     } else {

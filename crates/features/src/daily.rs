@@ -4,7 +4,7 @@
 //! statistics at day `t` look only at days before `t`, so a training day's features never see a
 //! test day.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate};
 use salescast_core::calendar;
@@ -78,11 +78,12 @@ pub fn aggregate(rows: &[Transaction], split: &TimeSplit) -> Vec<Series> {
     let mut all = empty(ALL_STORES);
     // Per-store series exist for the stores seen on training days: a store that opens during
     // the test window must not announce itself in the training rows.
-    let mut stores: BTreeMap<&str, Series> = rows
+    let names: BTreeSet<&str> = rows
         .iter()
         .filter(|t| t.date < split.test_start)
-        .map(|t| (t.store_id.as_str(), empty(&t.store_id)))
+        .map(|t| t.store_id.as_str())
         .collect();
+    let mut stores: BTreeMap<&str, Series> = names.into_iter().map(|n| (n, empty(n))).collect();
     for t in rows {
         let d = (t.date - split.first_date).num_days();
         if d < 0 || d as usize >= n {

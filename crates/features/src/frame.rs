@@ -8,6 +8,7 @@ use polars::prelude::*;
 use salescast_core::artifact::{save_plain_json, write_atomic};
 use salescast_core::schema::date_to_days;
 use salescast_core::{Part, Transaction};
+use salescast_preprocess::CleaningStats;
 use salescast_preprocess::frame::{CLEAN_FILE, STATS_FILE, load_stats, read_clean, write_parquet};
 use serde::{Deserialize, Serialize};
 
@@ -185,26 +186,45 @@ pub fn run(
     opts.daily.validate()?;
     let rows = read_clean(&in_dir.join(CLEAN_FILE))?;
     let stats = load_stats(&in_dir.join(STATS_FILE))?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "read");
+    build(&rows, stats, out_dir, opts, started)
+}
+
+/// The features stage on cleaned rows already in memory (the pipeline hands them over from the
+/// preprocess stage instead of reading its output back).
+pub fn build(
+    rows: &[Transaction],
+    stats: CleaningStats,
+    out_dir: &Path,
+    opts: &StageOptions,
+    started: Instant,
+) -> Result<(FeaturesReport, Outputs)> {
+    opts.daily.validate()?;
     let split = stats.split;
-    let transform = FeatureTransform::fit(&rows, stats, opts.transform)?;
-    let matrix = transform.transform(&rows);
+    let transform = FeatureTransform::fit(rows, stats, opts.transform)?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "fit");
+    let matrix = transform.transform(rows);
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "transformed");
     let (train_idx, test_idx): (Vec<usize>, Vec<usize>) =
         (0..rows.len()).partition(|&i| split.part(rows[i].date) == Part::Train);
 
     let out = Outputs::new(out_dir);
     for (path, idx) in [(&out.train, &train_idx), (&out.test, &test_idx)] {
-        let mut df = feature_frame(&rows, &matrix, &transform.feature_names, idx)
+        let mut df = feature_frame(rows, &matrix, &transform.feature_names, idx)
             .map_err(|e| write_err(path, e))?;
         write_parquet(path, &mut df)?;
     }
 
-    let series = daily::aggregate(&rows, &split);
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "written");
+    let series = daily::aggregate(rows, &split);
     let daily_rows: Vec<DailyRow> = series
         .iter()
         .flat_map(|s| daily::features(s, &split, &opts.daily))
         .collect();
     let mut df = daily_frame(&daily_rows, &opts.daily).map_err(|e| write_err(&out.daily, e))?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "daily built");
     write_parquet(&out.daily, &mut df)?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "daily parquet");
     let mut csv_err = None;
     write_atomic(&out.daily_csv, |w| {
         CsvWriter::new(w)

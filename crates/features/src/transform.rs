@@ -9,7 +9,6 @@ use std::path::Path;
 
 use rayon::prelude::*;
 use salescast_core::artifact::{load_json, save_json};
-use salescast_core::schema::UNKNOWN;
 use salescast_core::{TimeSplit, Transaction};
 use salescast_preprocess::CleaningStats;
 use serde::{Deserialize, Serialize};
@@ -202,17 +201,27 @@ impl FeatureTransform {
                 test_start: split.test_start,
             });
         }
-        let vocab = |f: &dyn Fn(&Transaction) -> String| -> Vocab {
-            train.iter().map(|t| f(t)).collect::<Vec<_>>().into()
-        };
+        fn vocab<'a>(values: impl Iterator<Item = &'a str>) -> Vocab {
+            let distinct: std::collections::HashSet<&str> = values.collect();
+            distinct
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+                .into()
+        }
+        let categories = vocab(train.iter().map(|t| {
+            t.category
+                .as_deref()
+                .unwrap_or_else(|| cleaning.category_for(&t.product_id))
+        }));
         let mut t = Self {
             feature_names: feature_names(),
             split,
-            stores: vocab(&|t| t.store_id.clone()),
-            products: vocab(&|t| t.product_id.clone()),
-            categories: vocab(&|t| t.category.clone().unwrap_or_else(|| UNKNOWN.into())),
-            segments: vocab(&|t| t.customer_segment.clone()),
-            payments: vocab(&|t| t.payment_method.clone()),
+            stores: vocab(train.iter().map(|t| t.store_id.as_str())),
+            products: vocab(train.iter().map(|t| t.product_id.as_str())),
+            categories,
+            segments: vocab(train.iter().map(|t| t.customer_segment.as_str())),
+            payments: vocab(train.iter().map(|t| t.payment_method.as_str())),
             cleaning,
             options,
             scaler: StandardScaler {

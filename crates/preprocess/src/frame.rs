@@ -224,15 +224,19 @@ pub fn to_frame(c: &Cleaned) -> Result<DataFrame> {
     DataFrame::new(rows.len(), cols).map_err(|e| write_err(Path::new(CLEAN_FILE), e))
 }
 
-/// Writes a frame as Parquet, atomically.
+/// Writes a frame as Parquet (Snappy: fast, and read by every Parquet reader), atomically.
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     let mut err = None;
     write_atomic(path, |w| {
-        ParquetWriter::new(w).finish(df).map(|_| ()).map_err(|e| {
-            let msg = e.to_string();
-            err = Some(msg.clone());
-            std::io::Error::other(msg)
-        })
+        ParquetWriter::new(w)
+            .with_compression(ParquetCompression::Snappy)
+            .finish(df)
+            .map(|_| ())
+            .map_err(|e| {
+                let msg = e.to_string();
+                err = Some(msg.clone());
+                std::io::Error::other(msg)
+            })
     })
     .map_err(|e| write_err(path, err.unwrap_or_else(|| e.to_string())))
 }
@@ -354,27 +358,43 @@ impl Outputs {
     }
 }
 
+/// What a preprocess run produced: the report, where it wrote, and the cleaned rows with their
+/// fitted statistics (so that the pipeline can hand them on without reading the file back).
+#[derive(Debug)]
+pub struct Run {
+    pub report: PreprocessReport,
+    pub outputs: Outputs,
+    pub cleaned: Cleaned,
+}
+
 /// The preprocess stage: reads `input`, cleans it and writes cleaned Parquet, the rejected rows,
 /// the report and the fitted statistics into `out_dir`.
-pub fn run(input: &Path, out_dir: &Path, opts: &Options) -> Result<(PreprocessReport, Outputs)> {
+pub fn run(input: &Path, out_dir: &Path, opts: &Options) -> Result<Run> {
     let started = Instant::now();
     let table = read_raw(input)?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "read");
     let cleaned = clean(&table, input, opts)?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "cleaned");
     if !cleaned.report.extra_columns.is_empty() {
         tracing::warn!(columns = ?cleaned.report.extra_columns, "ignoring columns outside the data contract");
     }
     let outputs = Outputs::new(input, out_dir);
     let mut df = to_frame(&cleaned)?;
     write_parquet(&outputs.clean, &mut df)?;
+    drop(df);
     write_rejected(&outputs.rejected, &table, &cleaned)?;
     save_json(&outputs.stats, stats::KIND, stats::VERSION, &cleaned.stats)?;
-    let mut report = cleaned.report;
+    let mut report = cleaned.report.clone();
     report.seconds = started.elapsed().as_secs_f64();
     save_plain_json(&outputs.report, &report)?;
     for (reason, n) in &report.rejected_by_reason {
         tracing::info!(reason = %reason, rows = n, "rejected");
     }
-    Ok((report, outputs))
+    Ok(Run {
+        report,
+        outputs,
+        cleaned,
+    })
 }
 
 /// Loads the statistics a cleaning run saved.

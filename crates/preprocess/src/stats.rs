@@ -116,30 +116,32 @@ impl CleaningStats {
                     .map(|(c, _)| (p.to_owned(), c.to_owned()))
             })
             .collect();
-        let category_of = |t: &Transaction| -> String {
-            t.category.clone().unwrap_or_else(|| {
+        fn category_of<'a>(
+            t: &'a Transaction,
+            product_category: &'a HashMap<String, String>,
+        ) -> &'a str {
+            t.category.as_deref().unwrap_or_else(|| {
                 product_category
                     .get(&t.product_id)
-                    .cloned()
-                    .unwrap_or_else(|| UNKNOWN.to_owned())
+                    .map_or(UNKNOWN, String::as_str)
             })
-        };
+        }
 
         let mut by_product: HashMap<&str, Vec<f64>> = HashMap::new();
-        let mut by_category: HashMap<String, Vec<f64>> = HashMap::new();
+        let mut by_category: HashMap<&str, Vec<f64>> = HashMap::new();
         let mut all_prices = Vec::new();
-        let mut qty: HashMap<String, Vec<f64>> = HashMap::new();
-        let mut rev: HashMap<String, Vec<f64>> = HashMap::new();
+        let mut qty: HashMap<&str, Vec<f64>> = HashMap::new();
+        let mut rev: HashMap<&str, Vec<f64>> = HashMap::new();
         let (mut all_qty, mut all_rev) = (Vec::new(), Vec::new());
         for t in train() {
-            let c = category_of(t);
+            let c = category_of(t, &product_category);
             if let Some(p) = t.unit_price {
                 by_product.entry(&t.product_id).or_default().push(p);
-                by_category.entry(c.clone()).or_default().push(p);
+                by_category.entry(c).or_default().push(p);
                 all_prices.push(p);
             }
             if let Some(q) = t.quantity {
-                qty.entry(c.clone()).or_default().push(q);
+                qty.entry(c).or_default().push(q);
                 all_qty.push(q);
             }
             if let Some(r) = t.revenue {
@@ -162,14 +164,14 @@ impl CleaningStats {
         let category_fences = qty
             .into_iter()
             .filter_map(|(c, q)| {
-                let r = rev.remove(&c).unwrap_or_default();
+                let r = rev.remove(c).unwrap_or_default();
                 (q.len() >= MIN_ROWS_FOR_OWN_BOUNDS && r.len() >= MIN_ROWS_FOR_OWN_BOUNDS).then(
                     || {
                         let f = Fences {
                             quantity: fence(q, rule.k),
                             revenue: fence(r, rule.k),
                         };
-                        (c, f)
+                        (c.to_owned(), f)
                     },
                 )
             })
@@ -183,7 +185,7 @@ impl CleaningStats {
                 .collect(),
             category_median_price: by_category
                 .into_iter()
-                .map(|(c, v)| (c, median(v)))
+                .map(|(c, v)| (c.to_owned(), median(v)))
                 .collect(),
             global_median_price: if all_prices.is_empty() {
                 0.0

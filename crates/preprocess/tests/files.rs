@@ -53,7 +53,7 @@ fn bad_rows_are_rejected_with_reasons_and_good_rows_kept() {
     lines.push("T3,2024-03-03,S1,P1,Toys,10,2,0,0,Regular,Card,20".into()); // repeated id
     let input = write(dir.path(), "sales.csv", lines.join("\n").as_bytes());
     let out = dir.path().join("out");
-    let (report, _) = frame::run(&input, &out, &opts()).unwrap();
+    let report = frame::run(&input, &out, &opts()).unwrap().report;
 
     assert_eq!(report.rows_in, 19);
     assert_eq!(report.rows_out, 14);
@@ -180,7 +180,9 @@ fn bom_crlf_reordered_and_extra_columns_are_accepted() {
         body.push_str(&format!("5.5,hello,2024-05-{d:02}T09:30:00,S1,P1,1\r\n"));
     }
     let input = write(dir.path(), "bom.csv", body.as_bytes());
-    let (report, _) = frame::run(&input, &dir.path().join("o"), &opts()).unwrap();
+    let report = frame::run(&input, &dir.path().join("o"), &opts())
+        .unwrap()
+        .report;
     assert_eq!(report.rows_out, 10);
     assert_eq!(report.extra_columns, vec!["notes".to_owned()]);
     // blanks in absent optional columns were filled as the contract says
@@ -206,8 +208,12 @@ fn parquet_input_gives_the_same_result_as_csv() {
     ParquetWriter::new(fs::File::create(&pq).unwrap())
         .finish(&mut df)
         .unwrap();
-    let (a, _) = frame::run(&csv_path, &dir.path().join("a"), &opts()).unwrap();
-    let (b, _) = frame::run(&pq, &dir.path().join("b"), &opts()).unwrap();
+    let a = frame::run(&csv_path, &dir.path().join("a"), &opts())
+        .unwrap()
+        .report;
+    let b = frame::run(&pq, &dir.path().join("b"), &opts())
+        .unwrap()
+        .report;
     assert_eq!(a.rows_out, b.rows_out);
     let ra = read_clean(&dir.path().join("a").join(frame::CLEAN_FILE)).unwrap();
     let rb = read_clean(&dir.path().join("b").join(frame::CLEAN_FILE)).unwrap();
@@ -229,7 +235,7 @@ fn generated_data_is_cleaned_and_outliers_clipped() {
         fs::read(salescast_testing::generated_csv(dir.path(), 20_000, 120)).unwrap(),
         bytes
     );
-    let (report, _) = frame::run(
+    let report = frame::run(
         &input,
         &dir.path().join("o"),
         &Options {
@@ -237,7 +243,8 @@ fn generated_data_is_cleaned_and_outliers_clipped() {
             ..opts()
         },
     )
-    .unwrap();
+    .unwrap()
+    .report;
     assert_eq!(report.rows_rejected, 0);
     assert_eq!(report.duplicates_dropped, s.duplicate_ids);
     assert_eq!(report.imputed["unit_price"], s.blank_prices);

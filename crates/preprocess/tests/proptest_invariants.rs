@@ -77,7 +77,8 @@ proptest! {
         let out = dir.path().join("o");
         let opts = Options { test_days: 1, rule: OutlierRule::default() };
         match frame::run(&input, &out, &opts) {
-            Ok((report, outputs)) => {
+            Ok(run) => {
+                let (report, outputs) = (run.report, run.outputs);
                 prop_assert_eq!(report.rows_in, rows.len());
                 prop_assert_eq!(report.rows_in, report.rows_out + report.rows_rejected + report.duplicates_dropped);
                 let kept = frame::read_clean(&outputs.clean).unwrap();
