@@ -1,0 +1,37 @@
+//! The crate's error type.
+
+/// Everything that can go wrong when fitting, using or loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A hyperparameter is out of its domain; the message names it.
+    #[error("invalid hyperparameter {name}: {reason}")]
+    InvalidParam { name: &'static str, reason: String },
+    #[error("not enough data: need at least {need} rows, got {got}")]
+    NotEnoughData { need: usize, got: usize },
+    #[error("{what}: expected {expected} values, got {got}")]
+    Shape {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("the target has a non-finite value at row {row}")]
+    NonFiniteTarget { row: usize },
+    #[error("the model was trained on {expected} features ({names}), the input has {got}")]
+    SchemaMismatch {
+        expected: usize,
+        got: usize,
+        names: String,
+    },
+    #[error("model artifact: {0}")]
+    Artifact(String),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, ModelError>;
+
+pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> ModelError {
+    ModelError::InvalidParam {
+        name,
+        reason: reason.into(),
+    }
+}

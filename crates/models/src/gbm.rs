@@ -1,0 +1,238 @@
+//! Gradient boosting in the XGBoost style for squared error: second-order gain with L2
+//! regularisation, learning rate, depth and child-weight limits, row and column subsampling,
+//! early stopping on a validation set, and gain-based feature importance.
+
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{BinMapper, Dataset};
+use crate::error::{ModelError, Result, invalid};
+use crate::tree::{GrowParams, Grower, Tree};
+
+/// Hyperparameters; checked by [`GradientBoostingParams::validate`] before any work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GradientBoostingParams {
+    pub n_rounds: usize,
+    pub learning_rate: f64,
+    pub max_depth: usize,
+    pub min_child_weight: f64,
+    pub lambda: f64,
+    pub subsample: f64,
+    pub colsample: f64,
+    /// Stop when the validation RMSE has not improved for this many rounds (0: never).
+    pub early_stopping_rounds: usize,
+    pub max_bins: usize,
+    pub seed: u64,
+}
+
+impl Default for GradientBoostingParams {
+    fn default() -> Self {
+        Self {
+            n_rounds: 300,
+            learning_rate: 0.1,
+            max_depth: 6,
+            min_child_weight: 1.0,
+            lambda: 1.0,
+            subsample: 1.0,
+            colsample: 1.0,
+            early_stopping_rounds: 30,
+            max_bins: 256,
+            seed: 0,
+        }
+    }
+}
+
+/// One boosting round's losses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub train_rmse: f64,
+    pub valid_rmse: Option<f64>,
+}
+
+impl GradientBoostingParams {
+    pub fn validate(&self) -> Result<()> {
+        if self.n_rounds == 0 || self.n_rounds > 100_000 {
+            return Err(invalid(
+                "n_rounds",
+                format!("must be between 1 and 100000, got {}", self.n_rounds),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return Err(invalid(
+                "learning_rate",
+                format!("must be in (0, 1], got {}", self.learning_rate),
+            ));
+        }
+        if self.max_depth == 0 || self.max_depth > 32 {
+            return Err(invalid(
+                "max_depth",
+                format!("must be between 1 and 32, got {}", self.max_depth),
+            ));
+        }
+        if !(self.min_child_weight >= 0.0 && self.min_child_weight.is_finite()) {
+            return Err(invalid("min_child_weight", "must be a finite number >= 0"));
+        }
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return Err(invalid("lambda", "must be a finite number >= 0"));
+        }
+        for (name, v) in [("subsample", self.subsample), ("colsample", self.colsample)] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(invalid(name, format!("must be in (0, 1], got {v}")));
+            }
+        }
+        if !(2..=256).contains(&self.max_bins) {
+            return Err(invalid(
+                "max_bins",
+                format!("must be between 2 and 256, got {}", self.max_bins),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fits on `train`; with `valid`, stops early and keeps the best round.
+    pub fn fit(
+        &self,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        progress: &dyn Fn(usize),
+    ) -> Result<GradientBoosting> {
+        self.validate()?;
+        if train.n_rows < 2 {
+            return Err(ModelError::NotEnoughData {
+                need: 2,
+                got: train.n_rows,
+            });
+        }
+        if let Some(v) = valid
+            && v.n_features != train.n_features
+        {
+            return Err(ModelError::Shape {
+                what: "validation features",
+                expected: train.n_features,
+                got: v.n_features,
+            });
+        }
+        let d = train.n_features;
+        let n = train.n_rows;
+        let bins = BinMapper::fit(train, self.max_bins);
+        let binned = bins.transform(train);
+        let valid_binned = valid.map(|v| (bins.transform(v), v));
+        let params = GrowParams {
+            max_depth: self.max_depth,
+            min_samples_leaf: 1,
+            min_child_weight: self.min_child_weight,
+            lambda: self.lambda,
+            max_features: d,
+            parallel: true,
+        };
+        let grower = Grower::new(&binned, &bins, params);
+        let base = train.y.iter().sum::<f64>() / n as f64;
+        let mut pred = vec![base; n];
+        let mut vpred: Vec<f64> = valid_binned
+            .as_ref()
+            .map_or(vec![], |(_, v)| vec![base; v.n_rows]);
+        let hess = vec![1.0; n];
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut trees = Vec::new();
+        let mut history = Vec::new();
+        let (mut best, mut best_round) = (f64::INFINITY, 0usize);
+        let n_sample = ((self.subsample * n as f64).round() as usize).clamp(1, n);
+        let n_cols = ((self.colsample * d as f64).round() as usize).clamp(1, d);
+        for round in 0..self.n_rounds {
+            let grad: Vec<f64> = train.y.iter().zip(&pred).map(|(y, p)| y - p).collect();
+            let mut rows: Vec<u32> = if n_sample < n {
+                let mut r: Vec<u32> = sample(&mut rng, n, n_sample)
+                    .into_iter()
+                    .map(|i| i as u32)
+                    .collect();
+                r.sort_unstable();
+                r
+            } else {
+                (0..n as u32).collect()
+            };
+            let cols: Vec<usize> = if n_cols < d {
+                let mut c = sample(&mut rng, d, n_cols).into_vec();
+                c.sort_unstable();
+                c
+            } else {
+                vec![]
+            };
+            let mut tree = grower.grow(&mut rows, &grad, &hess, &cols, &mut rng);
+            tree.scale(self.learning_rate);
+            pred.par_iter_mut()
+                .enumerate()
+                .with_min_len(8192)
+                .for_each(|(i, p)| *p += tree.predict_binned(&binned, i));
+            let train_rmse = rmse_of(&train.y, &pred);
+            let valid_rmse = valid_binned.as_ref().map(|(vb, v)| {
+                vpred
+                    .par_iter_mut()
+                    .enumerate()
+                    .with_min_len(8192)
+                    .for_each(|(i, p)| *p += tree.predict_binned(vb, i));
+                rmse_of(&v.y, &vpred)
+            });
+            trees.push(tree);
+            history.push(Round {
+                train_rmse,
+                valid_rmse,
+            });
+            progress(round + 1);
+            if let Some(v) = valid_rmse {
+                if v < best {
+                    (best, best_round) = (v, round);
+                } else if self.early_stopping_rounds > 0
+                    && round - best_round >= self.early_stopping_rounds
+                {
+                    break;
+                }
+            }
+            let _ = rng.random::<u8>(); // advance the stream identically whatever the branch
+        }
+        let stopped_early = trees.len() < self.n_rounds;
+        if valid.is_some() {
+            trees.truncate(best_round + 1);
+        }
+        let mut importance = vec![0.0; d];
+        trees.iter().for_each(|t| t.add_importance(&mut importance));
+        Ok(GradientBoosting {
+            params: self.clone(),
+            feature_names: train.feature_names.clone(),
+            base,
+            trees,
+            history,
+            best_round: valid.map(|_| best_round),
+            stopped_early,
+            importance,
+        })
+    }
+}
+
+fn rmse_of(y: &[f64], p: &[f64]) -> f64 {
+    (y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / y.len().max(1) as f64).sqrt()
+}
+
+/// A fitted boosting model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradientBoosting {
+    pub params: GradientBoostingParams,
+    pub feature_names: Vec<String>,
+    pub base: f64,
+    pub trees: Vec<Tree>,
+    /// Losses per round (the training curve), including rounds after the best one.
+    pub history: Vec<Round>,
+    pub best_round: Option<usize>,
+    pub stopped_early: bool,
+    /// Total gain by feature over the kept trees.
+    pub importance: Vec<f64>,
+}
+
+impl GradientBoosting {
+    pub fn predict_row(&self, x: &[f64]) -> f64 {
+        self.base + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+    }
+}

@@ -1,0 +1,179 @@
+#![allow(clippy::unwrap_used)] // a test may unwrap
+//! Both model families on data whose answer is known.
+
+use salescast_models::metrics::{mae, r2};
+use salescast_models::{Dataset, GradientBoostingParams, Model, ModelError, RandomForestParams};
+
+/// y = step(x0) + 0.5·x1 with x2 pure noise, deterministic pseudo-random inputs.
+fn data(n: usize, seed: u64) -> Dataset {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut x = Vec::with_capacity(n * 3);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (a, b, c) = (next() * 10.0, next() * 10.0, next());
+        x.extend([a, b, c]);
+        y.push(if a < 5.0 { 2.0 } else { 8.0 } + 0.5 * b);
+    }
+    Dataset::new(x, y, vec!["a".into(), "b".into(), "noise".into()]).unwrap()
+}
+
+fn rf() -> RandomForestParams {
+    RandomForestParams {
+        n_trees: 30,
+        min_samples_leaf: 3,
+        max_features: 1.0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn forest_learns_step_plus_linear() {
+    let (train, test) = (data(4000, 1), data(1000, 2));
+    let m = rf().fit(&train, &|_| {}).unwrap();
+    let p: Vec<f64> = (0..test.n_rows)
+        .map(|i| m.predict_row(test.row(i)))
+        .collect();
+    assert!(r2(&test.y, &p) > 0.98, "r2 {}", r2(&test.y, &p));
+    assert!(m.oob_r2.unwrap() > 0.97);
+    // the step feature matters most, the noise least
+    assert!(m.importance[0] > m.importance[1] && m.importance[1] > m.importance[2]);
+}
+
+#[test]
+fn boosting_learns_step_plus_linear() {
+    let (train, test) = (data(4000, 1), data(1000, 2));
+    let m = GradientBoostingParams {
+        n_rounds: 200,
+        early_stopping_rounds: 0,
+        ..Default::default()
+    }
+    .fit(&train, None, &|_| {})
+    .unwrap();
+    let p: Vec<f64> = (0..test.n_rows)
+        .map(|i| m.predict_row(test.row(i)))
+        .collect();
+    assert!(mae(&test.y, &p) < 0.1, "mae {}", mae(&test.y, &p));
+    assert!(m.importance[0] > m.importance[2]);
+    assert_eq!(m.trees.len(), 200);
+}
+
+#[test]
+fn same_seed_same_model_other_seed_other_model() {
+    let train = data(2000, 3);
+    let a = rf().fit(&train, &|_| {}).unwrap();
+    let b = rf().fit(&train, &|_| {}).unwrap();
+    assert_eq!(a, b);
+    let c = RandomForestParams { seed: 9, ..rf() }
+        .fit(&train, &|_| {})
+        .unwrap();
+    assert_ne!(a.trees, c.trees);
+    let g = GradientBoostingParams {
+        n_rounds: 20,
+        subsample: 0.7,
+        colsample: 0.7,
+        ..Default::default()
+    };
+    assert_eq!(
+        g.fit(&train, None, &|_| {}).unwrap(),
+        g.fit(&train, None, &|_| {}).unwrap()
+    );
+}
+
+#[test]
+fn early_stopping_stops_and_keeps_the_best_round() {
+    // A pure-noise target: validation loss stops improving almost at once.
+    let mut train = data(3000, 4);
+    let mut s = 7u64;
+    for y in &mut train.y {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *y = (s >> 11) as f64 / (1u64 << 53) as f64;
+    }
+    let valid = train.slice(2500..3000);
+    let fit = train.slice(0..2500);
+    let p = GradientBoostingParams {
+        n_rounds: 1000,
+        max_depth: 8,
+        learning_rate: 0.3,
+        early_stopping_rounds: 10,
+        ..Default::default()
+    };
+    let m = p.fit(&fit, Some(&valid), &|_| {}).unwrap();
+    assert!(m.stopped_early);
+    let best = m.best_round.unwrap();
+    assert_eq!(m.trees.len(), best + 1);
+    assert!(m.history.len() <= best + 11 && m.history.len() < 1000);
+}
+
+#[test]
+fn bad_hyperparameters_are_named() {
+    let train = data(100, 5);
+    let e = RandomForestParams { n_trees: 0, ..rf() }
+        .fit(&train, &|_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModelError::InvalidParam {
+                name: "n_trees",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = GradientBoostingParams {
+        learning_rate: -0.1,
+        ..Default::default()
+    }
+    .fit(&train, None, &|_| {})
+    .unwrap_err();
+    assert!(e.to_string().contains("learning_rate"), "{e}");
+    let e = GradientBoostingParams {
+        subsample: 0.0,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert!(e.to_string().contains("subsample"));
+    let e = Dataset::new(vec![1.0, 2.0], vec![1.0, f64::NAN], vec!["a".into()]).unwrap_err();
+    assert!(matches!(e, ModelError::NonFiniteTarget { row: 1 }));
+}
+
+#[test]
+fn artifacts_round_trip_and_check_schema() {
+    let train = data(1000, 6);
+    for model in [
+        Model::RandomForest(rf().fit(&train, &|_| {}).unwrap()),
+        Model::GradientBoosting(
+            GradientBoostingParams {
+                n_rounds: 20,
+                ..Default::default()
+            }
+            .fit(&train, None, &|_| {})
+            .unwrap(),
+        ),
+    ] {
+        let bytes = model.to_bytes().unwrap();
+        let back = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(back, model);
+        assert_eq!(
+            back.predict(&train.x).unwrap(),
+            model.predict(&train.x).unwrap()
+        );
+        assert!(Model::from_bytes(&bytes[..bytes.len() / 2]).is_err());
+        assert!(Model::from_bytes(b"garbage").is_err());
+        model.check_features(&train.feature_names).unwrap();
+        let other = vec!["a".to_owned(), "b".to_owned()];
+        assert!(matches!(
+            model.check_features(&other),
+            Err(ModelError::SchemaMismatch { .. })
+        ));
+    }
+}
