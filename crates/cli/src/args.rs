@@ -42,8 +42,63 @@ pub enum Command {
     Preprocess(PreprocessArgs),
     /// Build model features and the daily revenue series from cleaned data.
     Features(FeaturesArgs),
+    /// Train the per-transaction models and write artifacts and the manifest.
+    Train(TrainArgs),
+    /// Score the models on the test days: metrics.json and data for plots.
+    Evaluate(EvaluateArgs),
+    /// Score a raw file offline with the saved transform and a model (default: the champion).
+    Predict(PredictArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TrainSettings {
+    /// Models to train, comma-separated: random_forest,gradient_boosting.
+    #[arg(long = "model", env = "SALESCAST_MODELS", value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Features directory (or a directory holding `features/`).
+    #[arg(long, env = "SALESCAST_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Where model artifacts and manifest.json go.
+    #[arg(long, env = "SALESCAST_MODELS_DIR")]
+    pub models_dir: PathBuf,
+    #[command(flatten)]
+    pub train: TrainSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Features directory (or a directory holding `features/`).
+    #[arg(long, env = "SALESCAST_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "SALESCAST_MODELS_DIR")]
+    pub models_dir: PathBuf,
+    /// The metrics file to write (DVC metrics).
+    #[arg(long, env = "SALESCAST_METRICS")]
+    pub metrics: PathBuf,
+    /// Directory for plot data (predictions, residuals by day, feature importance).
+    #[arg(long, env = "SALESCAST_PLOTS_DIR")]
+    pub plots_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[arg(long, env = "SALESCAST_MODELS_DIR")]
+    pub models_dir: PathBuf,
+    /// Raw rows (CSV, streamed; or Parquet).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output CSV: every input row plus predicted_revenue and error.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// random_forest or gradient_boosting [default: the champion].
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -121,4 +176,6 @@ pub struct PipelineArgs {
     pub clean: CleanSettings,
     #[command(flatten)]
     pub features: FeatureSettings,
+    #[command(flatten)]
+    pub train: TrainSettings,
 }

@@ -9,10 +9,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use salescast_features::daily::DailyOptions;
 use salescast_features::frame::StageOptions;
 use salescast_features::transform::TransformOptions;
+use salescast_pipeline::train::{TrainOptions, TrainOutcome};
 use salescast_preprocess::{Options as CleanOptions, OutlierRule};
 use serde::Serialize;
 
 use crate::args::{
+    EvaluateArgs, PredictArgs, TrainArgs, TrainSettings,
     CleanSettings, Cli, Command, FeatureSettings, FeaturesArgs, GenerateArgs, PipelineArgs,
     PreprocessArgs,
 };
@@ -32,6 +34,9 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Generate(a) => generate(&a, &params, json),
         Command::Preprocess(a) => preprocess(&a, &params, json),
         Command::Features(a) => features(&a, &params, json),
+        Command::Train(a) => train(&a, &params, json),
+        Command::Evaluate(a) => evaluate(&a, json),
+        Command::Predict(a) => predict(&a, json),
         Command::Pipeline(a) => pipeline(&a, &params, json),
     }
 }
@@ -175,10 +180,65 @@ fn features(a: &FeaturesArgs, p: &Params, json: bool) -> Outcome {
     if json { print_json(&report) } else { Ok(()) }
 }
 
+fn parse_kind(name: &str) -> Result<salescast_models::Kind, Failure> {
+    salescast_models::Kind::parse(name.trim()).ok_or_else(|| {
+        Failure::bad_input(anyhow::anyhow!(
+            "unknown model {name:?}: expected random_forest or gradient_boosting"
+        ))
+    })
+}
+
+fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure> {
+    let d = TrainOptions::default();
+    let kinds = match t.models.clone().or_else(|| p.train.models.clone()) {
+        Some(names) => names.iter().map(|n| parse_kind(n)).collect::<Result<Vec<_>, _>>()?,
+        None => d.kinds,
+    };
+    Ok(TrainOptions {
+        kinds,
+        random_forest: p.train.random_forest.clone().unwrap_or(d.random_forest),
+        gradient_boosting: p.train.gradient_boosting.clone().unwrap_or(d.gradient_boosting),
+        validation_days: p.train.validation_days.unwrap_or(d.validation_days),
+    })
+}
+
+fn run_train(data_dir: &Path, models_dir: &Path, opts: &TrainOptions) -> Result<TrainOutcome, Failure> {
+    let outcome = salescast_pipeline::train::train(data_dir, models_dir, opts, true)?;
+    tracing::info!(
+        champion = %outcome.manifest.champion,
+        baseline_mae = outcome.baseline.mae,
+        models_dir = %models_dir.display(),
+        "models saved"
+    );
+    Ok(outcome)
+}
+
+fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
+    let outcome = run_train(&a.data_dir, &a.models_dir, &train_options(&a.train, p)?)?;
+    if json { print_json(&outcome) } else { Ok(()) }
+}
+
+fn evaluate(a: &EvaluateArgs, json: bool) -> Outcome {
+    let m = salescast_pipeline::evaluate::evaluate(&a.data_dir, &a.models_dir, &a.metrics, a.plots_dir.as_deref())?;
+    for (name, e) in &m {
+        tracing::info!(model = %name, mae = e.mae, rmse = e.rmse, r2 = e.r2, "test days");
+    }
+    if json { print_json(&m) } else { Ok(()) }
+}
+
+fn predict(a: &PredictArgs, json: bool) -> Outcome {
+    let kind = a.model.as_deref().map(parse_kind).transpose()?;
+    let s = salescast_pipeline::predict::predict(&a.models_dir, &a.input, &a.out, kind, true)?;
+    tracing::info!(rows = s.rows, scored = s.scored, errors = s.errors, model = %s.model, out = %a.out.display(), "scored");
+    if json { print_json(&s) } else { Ok(()) }
+}
+
 #[derive(Debug, Serialize)]
 struct PipelineOutcome {
     preprocess: salescast_preprocess::PreprocessReport,
     features: salescast_features::frame::FeaturesReport,
+    train: TrainOutcome,
+    metrics: std::collections::BTreeMap<String, salescast_pipeline::evaluate::MetricsEntry>,
 }
 
 fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
@@ -197,10 +257,20 @@ fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
         started,
     )?;
     log_features(&feat);
+    let models_dir = a.workdir.join("models");
+    let trained = run_train(&features_dir, &models_dir, &train_options(&a.train, p)?)?;
+    let metrics = salescast_pipeline::evaluate::evaluate(
+        &features_dir,
+        &models_dir,
+        &a.workdir.join("metrics.json"),
+        Some(&a.workdir.join("plots")),
+    )?;
     if json {
         print_json(&PipelineOutcome {
             preprocess: pre.report,
             features: feat,
+            train: trained,
+            metrics,
         })
     } else {
         Ok(())

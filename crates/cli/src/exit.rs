@@ -77,6 +77,16 @@ impl From<salescast_features::FeaturesError> for Failure {
     }
 }
 
+impl From<salescast_pipeline::PipelineError> for Failure {
+    fn from(e: salescast_pipeline::PipelineError) -> Self {
+        if e.is_bad_input() {
+            Self::bad_input(e)
+        } else {
+            Self::failed(e)
+        }
+    }
+}
+
 impl From<salescast_synth::SynthError> for Failure {
     fn from(e: salescast_synth::SynthError) -> Self {
         match e {

@@ -18,6 +18,18 @@ pub struct Params {
     pub preprocess: PreprocessParams,
     #[serde(default)]
     pub features: FeaturesParams,
+    #[serde(default)]
+    pub train: TrainParams,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainParams {
+    /// Models to train (random_forest, gradient_boosting).
+    pub models: Option<Vec<String>>,
+    pub validation_days: Option<u32>,
+    pub random_forest: Option<salescast_models::RandomForestParams>,
+    pub gradient_boosting: Option<salescast_models::GradientBoostingParams>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

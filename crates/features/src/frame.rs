@@ -252,3 +252,77 @@ pub fn build(
     save_plain_json(&out.report, &report)?;
     Ok((report, out))
 }
+
+/// A feature file read back: keys for baselines and reports, the matrix and the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureFile {
+    pub transaction_id: Vec<String>,
+    pub date: Vec<chrono::NaiveDate>,
+    pub store_id: Vec<String>,
+    pub category: Vec<String>,
+    pub feature_names: Vec<String>,
+    /// Row-major, `rows × feature_names.len()`.
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+}
+
+impl FeatureFile {
+    pub fn n_rows(&self) -> usize {
+        self.y.len()
+    }
+}
+
+/// Reads `train.parquet` or `test.parquet` as written by [`run`], with the features named by
+/// `feature_names` (the transform's), in that order.
+pub fn read_features(path: &Path, feature_names: &[String]) -> Result<FeatureFile> {
+    let bad = |e: &dyn std::fmt::Display| FeaturesError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(&e))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| bad(&e))?;
+    let strings = |name: &str| -> Result<Vec<String>> {
+        let c = df.column(name).map_err(|e| bad(&e))?;
+        let ca = c.str().map_err(|e| bad(&e))?;
+        Ok(ca.iter().map(|v| v.unwrap_or_default().to_owned()).collect())
+    };
+    let floats = |name: &str| -> Result<Vec<f64>> {
+        let c = df.column(name).map_err(|e| bad(&format!("feature {name}: {e}")))?;
+        let ca = c.f64().map_err(|e| bad(&format!("feature {name}: {e}")))?;
+        ca.iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| bad(&format!("feature {name}: null at row {i}"))))
+            .collect()
+    };
+    let dates = df
+        .column("date")
+        .and_then(|c| c.cast(&DataType::Int32))
+        .map_err(|e| bad(&e))?;
+    let date = dates
+        .i32()
+        .map_err(|e| bad(&e))?
+        .iter()
+        .map(|d| salescast_core::schema::days_to_date(d.unwrap_or_default()))
+        .collect();
+    let columns: Vec<Vec<f64>> = feature_names
+        .iter()
+        .map(|n| floats(n))
+        .collect::<Result<_>>()?;
+    let n = df.height();
+    let d = feature_names.len();
+    let mut x = vec![0.0; n * d];
+    for (j, col) in columns.iter().enumerate() {
+        for (i, v) in col.iter().enumerate() {
+            x[i * d + j] = *v;
+        }
+    }
+    Ok(FeatureFile {
+        transaction_id: strings("transaction_id")?,
+        date,
+        store_id: strings("store_id")?,
+        category: strings("category")?,
+        feature_names: feature_names.to_vec(),
+        x,
+        y: floats(TARGET)?,
+    })
+}

@@ -29,6 +29,7 @@ pub mod forest;
 pub mod gbm;
 pub mod metrics;
 pub mod model;
+pub mod serving;
 pub mod tree;
 
 pub use data::Dataset;

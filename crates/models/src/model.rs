@@ -15,7 +15,7 @@ const MAGIC: &[u8; 8] = b"SCMODEL\0";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Model families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     RandomForest,

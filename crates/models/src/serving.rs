@@ -1,0 +1,111 @@
+//! Everything needed to score a transaction from a models directory: the manifest, the fitted
+//! transform and the model artifacts. Plain Rust, no polars: the API links this alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use salescast_core::Transaction;
+use salescast_core::artifact::{load_json, save_json};
+use salescast_features::FeatureTransform;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::metrics::Scores;
+use crate::model::{Kind, Model};
+
+/// The manifest's artifact kind and format version.
+pub const MANIFEST_KIND: &str = "salescast/manifest";
+pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The transform is copied next to the models so that a models directory is self-contained.
+pub const TRANSFORM_FILE: &str = "transform.json";
+
+/// One model in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub kind: Kind,
+    pub artifact: String,
+    /// A version that changes with every training run: the artifact's SHA-256 prefix.
+    pub version: String,
+    pub params: serde_json::Value,
+    pub test_metrics: Scores,
+    pub fit_seconds: f64,
+    pub artifact_bytes: u64,
+}
+
+/// `models/manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub created_at: String,
+    /// SHA-256 of the training feature file.
+    pub training_data_sha256: String,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub train_end: chrono::NaiveDate,
+    pub test_start: chrono::NaiveDate,
+    pub transform: String,
+    pub models: BTreeMap<String, ModelEntry>,
+    /// The model with the lowest test MAE.
+    pub champion: String,
+    pub baseline: Option<Scores>,
+}
+
+impl Manifest {
+    pub fn load(dir: &Path) -> Result<Self> {
+        load_json(&dir.join(MANIFEST_FILE), MANIFEST_KIND, MANIFEST_VERSION)
+            .map_err(|e| ModelError::Artifact(e.to_string()))
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save_json(&dir.join(MANIFEST_FILE), MANIFEST_KIND, MANIFEST_VERSION, self)
+            .map_err(|e| ModelError::Artifact(e.to_string()))
+    }
+}
+
+/// A loaded models directory, ready to score.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub transform: FeatureTransform,
+    pub models: BTreeMap<Kind, Model>,
+    pub champion: Kind,
+}
+
+impl Predictor {
+    /// Loads and checks everything the manifest names: a model whose features differ from the
+    /// transform's is refused.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let manifest = Manifest::load(dir)?;
+        let transform = FeatureTransform::load(&dir.join(&manifest.transform))
+            .map_err(|e| ModelError::Artifact(e.to_string()))?;
+        let mut models = BTreeMap::new();
+        for entry in manifest.models.values() {
+            let model = Model::load(&dir.join(&entry.artifact))?;
+            if model.kind() != entry.kind {
+                return Err(ModelError::Artifact(format!("{} holds a {}, the manifest says {}", entry.artifact, model.kind().name(), entry.kind.name())));
+            }
+            model.check_features(&transform.feature_names)?;
+            models.insert(entry.kind, model);
+        }
+        let champion = Kind::parse(&manifest.champion)
+            .filter(|k| models.contains_key(k))
+            .ok_or_else(|| ModelError::Artifact(format!("champion {:?} is not among the models", manifest.champion)))?;
+        Ok(Self { dir: dir.to_path_buf(), manifest, transform, models, champion })
+    }
+
+    /// The model of `kind`, or the champion.
+    pub fn model(&self, kind: Option<Kind>) -> Result<&Model> {
+        let k = kind.unwrap_or(self.champion);
+        self.models
+            .get(&k)
+            .ok_or_else(|| ModelError::Artifact(format!("model {} is not loaded", k.name())))
+    }
+
+    /// Predicts one transaction's revenue.
+    pub fn predict(&self, t: &Transaction, kind: Option<Kind>) -> Result<f64> {
+        let model = self.model(kind)?;
+        Ok(model.predict_row(&self.transform.transform_one(t)))
+    }
+}

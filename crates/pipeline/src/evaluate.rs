@@ -1,0 +1,88 @@
+//! The evaluate stage: test-day metrics of every model and the baseline, and data for plots.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use salescast_core::artifact::{save_plain_json, write_atomic};
+use salescast_features::frame::{TEST_FILE, TRAIN_FILE, read_features};
+use salescast_models::metrics::Scores;
+use salescast_models::serving::Predictor;
+use serde::Serialize;
+
+use crate::train::baseline;
+use crate::{Result, features_dir};
+
+/// One model's line in `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsEntry {
+    pub mae: f64,
+    pub rmse: f64,
+    pub r2: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit_seconds: Option<f64>,
+}
+
+/// Scores every model in `models_dir` on the test features; writes `metrics` and, with
+/// `plots_dir`, `predictions.csv`, `residuals_by_day.csv` and `feature_importance.csv`.
+pub fn evaluate(data_dir: &Path, models_dir: &Path, metrics: &Path, plots_dir: Option<&Path>) -> Result<BTreeMap<String, MetricsEntry>> {
+    let predictor = Predictor::load(models_dir)?;
+    let dir = features_dir(data_dir);
+    let names = &predictor.transform.feature_names;
+    let test = read_features(&dir.join(TEST_FILE), names)?;
+    let train = read_features(&dir.join(TRAIN_FILE), names)?;
+    let mut out = BTreeMap::new();
+    let mut preds: Vec<(String, Vec<f64>)> = Vec::new();
+    for (kind, model) in &predictor.models {
+        let p = model.predict(&test.x)?;
+        let s = Scores::of(&test.y, &p);
+        let fit_seconds = predictor.manifest.models.get(kind.name()).map(|e| e.fit_seconds);
+        out.insert(kind.name().to_owned(), MetricsEntry { mae: s.mae, rmse: s.rmse, r2: s.r2, fit_seconds });
+        preds.push((kind.name().to_owned(), p));
+    }
+    let b = baseline(&train, &test, predictor.transform.split.train_end());
+    let s = Scores::of(&test.y, &b);
+    out.insert("seasonal_naive".into(), MetricsEntry { mae: s.mae, rmse: s.rmse, r2: s.r2, fit_seconds: None });
+    preds.push(("seasonal_naive".into(), b));
+    save_plain_json(metrics, &out)?;
+
+    if let Some(plots) = plots_dir {
+        write_atomic(&plots.join("predictions.csv"), |w| {
+            let mut c = csv::Writer::from_writer(w);
+            let mut header = vec!["date", "transaction_id", "store_id", "actual"];
+            header.extend(preds.iter().map(|(n, _)| n.as_str()));
+            c.write_record(&header)?;
+            for i in 0..test.n_rows() {
+                let mut rec = vec![test.date[i].to_string(), test.transaction_id[i].clone(), test.store_id[i].clone(), test.y[i].to_string()];
+                rec.extend(preds.iter().map(|(_, p)| p[i].to_string()));
+                c.write_record(&rec)?;
+            }
+            c.flush()
+        })?;
+        write_atomic(&plots.join("residuals_by_day.csv"), |w| {
+            writeln!(w, "date,model,actual,predicted,residual")?;
+            for (name, p) in &preds {
+                let mut days: BTreeMap<chrono::NaiveDate, (f64, f64)> = BTreeMap::new();
+                for i in 0..test.n_rows() {
+                    let e = days.entry(test.date[i]).or_default();
+                    e.0 += test.y[i];
+                    e.1 += p[i];
+                }
+                for (d, (a, q)) in days {
+                    writeln!(w, "{d},{name},{a},{q},{}", a - q)?;
+                }
+            }
+            Ok(())
+        })?;
+        write_atomic(&plots.join("feature_importance.csv"), |w| {
+            writeln!(w, "model,feature,importance")?;
+            for (kind, model) in &predictor.models {
+                let total: f64 = model.importance().iter().sum::<f64>().max(f64::MIN_POSITIVE);
+                for (f, v) in names.iter().zip(model.importance()) {
+                    writeln!(w, "{},{f},{}", kind.name(), v / total)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}

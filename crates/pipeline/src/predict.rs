@@ -1,0 +1,169 @@
+//! Offline batch scoring: every input row, in order, with its columns plus `predicted_revenue`
+//! (and `error` for a row that could not be scored). CSV is streamed in bounded chunks, so a
+//! file larger than memory is fine; Parquet is read whole.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use salescast_core::artifact::write_atomic;
+use salescast_core::schema::{ColumnMap, parse_row};
+use salescast_core::{Column, Mode};
+use salescast_models::Kind;
+use salescast_models::serving::Predictor;
+use salescast_preprocess::RawRows;
+use serde::Serialize;
+
+use crate::{PipelineError, Result, bar};
+
+/// Rows scored per parallel chunk: bounds memory whatever the file size.
+const CHUNK: usize = 65_536;
+
+/// What a prediction run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictSummary {
+    pub rows: usize,
+    pub scored: usize,
+    pub errors: usize,
+    pub model: String,
+    pub model_version: String,
+    pub seconds: f64,
+}
+
+/// Scores one row given its cells; `Err` is the message for the `error` column.
+fn score(p: &Predictor, kind: Kind, map: &ColumnMap, cell: &dyn Fn(usize) -> Option<String>) -> std::result::Result<f64, String> {
+    let cells: Vec<(Column, Option<String>)> = Column::ALL.iter().map(|&c| (c, map.get(c).and_then(cell))).collect();
+    let get = |c: Column| cells[c as usize].1.as_deref();
+    let t = parse_row(get, Mode::Scoring).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+    p.predict(&t, Some(kind)).map_err(|e| e.to_string())
+}
+
+fn is_parquet(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 4];
+    let mut f = File::open(path).map_err(|e| PipelineError::BadInput(format!("{}: {e}", path.display())))?;
+    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+    Ok(n == 4 && &head == b"PAR1")
+}
+
+/// Scores `input` with the model `kind` (default: the champion) into `out`.
+pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, progress: bool) -> Result<PredictSummary> {
+    let started = Instant::now();
+    let predictor = Predictor::load(models_dir)?;
+    let kind = kind.unwrap_or(predictor.champion);
+    predictor.model(Some(kind))?;
+    let version = predictor.manifest.models.get(kind.name()).map(|e| e.version.clone()).unwrap_or_default();
+    let mut summary = PredictSummary { rows: 0, scored: 0, errors: 0, model: kind.name().into(), model_version: version, seconds: 0.0 };
+
+    let write_rows = |w: &mut csv::Writer<&mut dyn Write>, rows: &[Vec<String>], results: Vec<std::result::Result<f64, String>>, s: &mut PredictSummary| -> std::io::Result<()> {
+        for (cells, r) in rows.iter().zip(results) {
+            let mut rec = cells.clone();
+            match r {
+                Ok(v) => {
+                    rec.push(v.to_string());
+                    rec.push(String::new());
+                    s.scored += 1;
+                }
+                Err(e) => {
+                    rec.push(String::new());
+                    rec.push(e);
+                    s.errors += 1;
+                }
+            }
+            s.rows += 1;
+            w.write_record(&rec).map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    };
+
+    let mut failure: Option<PipelineError> = None;
+    if is_parquet(input)? {
+        let table = salescast_preprocess::frame::read_raw(input)?;
+        let headers = table.headers().to_vec();
+        let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+        write_atomic(out, |w| {
+            let mut c = csv::Writer::from_writer(w);
+            let mut h = headers.clone();
+            h.extend(["predicted_revenue".to_owned(), "error".to_owned()]);
+            c.write_record(&h)?;
+            let b = bar(progress, table.len() as u64, "scoring");
+            for start in (0..table.len()).step_by(CHUNK) {
+                let end = (start + CHUNK).min(table.len());
+                let rows: Vec<Vec<String>> = (start..end)
+                    .map(|i| (0..headers.len()).map(|j| table.cell(i, j).unwrap_or("").to_owned()).collect())
+                    .collect();
+                let results = rows.par_iter().map(|r| score(&predictor, kind, &map, &|j| r.get(j).cloned())).collect();
+                write_rows(&mut c, &rows, results, &mut summary)?;
+                b.set_position(end as u64);
+            }
+            b.finish_and_clear();
+            c.flush()
+        })?;
+    } else {
+        let file = File::open(input).map_err(|e| PipelineError::BadInput(format!("{}: {e}", input.display())))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let headers: Vec<String> = match reader.byte_headers() {
+            Ok(h) => h.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').to_owned()).collect(),
+            Err(e) => return Err(PipelineError::BadInput(format!("{}: {e}", input.display()))),
+        };
+        if headers.iter().all(|h| h.trim().is_empty()) {
+            return Err(PipelineError::BadInput(format!("{}: the file is empty", input.display())));
+        }
+        let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+        write_atomic(out, |w| {
+            let mut c = csv::Writer::from_writer(w);
+            let mut h = headers.clone();
+            h.extend(["predicted_revenue".to_owned(), "error".to_owned()]);
+            c.write_record(&h)?;
+            let b = bar(progress, size, "scoring (bytes)");
+            let mut rec = csv::ByteRecord::new();
+            loop {
+                let mut rows: Vec<Vec<String>> = Vec::with_capacity(CHUNK);
+                let mut utf8_bad: Vec<bool> = Vec::with_capacity(CHUNK);
+                while rows.len() < CHUNK {
+                    match reader.read_byte_record(&mut rec) {
+                        Ok(true) => {
+                            let mut bad = false;
+                            rows.push(rec.iter().map(|f| match std::str::from_utf8(f) {
+                                Ok(s) => s.to_owned(),
+                                Err(_) => {
+                                    bad = true;
+                                    String::from_utf8_lossy(f).into_owned()
+                                }
+                            }).collect());
+                            utf8_bad.push(bad);
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            failure = Some(PipelineError::BadInput(format!("{}: {e}", input.display())));
+                            return Err(std::io::Error::other("unreadable CSV"));
+                        }
+                    }
+                }
+                if rows.is_empty() {
+                    break;
+                }
+                let results = rows
+                    .par_iter()
+                    .zip(&utf8_bad)
+                    .map(|(r, &bad)| {
+                        if bad {
+                            Err("the row is not valid UTF-8".to_owned())
+                        } else {
+                            score(&predictor, kind, &map, &|j| r.get(j).cloned())
+                        }
+                    })
+                    .collect();
+                write_rows(&mut c, &rows, results, &mut summary)?;
+                b.set_position(reader.position().byte());
+            }
+            b.finish_and_clear();
+            c.flush()
+        })
+        .map_err(|e| failure.take().unwrap_or_else(|| PipelineError::Io { path: out.to_path_buf(), reason: e.to_string() }))?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
