@@ -1,4 +1,4 @@
-"""Benchmark: `salescast generate` and `salescast pipeline` (preprocess + features) against the
+"""Benchmark: `salescast generate`, and `salescast preprocess` + `salescast features`, against the
 pandas peer (bench/pandas_peer.py) on the same files, in the same run.
 
 Prints medians over repeated runs, the ratio, and peak resident memory (per process, from the
@@ -32,6 +32,12 @@ def run(cmd, cwd=None):
     return wall, usage.ru_maxrss / 1024.0, out.decode()
 
 
+def stages(sc, raw, work):
+    """`salescast preprocess` then `salescast features`, as DVC runs them."""
+    return ["sh", "-c", f'"{sc}" preprocess --input "{raw}" --out-dir "{work}/processed" && '
+                        f'"{sc}" features --in-dir "{work}/processed" --out-dir "{work}/features"']
+
+
 def median_of(reps, cmd):
     runs = [run(cmd) for _ in range(reps)]
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs
@@ -55,12 +61,12 @@ def main():
         small = tmp / "small.csv"
         run([sc, "generate", "--out", small, "--rows", str(a.rows)])
 
-        rust, rust_rss, _ = median_of(a.reps, [sc, "pipeline", "--input", small, "--workdir", tmp / "rs"])
+        rust, rust_rss, _ = median_of(a.reps, stages(sc, small, tmp / "rs"))
         pandas, pandas_rss, pruns = median_of(a.reps, [py, peer, small, tmp / "pd"])
         rows_out_pd = json.loads(pruns[0][2])["rows_out"]
-        rows_out_rs = json.loads((tmp / "rs/data/processed/report.json").read_text())["rows_out"]
+        rows_out_rs = json.loads((tmp / "rs/processed/report.json").read_text())["rows_out"]
 
-        big_rust, big_rust_rss, _ = run([sc, "pipeline", "--input", big, "--workdir", tmp / "rs_big"])
+        big_rust, big_rust_rss, _ = run(stages(sc, big, tmp / "rs_big"))
         big_pd, big_pd_rss, _ = run([py, peer, big, tmp / "pd_big"])
 
     w = 44

@@ -14,9 +14,8 @@ use salescast_preprocess::{Options as CleanOptions, OutlierRule};
 use serde::Serialize;
 
 use crate::args::{
-    EvaluateArgs, PredictArgs, TrainArgs, TrainSettings,
-    CleanSettings, Cli, Command, FeatureSettings, FeaturesArgs, GenerateArgs, PipelineArgs,
-    PreprocessArgs,
+    CleanSettings, Cli, Command, EvaluateArgs, FeatureSettings, FeaturesArgs, GenerateArgs,
+    PipelineArgs, PredictArgs, PreprocessArgs, TrainArgs, TrainSettings,
 };
 use crate::exit::Failure;
 use crate::params::{self, Params};
@@ -191,18 +190,29 @@ fn parse_kind(name: &str) -> Result<salescast_models::Kind, Failure> {
 fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure> {
     let d = TrainOptions::default();
     let kinds = match t.models.clone().or_else(|| p.train.models.clone()) {
-        Some(names) => names.iter().map(|n| parse_kind(n)).collect::<Result<Vec<_>, _>>()?,
+        Some(names) => names
+            .iter()
+            .map(|n| parse_kind(n))
+            .collect::<Result<Vec<_>, _>>()?,
         None => d.kinds,
     };
     Ok(TrainOptions {
         kinds,
         random_forest: p.train.random_forest.clone().unwrap_or(d.random_forest),
-        gradient_boosting: p.train.gradient_boosting.clone().unwrap_or(d.gradient_boosting),
+        gradient_boosting: p
+            .train
+            .gradient_boosting
+            .clone()
+            .unwrap_or(d.gradient_boosting),
         validation_days: p.train.validation_days.unwrap_or(d.validation_days),
     })
 }
 
-fn run_train(data_dir: &Path, models_dir: &Path, opts: &TrainOptions) -> Result<TrainOutcome, Failure> {
+fn run_train(
+    data_dir: &Path,
+    models_dir: &Path,
+    opts: &TrainOptions,
+) -> Result<TrainOutcome, Failure> {
     let outcome = salescast_pipeline::train::train(data_dir, models_dir, opts, true)?;
     tracing::info!(
         champion = %outcome.manifest.champion,
@@ -219,7 +229,12 @@ fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
 }
 
 fn evaluate(a: &EvaluateArgs, json: bool) -> Outcome {
-    let m = salescast_pipeline::evaluate::evaluate(&a.data_dir, &a.models_dir, &a.metrics, a.plots_dir.as_deref())?;
+    let m = salescast_pipeline::evaluate::evaluate(
+        &a.data_dir,
+        &a.models_dir,
+        &a.metrics,
+        a.plots_dir.as_deref(),
+    )?;
     for (name, e) in &m {
         tracing::info!(model = %name, mae = e.mae, rmse = e.rmse, r2 = e.r2, "test days");
     }

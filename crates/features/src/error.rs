@@ -7,8 +7,8 @@ pub enum FeaturesError {
     NoTrainingRows { test_start: chrono::NaiveDate },
     #[error("invalid setting {name}: {reason}")]
     InvalidSetting { name: &'static str, reason: String },
-    #[error("the transform expects {expected} features, the model has {got}")]
-    SchemaMismatch { expected: usize, got: usize },
+    #[error("transform {path}: {reason}")]
+    BadTransform { path: String, reason: String },
     #[error("reading {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("writing {path}: {reason}")]

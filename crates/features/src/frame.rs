@@ -284,10 +284,15 @@ pub fn read_features(path: &Path, feature_names: &[String]) -> Result<FeatureFil
     let strings = |name: &str| -> Result<Vec<String>> {
         let c = df.column(name).map_err(|e| bad(&e))?;
         let ca = c.str().map_err(|e| bad(&e))?;
-        Ok(ca.iter().map(|v| v.unwrap_or_default().to_owned()).collect())
+        Ok(ca
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
     };
     let floats = |name: &str| -> Result<Vec<f64>> {
-        let c = df.column(name).map_err(|e| bad(&format!("feature {name}: {e}")))?;
+        let c = df
+            .column(name)
+            .map_err(|e| bad(&format!("feature {name}: {e}")))?;
         let ca = c.f64().map_err(|e| bad(&format!("feature {name}: {e}")))?;
         ca.iter()
             .enumerate()

@@ -324,24 +324,26 @@ impl FeatureTransform {
         }
     }
 
-    /// Checks that a model trained on `n` features fits this transform.
-    pub fn check_width(&self, n: usize) -> Result<()> {
-        if n == self.n_features() {
-            Ok(())
-        } else {
-            Err(FeaturesError::SchemaMismatch {
-                expected: self.n_features(),
-                got: n,
-            })
-        }
-    }
-
     pub fn save(&self, path: &Path) -> Result<()> {
         Ok(save_json(path, KIND, VERSION, self)?)
     }
 
+    /// Loads a saved transform; one whose feature list is not this code's layout is refused,
+    /// since encoding into it would produce garbage.
     pub fn load(path: &Path) -> Result<Self> {
-        Ok(load_json(path, KIND, VERSION)?)
+        let t: Self = load_json(path, KIND, VERSION)?;
+        if t.feature_names != feature_names() {
+            return Err(FeaturesError::BadTransform {
+                path: path.display().to_string(),
+                reason: format!(
+                    "it lists {} features ({}), this build encodes {}",
+                    t.feature_names.len(),
+                    t.feature_names.join(","),
+                    N_FEATURES
+                ),
+            });
+        }
+        Ok(t)
     }
 }
 

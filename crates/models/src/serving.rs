@@ -58,8 +58,13 @@ impl Manifest {
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
-        save_json(&dir.join(MANIFEST_FILE), MANIFEST_KIND, MANIFEST_VERSION, self)
-            .map_err(|e| ModelError::Artifact(e.to_string()))
+        save_json(
+            &dir.join(MANIFEST_FILE),
+            MANIFEST_KIND,
+            MANIFEST_VERSION,
+            self,
+        )
+        .map_err(|e| ModelError::Artifact(e.to_string()))
     }
 }
 
@@ -84,15 +89,31 @@ impl Predictor {
         for entry in manifest.models.values() {
             let model = Model::load(&dir.join(&entry.artifact))?;
             if model.kind() != entry.kind {
-                return Err(ModelError::Artifact(format!("{} holds a {}, the manifest says {}", entry.artifact, model.kind().name(), entry.kind.name())));
+                return Err(ModelError::Artifact(format!(
+                    "{} holds a {}, the manifest says {}",
+                    entry.artifact,
+                    model.kind().name(),
+                    entry.kind.name()
+                )));
             }
             model.check_features(&transform.feature_names)?;
             models.insert(entry.kind, model);
         }
         let champion = Kind::parse(&manifest.champion)
             .filter(|k| models.contains_key(k))
-            .ok_or_else(|| ModelError::Artifact(format!("champion {:?} is not among the models", manifest.champion)))?;
-        Ok(Self { dir: dir.to_path_buf(), manifest, transform, models, champion })
+            .ok_or_else(|| {
+                ModelError::Artifact(format!(
+                    "champion {:?} is not among the models",
+                    manifest.champion
+                ))
+            })?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            transform,
+            models,
+            champion,
+        })
     }
 
     /// The model of `kind`, or the champion.

@@ -24,7 +24,12 @@ pub struct MetricsEntry {
 
 /// Scores every model in `models_dir` on the test features; writes `metrics` and, with
 /// `plots_dir`, `predictions.csv`, `residuals_by_day.csv` and `feature_importance.csv`.
-pub fn evaluate(data_dir: &Path, models_dir: &Path, metrics: &Path, plots_dir: Option<&Path>) -> Result<BTreeMap<String, MetricsEntry>> {
+pub fn evaluate(
+    data_dir: &Path,
+    models_dir: &Path,
+    metrics: &Path,
+    plots_dir: Option<&Path>,
+) -> Result<BTreeMap<String, MetricsEntry>> {
     let predictor = Predictor::load(models_dir)?;
     let dir = features_dir(data_dir);
     let names = &predictor.transform.feature_names;
@@ -35,13 +40,33 @@ pub fn evaluate(data_dir: &Path, models_dir: &Path, metrics: &Path, plots_dir: O
     for (kind, model) in &predictor.models {
         let p = model.predict(&test.x)?;
         let s = Scores::of(&test.y, &p);
-        let fit_seconds = predictor.manifest.models.get(kind.name()).map(|e| e.fit_seconds);
-        out.insert(kind.name().to_owned(), MetricsEntry { mae: s.mae, rmse: s.rmse, r2: s.r2, fit_seconds });
+        let fit_seconds = predictor
+            .manifest
+            .models
+            .get(kind.name())
+            .map(|e| e.fit_seconds);
+        out.insert(
+            kind.name().to_owned(),
+            MetricsEntry {
+                mae: s.mae,
+                rmse: s.rmse,
+                r2: s.r2,
+                fit_seconds,
+            },
+        );
         preds.push((kind.name().to_owned(), p));
     }
     let b = baseline(&train, &test, predictor.transform.split.train_end());
     let s = Scores::of(&test.y, &b);
-    out.insert("seasonal_naive".into(), MetricsEntry { mae: s.mae, rmse: s.rmse, r2: s.r2, fit_seconds: None });
+    out.insert(
+        "seasonal_naive".into(),
+        MetricsEntry {
+            mae: s.mae,
+            rmse: s.rmse,
+            r2: s.r2,
+            fit_seconds: None,
+        },
+    );
     preds.push(("seasonal_naive".into(), b));
     save_plain_json(metrics, &out)?;
 
@@ -52,7 +77,12 @@ pub fn evaluate(data_dir: &Path, models_dir: &Path, metrics: &Path, plots_dir: O
             header.extend(preds.iter().map(|(n, _)| n.as_str()));
             c.write_record(&header)?;
             for i in 0..test.n_rows() {
-                let mut rec = vec![test.date[i].to_string(), test.transaction_id[i].clone(), test.store_id[i].clone(), test.y[i].to_string()];
+                let mut rec = vec![
+                    test.date[i].to_string(),
+                    test.transaction_id[i].clone(),
+                    test.store_id[i].clone(),
+                    test.y[i].to_string(),
+                ];
                 rec.extend(preds.iter().map(|(_, p)| p[i].to_string()));
                 c.write_record(&rec)?;
             }
@@ -76,7 +106,11 @@ pub fn evaluate(data_dir: &Path, models_dir: &Path, metrics: &Path, plots_dir: O
         write_atomic(&plots.join("feature_importance.csv"), |w| {
             writeln!(w, "model,feature,importance")?;
             for (kind, model) in &predictor.models {
-                let total: f64 = model.importance().iter().sum::<f64>().max(f64::MIN_POSITIVE);
+                let total: f64 = model
+                    .importance()
+                    .iter()
+                    .sum::<f64>()
+                    .max(f64::MIN_POSITIVE);
                 for (f, v) in names.iter().zip(model.importance()) {
                     writeln!(w, "{},{f},{}", kind.name(), v / total)?;
                 }

@@ -33,30 +33,66 @@ pub struct PredictSummary {
 }
 
 /// Scores one row given its cells; `Err` is the message for the `error` column.
-fn score(p: &Predictor, kind: Kind, map: &ColumnMap, cell: &dyn Fn(usize) -> Option<String>) -> std::result::Result<f64, String> {
-    let cells: Vec<(Column, Option<String>)> = Column::ALL.iter().map(|&c| (c, map.get(c).and_then(cell))).collect();
+fn score(
+    p: &Predictor,
+    kind: Kind,
+    map: &ColumnMap,
+    cell: &dyn Fn(usize) -> Option<String>,
+) -> std::result::Result<f64, String> {
+    let cells: Vec<(Column, Option<String>)> = Column::ALL
+        .iter()
+        .map(|&c| (c, map.get(c).and_then(cell)))
+        .collect();
     let get = |c: Column| cells[c as usize].1.as_deref();
-    let t = parse_row(get, Mode::Scoring).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+    let t = parse_row(get, Mode::Scoring).map_err(|errs| {
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
     p.predict(&t, Some(kind)).map_err(|e| e.to_string())
 }
 
 fn is_parquet(path: &Path) -> Result<bool> {
     let mut head = [0u8; 4];
-    let mut f = File::open(path).map_err(|e| PipelineError::BadInput(format!("{}: {e}", path.display())))?;
+    let mut f = File::open(path)
+        .map_err(|e| PipelineError::BadInput(format!("{}: {e}", path.display())))?;
     let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
     Ok(n == 4 && &head == b"PAR1")
 }
 
 /// Scores `input` with the model `kind` (default: the champion) into `out`.
-pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, progress: bool) -> Result<PredictSummary> {
+pub fn predict(
+    models_dir: &Path,
+    input: &Path,
+    out: &Path,
+    kind: Option<Kind>,
+    progress: bool,
+) -> Result<PredictSummary> {
     let started = Instant::now();
     let predictor = Predictor::load(models_dir)?;
     let kind = kind.unwrap_or(predictor.champion);
     predictor.model(Some(kind))?;
-    let version = predictor.manifest.models.get(kind.name()).map(|e| e.version.clone()).unwrap_or_default();
-    let mut summary = PredictSummary { rows: 0, scored: 0, errors: 0, model: kind.name().into(), model_version: version, seconds: 0.0 };
+    let version = predictor
+        .manifest
+        .models
+        .get(kind.name())
+        .map(|e| e.version.clone())
+        .unwrap_or_default();
+    let mut summary = PredictSummary {
+        rows: 0,
+        scored: 0,
+        errors: 0,
+        model: kind.name().into(),
+        model_version: version,
+        seconds: 0.0,
+    };
 
-    let write_rows = |w: &mut csv::Writer<&mut dyn Write>, rows: &[Vec<String>], results: Vec<std::result::Result<f64, String>>, s: &mut PredictSummary| -> std::io::Result<()> {
+    let write_rows = |w: &mut csv::Writer<&mut dyn Write>,
+                      rows: &[Vec<String>],
+                      results: Vec<std::result::Result<f64, String>>,
+                      s: &mut PredictSummary|
+     -> std::io::Result<()> {
         for (cells, r) in rows.iter().zip(results) {
             let mut rec = cells.clone();
             match r {
@@ -81,7 +117,8 @@ pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, 
     if is_parquet(input)? {
         let table = salescast_preprocess::frame::read_raw(input)?;
         let headers = table.headers().to_vec();
-        let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+        let map = ColumnMap::resolve(&headers, Mode::Scoring)
+            .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
         write_atomic(out, |w| {
             let mut c = csv::Writer::from_writer(w);
             let mut h = headers.clone();
@@ -91,9 +128,16 @@ pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, 
             for start in (0..table.len()).step_by(CHUNK) {
                 let end = (start + CHUNK).min(table.len());
                 let rows: Vec<Vec<String>> = (start..end)
-                    .map(|i| (0..headers.len()).map(|j| table.cell(i, j).unwrap_or("").to_owned()).collect())
+                    .map(|i| {
+                        (0..headers.len())
+                            .map(|j| table.cell(i, j).unwrap_or("").to_owned())
+                            .collect()
+                    })
                     .collect();
-                let results = rows.par_iter().map(|r| score(&predictor, kind, &map, &|j| r.get(j).cloned())).collect();
+                let results = rows
+                    .par_iter()
+                    .map(|r| score(&predictor, kind, &map, &|j| r.get(j).cloned()))
+                    .collect();
                 write_rows(&mut c, &rows, results, &mut summary)?;
                 b.set_position(end as u64);
             }
@@ -101,17 +145,31 @@ pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, 
             c.flush()
         })?;
     } else {
-        let file = File::open(input).map_err(|e| PipelineError::BadInput(format!("{}: {e}", input.display())))?;
+        let file = File::open(input)
+            .map_err(|e| PipelineError::BadInput(format!("{}: {e}", input.display())))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
         let headers: Vec<String> = match reader.byte_headers() {
-            Ok(h) => h.iter().map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').to_owned()).collect(),
+            Ok(h) => h
+                .iter()
+                .map(|f| {
+                    String::from_utf8_lossy(f)
+                        .trim_start_matches('\u{feff}')
+                        .to_owned()
+                })
+                .collect(),
             Err(e) => return Err(PipelineError::BadInput(format!("{}: {e}", input.display()))),
         };
         if headers.iter().all(|h| h.trim().is_empty()) {
-            return Err(PipelineError::BadInput(format!("{}: the file is empty", input.display())));
+            return Err(PipelineError::BadInput(format!(
+                "{}: the file is empty",
+                input.display()
+            )));
         }
-        let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+        let map = ColumnMap::resolve(&headers, Mode::Scoring)
+            .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
         write_atomic(out, |w| {
             let mut c = csv::Writer::from_writer(w);
             let mut h = headers.clone();
@@ -126,18 +184,23 @@ pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, 
                     match reader.read_byte_record(&mut rec) {
                         Ok(true) => {
                             let mut bad = false;
-                            rows.push(rec.iter().map(|f| match std::str::from_utf8(f) {
-                                Ok(s) => s.to_owned(),
-                                Err(_) => {
-                                    bad = true;
-                                    String::from_utf8_lossy(f).into_owned()
-                                }
-                            }).collect());
+                            rows.push(
+                                rec.iter()
+                                    .map(|f| match std::str::from_utf8(f) {
+                                        Ok(s) => s.to_owned(),
+                                        Err(_) => {
+                                            bad = true;
+                                            String::from_utf8_lossy(f).into_owned()
+                                        }
+                                    })
+                                    .collect(),
+                            );
                             utf8_bad.push(bad);
                         }
                         Ok(false) => break,
                         Err(e) => {
-                            failure = Some(PipelineError::BadInput(format!("{}: {e}", input.display())));
+                            failure =
+                                Some(PipelineError::BadInput(format!("{}: {e}", input.display())));
                             return Err(std::io::Error::other("unreadable CSV"));
                         }
                     }
@@ -162,7 +225,12 @@ pub fn predict(models_dir: &Path, input: &Path, out: &Path, kind: Option<Kind>, 
             b.finish_and_clear();
             c.flush()
         })
-        .map_err(|e| failure.take().unwrap_or_else(|| PipelineError::Io { path: out.to_path_buf(), reason: e.to_string() }))?;
+        .map_err(|e| {
+            failure.take().unwrap_or_else(|| PipelineError::Io {
+                path: out.to_path_buf(),
+                reason: e.to_string(),
+            })
+        })?;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -7,7 +7,9 @@ use std::time::Instant;
 use salescast_core::artifact::{sha256_file, write_atomic};
 use salescast_core::schema::date_to_days;
 use salescast_features::FeatureTransform;
-use salescast_features::frame::{FeatureFile, TEST_FILE, TRAIN_FILE, TRANSFORM_FILE, read_features};
+use salescast_features::frame::{
+    FeatureFile, TEST_FILE, TRAIN_FILE, TRANSFORM_FILE, read_features,
+};
 use salescast_models::baseline::{Key, seasonal_naive};
 use salescast_models::metrics::Scores;
 use salescast_models::serving::{self, Manifest, ModelEntry};
@@ -65,7 +67,9 @@ pub(crate) fn dataset(f: &FeatureFile, rows: Option<&[usize]>) -> Result<Dataset
     let (x, y) = match rows {
         None => (f.x.clone(), f.y.clone()),
         Some(idx) => (
-            idx.iter().flat_map(|&i| f.x[i * d..(i + 1) * d].iter().copied()).collect(),
+            idx.iter()
+                .flat_map(|&i| f.x[i * d..(i + 1) * d].iter().copied())
+                .collect(),
             idx.iter().map(|&i| f.y[i]).collect(),
         ),
     };
@@ -73,7 +77,11 @@ pub(crate) fn dataset(f: &FeatureFile, rows: Option<&[usize]>) -> Result<Dataset
 }
 
 /// The seasonal-naive baseline's predictions for the test rows.
-pub(crate) fn baseline(train: &FeatureFile, test: &FeatureFile, train_end: chrono::NaiveDate) -> Vec<f64> {
+pub(crate) fn baseline(
+    train: &FeatureFile,
+    test: &FeatureFile,
+    train_end: chrono::NaiveDate,
+) -> Vec<f64> {
     fn key(f: &FeatureFile, i: usize) -> Key<'_> {
         Key {
             day: date_to_days(f.date[i]),
@@ -91,7 +99,12 @@ pub(crate) fn baseline(train: &FeatureFile, test: &FeatureFile, train_end: chron
 
 /// Fits the models named in `opts` on `data_dir`'s training features, scores them on the test
 /// days and writes the artifacts, the transform and `manifest.json` into `models_dir`.
-pub fn train(data_dir: &Path, models_dir: &Path, opts: &TrainOptions, progress: bool) -> Result<TrainOutcome> {
+pub fn train(
+    data_dir: &Path,
+    models_dir: &Path,
+    opts: &TrainOptions,
+    progress: bool,
+) -> Result<TrainOutcome> {
     if opts.kinds.is_empty() {
         return Err(PipelineError::BadInput("no model to train".into()));
     }
@@ -130,15 +143,22 @@ pub fn train(data_dir: &Path, models_dir: &Path, opts: &TrainOptions, progress: 
             Kind::GradientBoosting => {
                 let p = &opts.gradient_boosting;
                 // Early stopping watches the end of the training period, never the test days.
-                let valid_from = split.train_end() - chrono::Duration::days(i64::from(opts.validation_days));
-                let (fit_idx, valid_idx): (Vec<usize>, Vec<usize>) =
-                    (0..train_file.n_rows()).partition(|&i| opts.validation_days == 0 || train_file.date[i] <= valid_from);
+                let valid_from =
+                    split.train_end() - chrono::Duration::days(i64::from(opts.validation_days));
+                let (fit_idx, valid_idx): (Vec<usize>, Vec<usize>) = (0..train_file.n_rows())
+                    .partition(|&i| opts.validation_days == 0 || train_file.date[i] <= valid_from);
                 let fit = dataset(&train_file, Some(&fit_idx))?;
-                let valid = (!valid_idx.is_empty()).then(|| dataset(&train_file, Some(&valid_idx))).transpose()?;
+                let valid = (!valid_idx.is_empty())
+                    .then(|| dataset(&train_file, Some(&valid_idx)))
+                    .transpose()?;
                 let b = bar(progress, p.n_rounds as u64, "gradient boosting");
                 let m = p.fit(&fit, valid.as_ref(), &|n| b.set_position(n as u64))?;
                 b.finish_and_clear();
-                (Model::GradientBoosting(m), p.n_rounds, serde_json::to_value(p))
+                (
+                    Model::GradientBoosting(m),
+                    p.n_rounds,
+                    serde_json::to_value(p),
+                )
             }
         };
         let fit_seconds = started.elapsed().as_secs_f64();
@@ -149,13 +169,35 @@ pub fn train(data_dir: &Path, models_dir: &Path, opts: &TrainOptions, progress: 
         let bytes = model.to_bytes()?;
         let file = format!("{}.bin", kind.name());
         write_atomic(&models_dir.join(&file), |w| w.write_all(&bytes))?;
-        let version: String = Sha256::digest(&bytes).iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let version: String = Sha256::digest(&bytes)
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let (n_trees, leaves, oob_r2, best_round) = match &model {
-            Model::RandomForest(m) => (m.trees.len(), m.trees.iter().map(|t| t.n_leaves()).sum(), m.oob_r2, None),
-            Model::GradientBoosting(m) => (m.trees.len(), m.trees.iter().map(|t| t.n_leaves()).sum(), None, m.best_round),
+            Model::RandomForest(m) => (
+                m.trees.len(),
+                m.trees.iter().map(|t| t.n_leaves()).sum(),
+                m.oob_r2,
+                None,
+            ),
+            Model::GradientBoosting(m) => (
+                m.trees.len(),
+                m.trees.iter().map(|t| t.n_leaves()).sum(),
+                None,
+                m.best_round,
+            ),
         };
         let _ = trees;
-        tracing::info!(model = kind.name(), mae = test.mae, rmse = test.rmse, r2 = test.r2, fit_seconds, trees = n_trees, "trained");
+        tracing::info!(
+            model = kind.name(),
+            mae = test.mae,
+            rmse = test.rmse,
+            r2 = test.r2,
+            fit_seconds,
+            trees = n_trees,
+            "trained"
+        );
         if let Model::GradientBoosting(m) = &model {
             write_history(&models_dir.join("gradient_boosting_history.csv"), m)?;
         }
@@ -203,7 +245,11 @@ pub fn train(data_dir: &Path, models_dir: &Path, opts: &TrainOptions, progress: 
         baseline: Some(baseline_scores),
     };
     manifest.save(models_dir)?;
-    Ok(TrainOutcome { manifest, models: reports, baseline: baseline_scores })
+    Ok(TrainOutcome {
+        manifest,
+        models: reports,
+        baseline: baseline_scores,
+    })
 }
 
 fn write_history(path: &Path, m: &salescast_models::GradientBoosting) -> Result<()> {

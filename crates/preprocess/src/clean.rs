@@ -106,20 +106,44 @@ pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned
         });
     }
     let n = table.len();
+    let t0 = std::time::Instant::now();
     let cell = |i: usize, c: Column| map.get(c).and_then(|j| table.cell(i, j));
-    let parsed: Vec<std::result::Result<Transaction, Vec<FieldError>>> = (0..n)
+    // Columns whose blanks get a contract default, counted for the report.
+    const DEFAULTED: [Column; 6] = [
+        Column::StoreId,
+        Column::ProductId,
+        Column::Discount,
+        Column::Promotion,
+        Column::CustomerSegment,
+        Column::PaymentMethod,
+    ];
+    type Parsed = (std::result::Result<Transaction, Vec<FieldError>>, u8);
+    let parsed: Vec<Parsed> = (0..n)
         .into_par_iter()
         .with_min_len(4096)
-        .map(|i| parse_row(|c| cell(i, c), Mode::Training))
+        .map(|i| {
+            let blanks = DEFAULTED.iter().enumerate().fold(0u8, |m, (k, &c)| {
+                if non_blank(cell(i, c)).is_none() {
+                    m | (1 << k)
+                } else {
+                    m
+                }
+            });
+            (parse_row(|c| cell(i, c), Mode::Training), blanks)
+        })
         .collect();
+    tracing::debug!(secs = t0.elapsed().as_secs_f64(), "parsed");
 
     let mut rows = Vec::with_capacity(n);
     let mut rejections = Vec::new();
-    let mut seen: HashSet<String> = HashSet::with_capacity(n);
-    let mut defaulted: BTreeMap<String, usize> = BTreeMap::new();
+    // Ids are borrowed from the table; a blank id gets `auto-<row>`, unique by construction.
+    let mut seen: HashSet<&str, foldhash::fast::FixedState> =
+        HashSet::with_capacity_and_hasher(n, foldhash::fast::FixedState::default());
+    let mut blank_counts = [0usize; DEFAULTED.len()];
+    let mut generated_ids = 0usize;
     let mut duplicates = 0usize;
     let mut invalid = 0usize;
-    for (i, p) in parsed.into_iter().enumerate() {
+    for (i, (p, blanks)) in parsed.into_iter().enumerate() {
         match p {
             Err(errors) => {
                 invalid += 1;
@@ -130,40 +154,40 @@ pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned
                 });
             }
             Ok(mut t) => {
-                let id = t
-                    .transaction_id
-                    .get_or_insert_with(|| {
-                        *defaulted.entry("transaction_id".into()).or_default() += 1;
-                        format!("auto-{}", i + 1)
-                    })
-                    .clone();
-                if !seen.insert(id) {
-                    duplicates += 1;
-                    rejections.push(Rejection {
-                        row: i,
-                        reason: format!(
-                            "transaction_id {:?} repeats an earlier row (the first is kept)",
-                            t.transaction_id.as_deref().unwrap_or_default()
-                        ),
-                        code: DUPLICATE.into(),
-                    });
-                    continue;
-                }
-                for c in [
-                    Column::StoreId,
-                    Column::ProductId,
-                    Column::Discount,
-                    Column::Promotion,
-                    Column::CustomerSegment,
-                    Column::PaymentMethod,
-                ] {
-                    if non_blank(cell(i, c)).is_none() {
-                        *defaulted.entry(c.name().into()).or_default() += 1;
+                match non_blank(cell(i, Column::TransactionId)) {
+                    Some(id) => {
+                        if !seen.insert(id) {
+                            duplicates += 1;
+                            rejections.push(Rejection {
+                                row: i,
+                                reason: format!(
+                                    "transaction_id {id:?} repeats an earlier row (the first is kept)"
+                                ),
+                                code: DUPLICATE.into(),
+                            });
+                            continue;
+                        }
                     }
+                    None => {
+                        generated_ids += 1;
+                        t.transaction_id = Some(format!("auto-{}", i + 1));
+                    }
+                }
+                for (k, c) in blank_counts.iter_mut().enumerate() {
+                    *c += usize::from(blanks & (1 << k) != 0);
                 }
                 rows.push(t);
             }
         }
+    }
+    let mut defaulted: BTreeMap<String, usize> = DEFAULTED
+        .iter()
+        .zip(blank_counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| (c.name().to_owned(), n))
+        .collect();
+    if generated_ids > 0 {
+        defaulted.insert("transaction_id".into(), generated_ids);
     }
 
     let mut rejected_by_reason: BTreeMap<String, usize> = BTreeMap::new();
@@ -189,12 +213,15 @@ pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned
             (lo.min(t.date), hi.max(t.date))
         });
     let split = TimeSplit::new(first, last, opts.test_days)?;
+    tracing::debug!(secs = t0.elapsed().as_secs_f64(), "deduplicated");
     let stats = CleaningStats::fit(&rows, split, opts.rule);
+    tracing::debug!(secs = t0.elapsed().as_secs_f64(), "fitted");
     let (imputed, clipped): (Vec<Imputed>, Vec<Clipped>) = rows
         .par_iter_mut()
         .with_min_len(4096)
         .map(|t| (stats.impute(t), stats.clip(t)))
         .unzip();
+    tracing::debug!(secs = t0.elapsed().as_secs_f64(), "imputed and clipped");
 
     let mut imputed_counts = defaulted;
     imputed_counts.insert(

@@ -6,6 +6,10 @@
 
 use std::collections::HashMap;
 
+/// Per-row grouping while fitting: a fast hasher with a fixed seed (these maps are never
+/// serialized or iterated into output order).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 use salescast_core::{TimeSplit, Transaction, schema::UNKNOWN};
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +102,7 @@ impl CleaningStats {
     pub fn fit(rows: &[Transaction], split: TimeSplit, rule: OutlierRule) -> Self {
         let train = || rows.iter().filter(|t| t.date < split.test_start);
 
-        let mut counts: HashMap<&str, HashMap<&str, usize>> = HashMap::new();
+        let mut counts: FastMap<&str, FastMap<&str, usize>> = FastMap::default();
         for t in train() {
             if let Some(c) = &t.category {
                 *counts
@@ -127,11 +131,11 @@ impl CleaningStats {
             })
         }
 
-        let mut by_product: HashMap<&str, Vec<f64>> = HashMap::new();
-        let mut by_category: HashMap<&str, Vec<f64>> = HashMap::new();
+        let mut by_product: FastMap<&str, Vec<f64>> = FastMap::default();
+        let mut by_category: FastMap<&str, Vec<f64>> = FastMap::default();
         let mut all_prices = Vec::new();
-        let mut qty: HashMap<&str, Vec<f64>> = HashMap::new();
-        let mut rev: HashMap<&str, Vec<f64>> = HashMap::new();
+        let mut qty: FastMap<&str, Vec<f64>> = FastMap::default();
+        let mut rev: FastMap<&str, Vec<f64>> = FastMap::default();
         let (mut all_qty, mut all_rev) = (Vec::new(), Vec::new());
         for t in train() {
             let c = category_of(t, &product_category);

@@ -1,0 +1,173 @@
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // fixtures are written directly; a test may unwrap
+//! train → evaluate → predict on small generated data.
+
+use std::fs;
+use std::path::Path;
+
+use salescast_models::serving::{Manifest, Predictor};
+use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
+use salescast_pipeline::train::{TrainOptions, train};
+use salescast_pipeline::{evaluate::evaluate, predict::predict};
+
+fn prepare(dir: &Path) -> std::path::PathBuf {
+    let raw = salescast_testing::generated_csv(dir, 12_000, 150);
+    let processed = dir.join("processed");
+    salescast_preprocess::frame::run(
+        &raw,
+        &processed,
+        &salescast_preprocess::Options {
+            test_days: 30,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    salescast_features::frame::run(&processed, &dir.join("features"), &Default::default()).unwrap();
+    raw
+}
+
+fn small() -> TrainOptions {
+    TrainOptions {
+        kinds: Kind::ALL.to_vec(),
+        random_forest: RandomForestParams {
+            n_trees: 15,
+            ..Default::default()
+        },
+        gradient_boosting: GradientBoostingParams {
+            n_rounds: 60,
+            ..Default::default()
+        },
+        validation_days: 14,
+    }
+}
+
+#[test]
+fn train_evaluate_predict_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = prepare(dir.path());
+    let models = dir.path().join("models");
+    let outcome = train(&dir.path().join("features"), &models, &small(), false).unwrap();
+
+    // both models beat the seasonal-naive baseline clearly
+    for m in &outcome.models {
+        assert!(
+            m.test.mae < 0.8 * outcome.baseline.mae,
+            "{:?} vs baseline {:?}",
+            m.test,
+            outcome.baseline
+        );
+    }
+    let manifest = Manifest::load(&models).unwrap();
+    assert_eq!(manifest.models.len(), 2);
+    let best = outcome
+        .models
+        .iter()
+        .min_by(|a, b| a.test.mae.total_cmp(&b.test.mae))
+        .unwrap();
+    assert_eq!(manifest.champion, best.kind.name());
+    assert_eq!(manifest.training_data_sha256.len(), 64);
+
+    // evaluate reproduces the manifest's test metrics and writes plot data
+    let metrics = dir.path().join("metrics.json");
+    let m = evaluate(
+        dir.path(),
+        &models,
+        &metrics,
+        Some(&dir.path().join("plots")),
+    )
+    .unwrap();
+    for (name, entry) in &manifest.models {
+        assert!((m[name].mae - entry.test_metrics.mae).abs() < 1e-9);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&metrics).unwrap()).unwrap();
+    for k in ["random_forest", "gradient_boosting", "seasonal_naive"] {
+        assert!(json[k]["mae"].is_f64(), "{k}");
+    }
+    assert!(json["random_forest"]["fit_seconds"].is_f64());
+    for f in [
+        "predictions.csv",
+        "residuals_by_day.csv",
+        "feature_importance.csv",
+    ] {
+        assert!(dir.path().join("plots").join(f).is_file(), "{f}");
+    }
+
+    // offline prediction on the raw file, with bad rows added at the end
+    let mut text = fs::read_to_string(&raw).unwrap();
+    text.push_str("X1,not-a-date,S01,P0001,Toys,10,1,0,0,Regular,Card,10\n");
+    text.push_str("X2,2023-05-01,S01,P0001,Toys,-5,1,0,0,Regular,Card,10\n");
+    let input = dir.path().join("score.csv");
+    fs::write(&input, text).unwrap();
+    let out = dir.path().join("scored.csv");
+    let s = predict(&models, &input, &out, None, false).unwrap();
+    assert_eq!(s.rows, 12_002);
+    assert_eq!(s.errors, 2);
+    assert_eq!(s.model, manifest.champion);
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let headers = r.headers().unwrap().clone();
+    assert_eq!(&headers[12], "predicted_revenue");
+    assert_eq!(&headers[13], "error");
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 12_002);
+    assert!(rows[12_000][13].contains("date"), "{:?}", &rows[12_000]);
+    assert!(
+        rows[12_001][13].contains("unit_price"),
+        "{:?}",
+        &rows[12_001]
+    );
+    // the same rows through the serving predictor give the same numbers
+    let predictor = Predictor::load(&models).unwrap();
+    let map = salescast_core::schema::ColumnMap::resolve(
+        &headers.iter().take(12).collect::<Vec<_>>(),
+        salescast_core::Mode::Scoring,
+    )
+    .unwrap();
+    for rec in rows.iter().take(500) {
+        let t = salescast_core::schema::parse_row(
+            |c| map.get(c).and_then(|j| rec.get(j)),
+            salescast_core::Mode::Scoring,
+        )
+        .unwrap();
+        let want = predictor.predict(&t, None).unwrap();
+        let got: f64 = rec[12].parse().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn a_model_whose_schema_differs_from_the_transform_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let models = dir.path().join("models");
+    let opts = TrainOptions {
+        kinds: vec![Kind::GradientBoosting],
+        ..small()
+    };
+    train(&dir.path().join("features"), &models, &opts, false).unwrap();
+    Predictor::load(&models).unwrap();
+    // drop one feature from the saved transform
+    let path = models.join("transform.json");
+    let mut t: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    t["payload"]["feature_names"].as_array_mut().unwrap().pop();
+    fs::write(&path, serde_json::to_vec(&t).unwrap()).unwrap();
+    let e = Predictor::load(&models).unwrap_err();
+    assert!(e.to_string().contains("lists 18 features"), "{e}");
+}
+
+#[test]
+fn bad_hyperparameters_fail_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = TrainOptions {
+        random_forest: RandomForestParams {
+            n_trees: 0,
+            ..Default::default()
+        },
+        ..small()
+    };
+    let e = train(dir.path(), &dir.path().join("m"), &opts, false).unwrap_err();
+    assert!(e.is_bad_input());
+    assert!(e.to_string().contains("n_trees"), "{e}");
+    assert!(!dir.path().join("m").exists());
+}
