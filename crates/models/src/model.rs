@@ -99,7 +99,7 @@ impl Model {
     /// Predicts a row-major matrix, in parallel.
     pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
         let d = self.feature_names().len();
-        if d == 0 || x.len() % d != 0 {
+        if d == 0 || !x.len().is_multiple_of(d) {
             return Err(ModelError::Shape {
                 what: "feature matrix",
                 expected: d,

@@ -92,10 +92,10 @@ pub fn evaluate(
             writeln!(w, "date,model,actual,predicted,residual")?;
             for (name, p) in &preds {
                 let mut days: BTreeMap<chrono::NaiveDate, (f64, f64)> = BTreeMap::new();
-                for i in 0..test.n_rows() {
-                    let e = days.entry(test.date[i]).or_default();
-                    e.0 += test.y[i];
-                    e.1 += p[i];
+                for ((d, y), q) in test.date.iter().zip(&test.y).zip(p) {
+                    let e = days.entry(*d).or_default();
+                    e.0 += y;
+                    e.1 += q;
                 }
                 for (d, (a, q)) in days {
                     writeln!(w, "{d},{name},{a},{q},{}", a - q)?;
