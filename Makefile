@@ -32,7 +32,7 @@ build-release:
 pipeline:
 	$(RELEASE_BIN)/salescast generate --out data/raw/sales.csv
 	$(RELEASE_BIN)/salescast pipeline --input data/raw/sales.csv --workdir .
-	@echo "cleaned data: data/processed  features: data/features  report: data/processed/report.json"
+	@echo "cleaned data: data/processed  features: data/features  models: models  metrics: metrics.json  plots: plots"
 
 ## Python peers for the benchmarks, in a project-local virtualenv.
 venv: $(VENV)/.installed
@@ -45,6 +45,9 @@ $(VENV)/.installed: bench/requirements.txt
 ## Benchmarks against the Python peers (release build; medians and ratios).
 bench: venv build-release
 	$(VENV)/bin/python bench/preprocess_vs_pandas.py --bin $(RELEASE_BIN)/salescast
+	$(VENV)/bin/python bench/models_vs_sklearn.py --bin $(RELEASE_BIN)/salescast
+	$(CARGO) bench -p salescast-pipeline --bench serving
 
 clean:
-	rm -rf data/raw data/processed data/features models/* metrics.json
+	rm -rf data/raw data/processed data/features metrics.json plots
+	find models -mindepth 1 ! -name .gitkeep -delete

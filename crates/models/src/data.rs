@@ -115,28 +115,44 @@ impl BinMapper {
         self.edges[f].partition_point(|&e| e < v) as u8
     }
 
-    /// Bins every column of `data` (column-major, in parallel).
+    /// Bins every value of `data` (row-major, rows in parallel).
     pub fn transform(&self, data: &Dataset) -> Binned {
-        let cols = (0..data.n_features)
-            .into_par_iter()
-            .map(|f| {
-                (0..data.n_rows)
-                    .map(|i| self.bin(f, data.x[i * data.n_features + f]))
-                    .collect()
-            })
-            .collect();
+        let d = data.n_features;
+        let mut bins = vec![0u8; data.n_rows * d];
+        bins.par_chunks_mut(d * 1024)
+            .zip(data.x.par_chunks(d * 1024))
+            .for_each(|(out, x)| {
+                for (k, (o, v)) in out.iter_mut().zip(x).enumerate() {
+                    *o = self.bin(k % d, *v);
+                }
+            });
         Binned {
             n_rows: data.n_rows,
-            cols,
+            n_features: d,
+            bins,
         }
     }
 }
 
-/// Column-major binned features.
+/// Row-major binned features: a row's bins are contiguous, so a histogram pass reads each row
+/// once and updates every feature's histogram from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binned {
     pub n_rows: usize,
-    pub cols: Vec<Vec<u8>>,
+    pub n_features: usize,
+    pub bins: Vec<u8>,
+}
+
+impl Binned {
+    #[inline]
+    pub fn get(&self, row: usize, feature: usize) -> u8 {
+        self.bins[row * self.n_features + feature]
+    }
+
+    #[inline]
+    pub fn row(&self, row: usize) -> &[u8] {
+        &self.bins[row * self.n_features..(row + 1) * self.n_features]
+    }
 }
 
 #[cfg(test)]

@@ -161,6 +161,10 @@ pub struct RandomForest {
 impl RandomForest {
     /// The mean of the trees' predictions for one row.
     pub fn predict_row(&self, x: &[f64]) -> f64 {
-        self.trees.iter().map(|t| t.predict(x)).sum::<f64>() / self.trees.len() as f64
+        let mut acc = 0.0;
+        for t in &self.trees {
+            acc += t.predict(x);
+        }
+        acc / self.trees.len() as f64
     }
 }

@@ -161,12 +161,28 @@ impl GradientBoostingParams {
             } else {
                 vec![]
             };
-            let mut tree = grower.grow(&mut rows, &grad, &hess, &cols, &mut rng);
+            let (mut tree, leaves) =
+                grower.grow_with_leaves(&mut rows, &grad, &hess, &cols, &mut rng);
             tree.scale(self.learning_rate);
-            pred.par_iter_mut()
-                .enumerate()
-                .with_min_len(8192)
-                .for_each(|(i, p)| *p += tree.predict_binned(&binned, i));
+            // Sampled rows get their leaf's value directly; only the others need a traversal.
+            let mut covered = if n_sample < n { vec![false; n] } else { vec![] };
+            for (node, range) in &leaves {
+                let v = tree.nodes[*node].value;
+                for &r in &rows[range.clone()] {
+                    pred[r as usize] += v;
+                    if let Some(c) = covered.get_mut(r as usize) {
+                        *c = true;
+                    }
+                }
+            }
+            if n_sample < n {
+                pred.par_iter_mut()
+                    .zip(&covered)
+                    .enumerate()
+                    .with_min_len(8192)
+                    .filter(|(_, (_, c))| !**c)
+                    .for_each(|(i, (p, _))| *p += tree.predict_binned(&binned, i));
+            }
             let train_rmse = rmse_of(&train.y, &pred);
             let valid_rmse = valid_binned.as_ref().map(|(vb, v)| {
                 vpred
@@ -233,6 +249,10 @@ pub struct GradientBoosting {
 
 impl GradientBoosting {
     pub fn predict_row(&self, x: &[f64]) -> f64 {
-        self.base + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+        let mut acc = 0.0;
+        for t in &self.trees {
+            acc += t.predict(x);
+        }
+        self.base + acc
     }
 }

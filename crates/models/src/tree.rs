@@ -13,24 +13,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{BinMapper, Binned};
 
-/// A node: a split when `left != 0` (the root is never a child), else a leaf with `value`.
+/// A node, 16 bytes so that deep trees stay cache-friendly when scoring: a split when
+/// `left != 0` (the root is never a child; the right child is `left + 1`), where rows with
+/// `x[feature] <= value` go left; else a leaf predicting `value`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub feature: u32,
-    /// Rows with `x[feature] <= threshold` go left.
-    pub threshold: f64,
     pub left: u32,
-    pub right: u32,
     pub value: f64,
-    /// The split's bin, for training-time traversal of binned data.
-    pub bin: u8,
-    pub gain: f32,
 }
 
-/// A fitted regression tree.
+/// A fitted regression tree. `bins` and `gains` (per node) serve training-time traversal of
+/// binned data and feature importance; scoring touches only `nodes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
     pub nodes: Vec<Node>,
+    pub bins: Vec<u8>,
+    pub gains: Vec<f32>,
 }
 
 impl Tree {
@@ -42,11 +41,7 @@ impl Tree {
             if n.left == 0 {
                 return n.value;
             }
-            i = if x[n.feature as usize] <= n.threshold {
-                n.left
-            } else {
-                n.right
-            } as usize;
+            i = n.left as usize + usize::from(x[n.feature as usize] > n.value);
         }
     }
 
@@ -58,11 +53,7 @@ impl Tree {
             if n.left == 0 {
                 return n.value;
             }
-            i = if b.cols[n.feature as usize][row] <= n.bin {
-                n.left
-            } else {
-                n.right
-            } as usize;
+            i = n.left as usize + usize::from(b.get(row, n.feature as usize) > self.bins[i]);
         }
     }
 
@@ -72,8 +63,13 @@ impl Tree {
 
     /// Adds each split's gain to its feature.
     pub fn add_importance(&self, out: &mut [f64]) {
-        for n in self.nodes.iter().filter(|n| n.left != 0) {
-            out[n.feature as usize] += f64::from(n.gain);
+        for (n, g) in self
+            .nodes
+            .iter()
+            .zip(&self.gains)
+            .filter(|(n, _)| n.left != 0)
+        {
+            out[n.feature as usize] += f64::from(*g);
         }
     }
 
@@ -165,38 +161,40 @@ impl<'a> Grower<'a> {
         self.bins.edges.len()
     }
 
-    fn build_hist(&self, rows: &[u32], g: &[f64], h: &[f64], features: &[usize]) -> Hist {
-        let mut cells = vec![Cell::default(); self.n_cells];
-        let fill = |f: usize, out: &mut [Cell]| {
-            let col = &self.binned.cols[f];
+    /// Histograms of every feature over `rows`, reading each row's bins once. Large nodes are
+    /// split across threads (boosting), each filling its own histogram, then summed.
+    fn build_hist(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Hist {
+        let fill = |rows: &[u32]| {
+            let mut cells = vec![Cell::default(); self.n_cells];
             for &r in rows {
-                let c = &mut out[col[r as usize] as usize];
-                c.g += g[r as usize];
-                c.h += h[r as usize];
-                c.n += 1;
+                let r = r as usize;
+                let (gr, hr) = (g[r], h[r]);
+                for (f, &b) in self.binned.row(r).iter().enumerate() {
+                    let c = &mut cells[self.offsets[f] + b as usize];
+                    c.g += gr;
+                    c.h += hr;
+                    c.n += 1;
+                }
             }
+            cells
         };
-        if self.params.parallel && rows.len() > 4096 {
-            // Split the cell vector into per-feature slices and fill them in parallel.
-            let mut slices: Vec<(usize, &mut [Cell])> = Vec::with_capacity(features.len());
-            let mut rest: &mut [Cell] = &mut cells;
-            let mut at = 0;
-            let mut wanted: Vec<usize> = features.to_vec();
-            wanted.sort_unstable();
-            for f in wanted {
-                let (_, tail) = rest.split_at_mut(self.offsets[f] - at);
-                let (mine, tail) = tail.split_at_mut(self.offsets[f + 1] - self.offsets[f]);
-                slices.push((f, mine));
-                rest = tail;
-                at = self.offsets[f + 1];
-            }
-            slices.into_par_iter().for_each(|(f, out)| fill(f, out));
+        let cells = if self.params.parallel && rows.len() >= 16_384 {
+            let parts = rayon::current_num_threads().max(1);
+            let chunk = rows.len().div_ceil(parts);
+            rows.par_chunks(chunk)
+                .map(fill)
+                .reduce_with(|mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        x.g += y.g;
+                        x.h += y.h;
+                        x.n += y.n;
+                    }
+                    a
+                })
+                .unwrap_or_else(|| vec![Cell::default(); self.n_cells])
         } else {
-            for &f in features {
-                let (a, b) = (self.offsets[f], self.offsets[f + 1]);
-                fill(f, &mut cells[a..b]);
-            }
-        }
+            fill(rows)
+        };
         Hist { cells }
     }
 
@@ -239,18 +237,11 @@ impl<'a> Grower<'a> {
     }
 
     fn leaf(&self, g: f64, h: f64) -> Node {
+        let denom = h + self.params.lambda;
         Node {
             feature: 0,
-            threshold: 0.0,
             left: 0,
-            right: 0,
-            value: if h + self.params.lambda > 0.0 {
-                g / (h + self.params.lambda)
-            } else {
-                0.0
-            },
-            bin: 0,
-            gain: 0.0,
+            value: if denom > 0.0 { g / denom } else { 0.0 },
         }
     }
 
@@ -269,6 +260,20 @@ impl<'a> Grower<'a> {
         allowed: &[usize],
         rng: &mut R,
     ) -> Tree {
+        self.grow_with_leaves(rows, g, h, allowed, rng).0
+    }
+
+    /// As [`Self::grow`], also returning each leaf's node and its range in `rows` (which ends
+    /// up grouped by leaf), so that boosting updates its predictions without traversing.
+    pub fn grow_with_leaves<R: Rng>(
+        &self,
+        rows: &mut [u32],
+        g: &[f64],
+        h: &[f64],
+        allowed: &[usize],
+        rng: &mut R,
+    ) -> (Tree, Vec<(usize, std::ops::Range<usize>)>) {
+        let mut leaves = Vec::new();
         let all: Vec<usize> = (0..self.n_features()).collect();
         let allowed = if allowed.is_empty() {
             &all[..]
@@ -279,6 +284,8 @@ impl<'a> Grower<'a> {
             (a + g[r as usize], b + h[r as usize])
         });
         let mut nodes = vec![self.leaf(g0, h0)];
+        let mut bins = vec![0u8];
+        let mut gains = vec![0f32];
         let mut stack = vec![Task {
             node: 0,
             start: 0,
@@ -291,11 +298,12 @@ impl<'a> Grower<'a> {
         while let Some(task) = stack.pop() {
             let n = task.end - task.start;
             if !self.can_split(task.depth, n) {
+                leaves.push((task.node, task.start..task.end));
                 continue;
             }
             let hist = match task.hist {
                 Some(hist) => hist,
-                None => self.build_hist(&rows[task.start..task.end], g, h, allowed),
+                None => self.build_hist(&rows[task.start..task.end], g, h),
             };
             let k = self.params.max_features.min(allowed.len()).max(1);
             let features: Vec<usize> = if k < allowed.len() {
@@ -307,14 +315,14 @@ impl<'a> Grower<'a> {
                 allowed.to_vec()
             };
             let Some(split) = self.best_split(&hist, task.g, task.h, n as u32, &features) else {
+                leaves.push((task.node, task.start..task.end));
                 continue;
             };
             // Partition the node's rows: left (bin <= split) first.
-            let col = &self.binned.cols[split.feature];
             let part = &mut rows[task.start..task.end];
             let mut i = 0;
             for j in 0..part.len() {
-                if col[part[j] as usize] <= split.bin {
+                if self.binned.get(part[j] as usize, split.feature) <= split.bin {
                     part.swap(i, j);
                     i += 1;
                 }
@@ -325,18 +333,18 @@ impl<'a> Grower<'a> {
             let left = nodes.len();
             nodes.push(self.leaf(gl, hl));
             nodes.push(self.leaf(gr, hr));
+            bins.extend([0, 0]);
+            gains.extend([0.0, 0.0]);
             nodes[task.node] = Node {
                 feature: split.feature as u32,
-                threshold: self.bins.edges[split.feature]
+                left: left as u32,
+                value: self.bins.edges[split.feature]
                     .get(split.bin as usize)
                     .copied()
                     .unwrap_or(f64::INFINITY),
-                left: left as u32,
-                right: left as u32 + 1,
-                value: nodes[task.node].value,
-                bin: split.bin,
-                gain: split.gain as f32,
             };
+            bins[task.node] = split.bin;
+            gains[task.node] = split.gain as f32;
             let depth = task.depth + 1;
             let (nl, nr) = (mid - task.start, task.end - mid);
             let (split_l, split_r) = (self.can_split(depth, nl), self.can_split(depth, nr));
@@ -349,7 +357,7 @@ impl<'a> Grower<'a> {
                 } else {
                     (mid, task.end)
                 };
-                let small = self.build_hist(&rows[s..e], g, h, allowed);
+                let small = self.build_hist(&rows[s..e], g, h);
                 let mut large = hist;
                 for (l, c) in large.cells.iter_mut().zip(&small.cells) {
                     l.g -= c.g;
@@ -372,6 +380,8 @@ impl<'a> Grower<'a> {
                     g: gr,
                     h: hr,
                 });
+            } else {
+                leaves.push((left + 1, mid..task.end));
             }
             if split_l {
                 stack.push(Task {
@@ -383,8 +393,10 @@ impl<'a> Grower<'a> {
                     g: gl,
                     h: hl,
                 });
+            } else {
+                leaves.push((left, task.start..mid));
             }
         }
-        Tree { nodes }
+        (Tree { nodes, bins, gains }, leaves)
     }
 }

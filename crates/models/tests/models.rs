@@ -163,6 +163,11 @@ fn artifacts_round_trip_and_check_schema() {
         let bytes = model.to_bytes().unwrap();
         let back = Model::from_bytes(&bytes).unwrap();
         assert_eq!(back, model);
+        // the batch path (tree-major blocks) gives exactly the row-by-row numbers
+        let rows: Vec<f64> = (0..train.n_rows)
+            .map(|i| model.predict_row(train.row(i)))
+            .collect();
+        assert_eq!(model.predict(&train.x).unwrap(), rows);
         assert_eq!(
             back.predict(&train.x).unwrap(),
             model.predict(&train.x).unwrap()

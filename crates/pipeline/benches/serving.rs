@@ -1,0 +1,52 @@
+//! Single-row scoring on the serving path: parse nothing, transform one transaction with the
+//! saved transform, run one model. Set-up trains both models with default settings on 60,000
+//! generated rows.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use salescast_models::Kind;
+use salescast_models::serving::Predictor;
+use salescast_pipeline::train::{TrainOptions, train};
+
+fn setup() -> (tempfile::TempDir, Predictor) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = salescast_testing::generated_csv(dir.path(), 60_000, 365);
+    let processed = dir.path().join("processed");
+    salescast_preprocess::frame::run(&raw, &processed, &Default::default()).expect("preprocess");
+    let features = dir.path().join("features");
+    salescast_features::frame::run(&processed, &features, &Default::default()).expect("features");
+    let models = dir.path().join("models");
+    train(&features, &models, &TrainOptions::default(), false).expect("train");
+    let p = Predictor::load(&models).expect("load");
+    (dir, p)
+}
+
+fn bench(c: &mut Criterion) {
+    let (_dir, p) = setup();
+    let t = salescast_core::Transaction {
+        transaction_id: None,
+        date: chrono::NaiveDate::from_ymd_opt(2023, 12, 1).expect("date"),
+        store_id: "S03".into(),
+        product_id: "P0042".into(),
+        category: None,
+        unit_price: Some(19.99),
+        quantity: None,
+        discount: 0.1,
+        promotion: true,
+        customer_segment: "Premium".into(),
+        payment_method: "Card".into(),
+        revenue: None,
+    };
+    for kind in Kind::ALL {
+        c.bench_function(&format!("predict one row: {}", kind.name()), |b| {
+            b.iter(|| p.predict(black_box(&t), Some(kind)).expect("predict"))
+        });
+    }
+    c.bench_function("transform one row", |b| {
+        b.iter(|| p.transform.transform_one(black_box(&t)))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
