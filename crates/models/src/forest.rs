@@ -90,6 +90,7 @@ impl RandomForestParams {
             lambda: 0.0,
             max_features: ((self.max_features * d as f64).round() as usize).clamp(1, d),
             parallel: false,
+            unit_hessian: false,
         };
         let grower = Grower::new(&binned, &bins, params);
         let n = data.n_rows;

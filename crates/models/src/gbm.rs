@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{BinMapper, Dataset};
 use crate::error::{ModelError, Result, invalid};
-use crate::tree::{GrowParams, Grower, Tree};
+use crate::tree::{Gradients, GrowParams, Grower, Tree};
 
 /// Hyperparameters; checked by [`GradientBoostingParams::validate`] before any work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +128,7 @@ impl GradientBoostingParams {
             lambda: self.lambda,
             max_features: d,
             parallel: true,
+            unit_hessian: true,
         };
         let grower = Grower::new(&binned, &bins, params);
         let base = train.y.iter().sum::<f64>() / n as f64;
@@ -161,8 +162,22 @@ impl GradientBoostingParams {
             } else {
                 vec![]
             };
-            let (mut tree, leaves) =
-                grower.grow_with_leaves(&mut rows, &grad, &hess, &cols, &mut rng);
+            // 15-bit gradients: exact enough to rank splits, and integer histograms.
+            let max = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+            let quantized: Vec<i32> = grad.iter().map(|g| (g / scale).round() as i32).collect();
+            let grads = Gradients {
+                g: &grad,
+                h: &hess,
+                quantized: Some((&quantized, scale)),
+            };
+            let (mut tree, leaves) = grower.grow_with_leaves(&mut rows, &grads, &cols, &mut rng);
+            // Leaf values from the exact gradients of the rows each leaf holds.
+            for (node, range) in &leaves {
+                let members = &rows[range.clone()];
+                let sum: f64 = members.iter().map(|&r| grad[r as usize]).sum();
+                tree.nodes[*node].value = sum / (members.len() as f64 + self.lambda);
+            }
             tree.scale(self.learning_rate);
             // Sampled rows get their leaf's value directly; only the others need a traversal.
             let mut covered = if n_sample < n { vec![false; n] } else { vec![] };

@@ -90,8 +90,11 @@ pub struct GrowParams {
     pub lambda: f64,
     /// Features considered at each split (all when equal to the number of features).
     pub max_features: usize,
-    /// Build histograms feature-parallel (boosting); the forest parallelises across trees.
+    /// Build histograms of large nodes in parallel (boosting); the forest parallelises
+    /// across trees instead.
     pub parallel: bool,
+    /// Every hessian is 1 (squared-error boosting): the hessian array is not read.
+    pub unit_hessian: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -101,8 +104,47 @@ struct Cell {
     n: u32,
 }
 
+/// Gradients and hessians of the rows, optionally with the gradients quantized to integers
+/// (`g ≈ q · scale`): integer histograms add without floating-point latency chains, which is
+/// most of the cost of boosting. Leaf values are then recomputed from the exact gradients.
+#[derive(Debug, Clone, Copy)]
+pub struct Gradients<'a> {
+    pub g: &'a [f64],
+    pub h: &'a [f64],
+    pub quantized: Option<(&'a [i32], f64)>,
+}
+
+/// One 256-cell histogram per feature: a `u8` bin indexes it without a bounds check.
 struct Hist {
-    cells: Vec<Cell>,
+    cells: Vec<[Cell; 256]>,
+}
+
+impl Hist {
+    fn zeroed(features: usize) -> Self {
+        Self {
+            cells: vec![[Cell::default(); 256]; features],
+        }
+    }
+
+    fn add(&mut self, other: &Hist) {
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.g += y.g;
+                x.h += y.h;
+                x.n += y.n;
+            }
+        }
+    }
+
+    fn subtract(&mut self, other: &Hist) {
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.g -= y.g;
+                x.h -= y.h;
+                x.n -= y.n;
+            }
+        }
+    }
 }
 
 struct Task {
@@ -119,8 +161,6 @@ struct Task {
 pub struct Grower<'a> {
     binned: &'a Binned,
     bins: &'a BinMapper,
-    offsets: Vec<usize>,
-    n_cells: usize,
     params: GrowParams,
 }
 
@@ -141,18 +181,9 @@ struct Split {
 
 impl<'a> Grower<'a> {
     pub fn new(binned: &'a Binned, bins: &'a BinMapper, params: GrowParams) -> Self {
-        let mut offsets = Vec::with_capacity(bins.edges.len() + 1);
-        let mut acc = 0;
-        for f in 0..bins.edges.len() {
-            offsets.push(acc);
-            acc += bins.n_bins(f);
-        }
-        offsets.push(acc);
         Self {
             binned,
             bins,
-            offsets,
-            n_cells: acc,
             params,
         }
     }
@@ -163,39 +194,60 @@ impl<'a> Grower<'a> {
 
     /// Histograms of every feature over `rows`, reading each row's bins once. Large nodes are
     /// split across threads (boosting), each filling its own histogram, then summed.
-    fn build_hist(&self, rows: &[u32], g: &[f64], h: &[f64]) -> Hist {
+    fn build_hist(&self, rows: &[u32], grads: &Gradients<'_>) -> Hist {
+        let d = self.n_features();
+        let (g, h) = (grads.g, grads.h);
+        let unit = self.params.unit_hessian;
         let fill = |rows: &[u32]| {
-            let mut cells = vec![Cell::default(); self.n_cells];
+            let mut hist = Hist::zeroed(d);
+            if let Some((q, scale)) = grads.quantized {
+                let mut acc = vec![[(0i64, 0u32); 256]; d];
+                for &r in rows {
+                    let r = r as usize;
+                    let qr = i64::from(q[r]);
+                    for (cells, &b) in acc.iter_mut().zip(self.binned.row(r)) {
+                        let c = &mut cells[b as usize];
+                        c.0 += qr;
+                        c.1 += 1;
+                    }
+                }
+                for (out, a) in hist.cells.iter_mut().zip(&acc) {
+                    for (c, &(gq, n)) in out.iter_mut().zip(a) {
+                        *c = Cell {
+                            g: gq as f64 * scale,
+                            h: f64::from(n),
+                            n,
+                        };
+                    }
+                }
+                return hist;
+            }
             for &r in rows {
                 let r = r as usize;
-                let (gr, hr) = (g[r], h[r]);
-                for (f, &b) in self.binned.row(r).iter().enumerate() {
-                    let c = &mut cells[self.offsets[f] + b as usize];
+                let gr = g[r];
+                let hr = if unit { 1.0 } else { h[r] };
+                for (cells, &b) in hist.cells.iter_mut().zip(self.binned.row(r)) {
+                    let c = &mut cells[b as usize];
                     c.g += gr;
                     c.h += hr;
                     c.n += 1;
                 }
             }
-            cells
+            hist
         };
-        let cells = if self.params.parallel && rows.len() >= 16_384 {
+        if self.params.parallel && rows.len() >= 16_384 {
             let parts = rayon::current_num_threads().max(1);
             let chunk = rows.len().div_ceil(parts);
             rows.par_chunks(chunk)
                 .map(fill)
                 .reduce_with(|mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        x.g += y.g;
-                        x.h += y.h;
-                        x.n += y.n;
-                    }
+                    a.add(&b);
                     a
                 })
-                .unwrap_or_else(|| vec![Cell::default(); self.n_cells])
+                .unwrap_or_else(|| Hist::zeroed(d))
         } else {
             fill(rows)
-        };
-        Hist { cells }
+        }
     }
 
     fn score(&self, g: f64, h: f64) -> f64 {
@@ -207,7 +259,7 @@ impl<'a> Grower<'a> {
         let parent = self.score(g, h);
         let mut best: Option<Split> = None;
         for &f in features {
-            let cells = &hist.cells[self.offsets[f]..self.offsets[f + 1]];
+            let cells = &hist.cells[f][..self.bins.n_bins(f)];
             let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
             for (b, c) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
                 gl += c.g;
@@ -260,7 +312,12 @@ impl<'a> Grower<'a> {
         allowed: &[usize],
         rng: &mut R,
     ) -> Tree {
-        self.grow_with_leaves(rows, g, h, allowed, rng).0
+        let grads = Gradients {
+            g,
+            h,
+            quantized: None,
+        };
+        self.grow_with_leaves(rows, &grads, allowed, rng).0
     }
 
     /// As [`Self::grow`], also returning each leaf's node and its range in `rows` (which ends
@@ -268,8 +325,7 @@ impl<'a> Grower<'a> {
     pub fn grow_with_leaves<R: Rng>(
         &self,
         rows: &mut [u32],
-        g: &[f64],
-        h: &[f64],
+        grads: &Gradients<'_>,
         allowed: &[usize],
         rng: &mut R,
     ) -> (Tree, Vec<(usize, std::ops::Range<usize>)>) {
@@ -280,9 +336,17 @@ impl<'a> Grower<'a> {
         } else {
             allowed
         };
-        let (g0, h0) = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
-            (a + g[r as usize], b + h[r as usize])
-        });
+        // Node totals live in the same space as the histograms (quantized or exact), so that a
+        // parent minus its left child is its right child exactly.
+        let (g0, h0) = match grads.quantized {
+            Some((q, scale)) => {
+                let s: i64 = rows.iter().map(|&r| i64::from(q[r as usize])).sum();
+                (s as f64 * scale, rows.len() as f64)
+            }
+            None => rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+                (a + grads.g[r as usize], b + grads.h[r as usize])
+            }),
+        };
         let mut nodes = vec![self.leaf(g0, h0)];
         let mut bins = vec![0u8];
         let mut gains = vec![0f32];
@@ -303,7 +367,7 @@ impl<'a> Grower<'a> {
             }
             let hist = match task.hist {
                 Some(hist) => hist,
-                None => self.build_hist(&rows[task.start..task.end], g, h),
+                None => self.build_hist(&rows[task.start..task.end], grads),
             };
             let k = self.params.max_features.min(allowed.len()).max(1);
             let features: Vec<usize> = if k < allowed.len() {
@@ -357,13 +421,9 @@ impl<'a> Grower<'a> {
                 } else {
                     (mid, task.end)
                 };
-                let small = self.build_hist(&rows[s..e], g, h);
+                let small = self.build_hist(&rows[s..e], grads);
                 let mut large = hist;
-                for (l, c) in large.cells.iter_mut().zip(&small.cells) {
-                    l.g -= c.g;
-                    l.h -= c.h;
-                    l.n -= c.n;
-                }
+                large.subtract(&small);
                 if left_small {
                     (hist_l, hist_r) = (Some(small), Some(large));
                 } else {
