@@ -162,9 +162,11 @@ impl GradientBoostingParams {
             } else {
                 vec![]
             };
-            // 15-bit gradients: exact enough to rank splits, and integer histograms.
+            // Integer gradients (12 bits, fewer for huge data so that a sum over all rows fits an
+            // i32): exact enough to rank splits, and cheap to histogram.
             let max = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+            let levels = (f64::from(i32::MAX) / n as f64).clamp(1.0, 2047.0).floor();
+            let scale = if max > 0.0 { max / levels } else { 1.0 };
             let quantized: Vec<i32> = grad.iter().map(|g| (g / scale).round() as i32).collect();
             let grads = Gradients {
                 g: &grad,

@@ -201,10 +201,12 @@ impl<'a> Grower<'a> {
         let fill = |rows: &[u32]| {
             let mut hist = Hist::zeroed(d);
             if let Some((q, scale)) = grads.quantized {
-                let mut acc = vec![[(0i64, 0u32); 256]; d];
+                // 8-byte cells keep a node's histograms in L1; the caller bounds |q| so that
+                // no sum over the rows can overflow an i32.
+                let mut acc = vec![[(0i32, 0u32); 256]; d];
                 for &r in rows {
                     let r = r as usize;
-                    let qr = i64::from(q[r]);
+                    let qr = q[r];
                     for (cells, &b) in acc.iter_mut().zip(self.binned.row(r)) {
                         let c = &mut cells[b as usize];
                         c.0 += qr;
