@@ -53,6 +53,12 @@ fn score(
     p.predict(&t, Some(kind)).map_err(|e| e.to_string())
 }
 
+/// Maps the input's header onto the contract (scoring mode: targets not required).
+fn resolve(headers: &[String], input: &Path) -> Result<ColumnMap> {
+    ColumnMap::resolve(headers, Mode::Scoring)
+        .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))
+}
+
 fn is_parquet(path: &Path) -> Result<bool> {
     let mut head = [0u8; 4];
     let mut f = File::open(path)
@@ -117,13 +123,15 @@ pub fn predict(
     if is_parquet(input)? {
         let table = salescast_preprocess::frame::read_raw(input)?;
         let headers = table.headers().to_vec();
-        let map = ColumnMap::resolve(&headers, Mode::Scoring)
-            .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+        let map = resolve(&headers, input)?;
         write_atomic(out, |w| {
             let mut c = csv::Writer::from_writer(w);
-            let mut h = headers.clone();
-            h.extend(["predicted_revenue".to_owned(), "error".to_owned()]);
-            c.write_record(&h)?;
+            c.write_record(
+                headers
+                    .iter()
+                    .map(String::as_str)
+                    .chain(["predicted_revenue", "error"]),
+            )?;
             let b = bar(progress, table.len() as u64, "scoring");
             for start in (0..table.len()).step_by(CHUNK) {
                 let end = (start + CHUNK).min(table.len());
@@ -168,13 +176,15 @@ pub fn predict(
                 input.display()
             )));
         }
-        let map = ColumnMap::resolve(&headers, Mode::Scoring)
-            .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+        let map = resolve(&headers, input)?;
         write_atomic(out, |w| {
             let mut c = csv::Writer::from_writer(w);
-            let mut h = headers.clone();
-            h.extend(["predicted_revenue".to_owned(), "error".to_owned()]);
-            c.write_record(&h)?;
+            c.write_record(
+                headers
+                    .iter()
+                    .map(String::as_str)
+                    .chain(["predicted_revenue", "error"]),
+            )?;
             let b = bar(progress, size, "scoring (bytes)");
             let mut rec = csv::ByteRecord::new();
             loop {
