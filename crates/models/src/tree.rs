@@ -252,6 +252,34 @@ impl<'a> Grower<'a> {
         }
     }
 
+    /// Reorders `rows` so that those with `bin <= split_bin` come first; returns their count.
+    /// Large nodes (boosting) are partitioned in fixed-size chunks in parallel, whose left parts
+    /// are then gathered by rotations; fixed chunks keep the order independent of thread count.
+    fn partition(&self, rows: &mut [u32], feature: usize, split_bin: u8) -> usize {
+        const CHUNK: usize = 1 << 16;
+        let sequential = |part: &mut [u32]| {
+            let mut i = 0;
+            for j in 0..part.len() {
+                if self.binned.get(part[j] as usize, feature) <= split_bin {
+                    part.swap(i, j);
+                    i += 1;
+                }
+            }
+            i
+        };
+        if !self.params.parallel || rows.len() < 2 * CHUNK {
+            return sequential(rows);
+        }
+        let lefts: Vec<usize> = rows.par_chunks_mut(CHUNK).map(sequential).collect();
+        let mut left_end = lefts[0];
+        for (k, &l) in lefts.iter().enumerate().skip(1) {
+            let start = k * CHUNK;
+            rows[left_end..start + l].rotate_left(start - left_end);
+            left_end += l;
+        }
+        left_end
+    }
+
     fn score(&self, g: f64, h: f64) -> f64 {
         g * g / (h + self.params.lambda)
     }
@@ -384,16 +412,8 @@ impl<'a> Grower<'a> {
                 leaves.push((task.node, task.start..task.end));
                 continue;
             };
-            // Partition the node's rows: left (bin <= split) first.
-            let part = &mut rows[task.start..task.end];
-            let mut i = 0;
-            for j in 0..part.len() {
-                if self.binned.get(part[j] as usize, split.feature) <= split.bin {
-                    part.swap(i, j);
-                    i += 1;
-                }
-            }
-            let mid = task.start + i;
+            let mid = task.start
+                + self.partition(&mut rows[task.start..task.end], split.feature, split.bin);
             let (gl, hl, _) = split.left;
             let (gr, hr) = (task.g - gl, task.h - hl);
             let left = nodes.len();
@@ -460,5 +480,50 @@ impl<'a> Grower<'a> {
             }
         }
         (Tree { nodes, bins, gains }, leaves)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+
+    #[test]
+    fn parallel_partition_matches_the_rule_and_keeps_every_row() {
+        let n = 300_000;
+        let x: Vec<f64> = (0..n)
+            .map(|i| f64::from((i * 7919 % 1000) as u32))
+            .collect();
+        let data = Dataset::new(x, vec![0.0; n], vec!["x".into()]).unwrap();
+        let bins = BinMapper::fit(&data, 256);
+        let binned = bins.transform(&data);
+        let params = GrowParams {
+            max_depth: 4,
+            min_samples_leaf: 1,
+            min_child_weight: 0.0,
+            lambda: 0.0,
+            max_features: 1,
+            parallel: true,
+            unit_hessian: true,
+        };
+        let grower = Grower::new(&binned, &bins, params);
+        let mut rows: Vec<u32> = (0..n as u32).collect();
+        let split = 100u8;
+        let left = grower.partition(&mut rows, 0, split);
+        assert!(
+            rows[..left]
+                .iter()
+                .all(|&r| binned.get(r as usize, 0) <= split)
+        );
+        assert!(
+            rows[left..]
+                .iter()
+                .all(|&r| binned.get(r as usize, 0) > split)
+        );
+        let expected = (0..n).filter(|&r| binned.get(r, 0) <= split).count();
+        assert_eq!(left, expected);
+        let mut sorted = rows.clone();
+        sorted.sort_unstable();
+        assert!(sorted.iter().enumerate().all(|(i, &r)| r as usize == i));
     }
 }
