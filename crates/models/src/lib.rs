@@ -15,10 +15,10 @@
 //! and then sets each leaf from the exact gradients of its rows.
 //!
 //! Measured with `bench/models_vs_sklearn.py` (267,026 training rows, 19 features, 2 cores):
-//! forest fit 10.0 s against scikit-learn's 200.9 s, test MAE 49.9 against 54.5, 73,000 against
-//! 23,500 rows/s scored, 11 MB against 2.4 GB on disk; boosting (early stopping) fit 3.9 s
-//! against XGBoost's 3.8 s for 300 hist rounds, MAE 49.4 against 52.9, 1.16 M against 0.28 M
-//! rows/s.
+//! forest fit 10.9 s against scikit-learn's 211.4 s, test MAE 49.9 against 54.5, 60,800 against
+//! 22,300 rows/s scored, 11 MB against 2.4 GB on disk; boosting (early stopping) fit 3.7 s
+//! against XGBoost's 3.9 s for 300 hist rounds (7.7 s for all 300 rounds), MAE 49.5 against
+//! 52.9, 1.23 M against 0.21 M rows/s.
 //!
 //! ```
 //! use salescast_models::{Dataset, GradientBoostingParams};
