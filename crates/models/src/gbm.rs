@@ -2,8 +2,8 @@
 //! regularisation, learning rate, depth and child-weight limits, row and column subsampling,
 //! early stopping on a validation set, and gain-based feature importance.
 
+use rand::SeedableRng;
 use rand::seq::index::sample;
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -224,7 +224,6 @@ impl GradientBoostingParams {
                     break;
                 }
             }
-            let _ = rng.random::<u8>(); // advance the stream identically whatever the branch
         }
         let stopped_early = trees.len() < self.n_rounds;
         if valid.is_some() {

@@ -132,13 +132,13 @@ pub fn train(
     let mut reports = Vec::new();
     for &kind in &opts.kinds {
         let started = Instant::now();
-        let (model, trees, params) = match kind {
+        let (model, params) = match kind {
             Kind::RandomForest => {
                 let p = &opts.random_forest;
                 let b = bar(progress, p.n_trees as u64, "random forest");
                 let m = p.fit(&train_set, &|n| b.set_position(n as u64))?;
                 b.finish_and_clear();
-                (Model::RandomForest(m), p.n_trees, serde_json::to_value(p))
+                (Model::RandomForest(m), serde_json::to_value(p))
             }
             Kind::GradientBoosting => {
                 let p = &opts.gradient_boosting;
@@ -154,11 +154,7 @@ pub fn train(
                 let b = bar(progress, p.n_rounds as u64, "gradient boosting");
                 let m = p.fit(&fit, valid.as_ref(), &|n| b.set_position(n as u64))?;
                 b.finish_and_clear();
-                (
-                    Model::GradientBoosting(m),
-                    p.n_rounds,
-                    serde_json::to_value(p),
-                )
+                (Model::GradientBoosting(m), serde_json::to_value(p))
             }
         };
         let fit_seconds = started.elapsed().as_secs_f64();
@@ -188,7 +184,6 @@ pub fn train(
                 m.best_round,
             ),
         };
-        let _ = trees;
         tracing::info!(
             model = kind.name(),
             mae = test.mae,
