@@ -57,35 +57,22 @@ impl Failure {
     }
 }
 
-impl From<salescast_preprocess::PreprocessError> for Failure {
-    fn from(e: salescast_preprocess::PreprocessError) -> Self {
-        if e.is_bad_input() {
-            Self::bad_input(e)
-        } else {
-            Self::failed(e)
+/// Library errors that know whether the input is at fault map to exit code 2, else 3.
+macro_rules! classified {
+    ($($t:ty),+) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                if e.is_bad_input() { Self::bad_input(e) } else { Self::failed(e) }
+            }
         }
-    }
+    )+};
 }
 
-impl From<salescast_features::FeaturesError> for Failure {
-    fn from(e: salescast_features::FeaturesError) -> Self {
-        if e.is_bad_input() {
-            Self::bad_input(e)
-        } else {
-            Self::failed(e)
-        }
-    }
-}
-
-impl From<salescast_pipeline::PipelineError> for Failure {
-    fn from(e: salescast_pipeline::PipelineError) -> Self {
-        if e.is_bad_input() {
-            Self::bad_input(e)
-        } else {
-            Self::failed(e)
-        }
-    }
-}
+classified!(
+    salescast_preprocess::PreprocessError,
+    salescast_features::FeaturesError,
+    salescast_pipeline::PipelineError
+);
 
 impl From<salescast_synth::SynthError> for Failure {
     fn from(e: salescast_synth::SynthError) -> Self {

@@ -59,6 +59,21 @@ fn resolve(headers: &[String], input: &Path) -> Result<ColumnMap> {
         .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))
 }
 
+/// The output CSV, its header written: the input's columns, then the prediction and the error.
+fn output_writer<'w>(
+    w: &'w mut dyn Write,
+    headers: &[String],
+) -> std::io::Result<csv::Writer<&'w mut dyn Write>> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record(
+        headers
+            .iter()
+            .map(String::as_str)
+            .chain(["predicted_revenue", "error"]),
+    )?;
+    Ok(c)
+}
+
 fn is_parquet(path: &Path) -> Result<bool> {
     let mut head = [0u8; 4];
     let mut f = File::open(path)
@@ -125,13 +140,7 @@ pub fn predict(
         let headers = table.headers().to_vec();
         let map = resolve(&headers, input)?;
         write_atomic(out, |w| {
-            let mut c = csv::Writer::from_writer(w);
-            c.write_record(
-                headers
-                    .iter()
-                    .map(String::as_str)
-                    .chain(["predicted_revenue", "error"]),
-            )?;
+            let mut c = output_writer(w, &headers)?;
             let b = bar(progress, table.len() as u64, "scoring");
             for start in (0..table.len()).step_by(CHUNK) {
                 let end = (start + CHUNK).min(table.len());
@@ -178,13 +187,7 @@ pub fn predict(
         }
         let map = resolve(&headers, input)?;
         write_atomic(out, |w| {
-            let mut c = csv::Writer::from_writer(w);
-            c.write_record(
-                headers
-                    .iter()
-                    .map(String::as_str)
-                    .chain(["predicted_revenue", "error"]),
-            )?;
+            let mut c = output_writer(w, &headers)?;
             let b = bar(progress, size, "scoring (bytes)");
             let mut rec = csv::ByteRecord::new();
             loop {
