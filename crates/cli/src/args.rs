@@ -50,6 +50,36 @@ pub enum Command {
     Predict(PredictArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),
+    /// Experiment tracking: upload runs spooled while the MLflow server was down.
+    #[command(subcommand)]
+    Tracking(TrackingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrackingCommand {
+    /// Upload every spooled run to the server in MLFLOW_TRACKING_URI, oldest first, once.
+    Sync(TrackingArgs),
+    /// List the runs waiting in the spool and where runs go.
+    Status(TrackingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrackingArgs {
+    /// Project directory holding the spool (`.salescast/spool`) and the local store (`mlruns`).
+    #[arg(long, env = "SALESCAST_PROJECT_DIR", default_value = ".")]
+    pub project_dir: PathBuf,
+}
+
+/// Where runs are logged: MLFLOW_TRACKING_URI (a server), else the file store `mlruns/` under the
+/// project directory. MLFLOW_EXPERIMENT_NAME names the experiment [default: salescast].
+#[derive(Debug, Args, Clone)]
+pub struct TrackSettings {
+    /// Do not record this run in experiment tracking.
+    #[arg(long, env = "SALESCAST_NO_TRACK")]
+    pub no_track: bool,
+    /// Project directory holding the spool (`.salescast/spool`) and the local store (`mlruns`).
+    #[arg(long, env = "SALESCAST_PROJECT_DIR", default_value = ".")]
+    pub project_dir: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -69,6 +99,11 @@ pub struct TrainArgs {
     pub models_dir: PathBuf,
     #[command(flatten)]
     pub train: TrainSettings,
+    #[command(flatten)]
+    pub track: TrackSettings,
+    /// Also write where each model's run was logged (JSON) to this file.
+    #[arg(long)]
+    pub runs_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +119,8 @@ pub struct EvaluateArgs {
     /// Directory for plot data (predictions, residuals by day, feature importance).
     #[arg(long, env = "SALESCAST_PLOTS_DIR")]
     pub plots_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub track: TrackSettings,
 }
 
 #[derive(Debug, Args)]
@@ -178,4 +215,6 @@ pub struct PipelineArgs {
     pub features: FeatureSettings,
     #[command(flatten)]
     pub train: TrainSettings,
+    #[command(flatten)]
+    pub track: TrackSettings,
 }

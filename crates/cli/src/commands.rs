@@ -15,10 +15,11 @@ use serde::Serialize;
 
 use crate::args::{
     CleanSettings, Cli, Command, EvaluateArgs, FeatureSettings, FeaturesArgs, GenerateArgs,
-    PipelineArgs, PredictArgs, PreprocessArgs, TrainArgs, TrainSettings,
+    PipelineArgs, PredictArgs, PreprocessArgs, TrackSettings, TrainArgs, TrainSettings,
 };
 use crate::exit::Failure;
 use crate::params::{self, Params};
+use crate::track::{self, Tracked};
 
 type Outcome = Result<(), Failure>;
 
@@ -37,10 +38,11 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Evaluate(a) => evaluate(&a, json),
         Command::Predict(a) => predict(&a, json),
         Command::Pipeline(a) => pipeline(&a, &params, json),
+        Command::Tracking(c) => crate::track::command(&c, json),
     }
 }
 
-fn print_json<T: Serialize>(value: &T) -> Outcome {
+pub fn print_json<T: Serialize>(value: &T) -> Outcome {
     let text = serde_json::to_string_pretty(value).map_err(Failure::failed)?;
     println!("{text}");
     Ok(())
@@ -208,36 +210,110 @@ fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure>
     })
 }
 
+#[derive(Debug, Serialize)]
+struct TrainReport {
+    #[serde(flatten)]
+    outcome: TrainOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking: Option<Tracked>,
+}
+
+/// Trains, then records one run per model. A failed training is recorded as FAILED runs before
+/// the error is returned.
 fn run_train(
     data_dir: &Path,
     models_dir: &Path,
     opts: &TrainOptions,
-) -> Result<TrainOutcome, Failure> {
-    let outcome = salescast_pipeline::train::train(data_dir, models_dir, opts, true)?;
+    track: &TrackSettings,
+) -> Result<TrainReport, Failure> {
+    let tracker = track::tracker(track)?;
+    let ctx = tracker.as_ref().map(|t| {
+        salescast_pipeline::tracking::RunContext::detect(&t.experiment, &track.project_dir)
+    });
+    let outcome = match salescast_pipeline::train::train(data_dir, models_dir, opts, true) {
+        Ok(o) => o,
+        Err(e) => {
+            if let (Some(t), Some(ctx)) = (&tracker, &ctx) {
+                let records =
+                    salescast_pipeline::tracking::failed_records(opts, &e.to_string(), ctx);
+                if let Err(te) = track::log(t, &records) {
+                    tracing::warn!(error = %te.error, "could not record the failed run");
+                }
+            }
+            return Err(e.into());
+        }
+    };
     tracing::info!(
         champion = %outcome.manifest.champion,
         baseline_mae = outcome.baseline.mae,
         models_dir = %models_dir.display(),
         "models saved"
     );
-    Ok(outcome)
+    let tracking = match (&tracker, &ctx) {
+        (Some(t), Some(ctx)) => {
+            let records = salescast_pipeline::tracking::train_records(
+                &outcome, opts, data_dir, models_dir, ctx,
+            );
+            let tracked = track::log(t, &records)?;
+            let fit: f64 = outcome.models.iter().map(|m| m.fit_seconds).sum();
+            tracing::info!(
+                seconds = format!("{:.3}", tracked.seconds),
+                share_of_fit = format!("{:.1}%", 100.0 * tracked.seconds / fit.max(1e-9)),
+                "tracking"
+            );
+            Some(tracked)
+        }
+        _ => None,
+    };
+    Ok(TrainReport { outcome, tracking })
 }
 
 fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
-    let outcome = run_train(&a.data_dir, &a.models_dir, &train_options(&a.train, p)?)?;
-    if json { print_json(&outcome) } else { Ok(()) }
+    let report = run_train(
+        &a.data_dir,
+        &a.models_dir,
+        &train_options(&a.train, p)?,
+        &a.track,
+    )?;
+    if let Some(path) = &a.runs_file {
+        let runs = report.tracking.as_ref().map(|t| &t.runs);
+        salescast_core::artifact::save_plain_json(path, &runs)?;
+    }
+    if json { print_json(&report) } else { Ok(()) }
+}
+
+fn run_evaluate(
+    data_dir: &Path,
+    models_dir: &Path,
+    metrics: &Path,
+    plots_dir: Option<&Path>,
+    track: &TrackSettings,
+) -> Result<std::collections::BTreeMap<String, salescast_pipeline::evaluate::MetricsEntry>, Failure>
+{
+    let tracker = track::tracker(track)?;
+    let m = salescast_pipeline::evaluate::evaluate(data_dir, models_dir, metrics, plots_dir)?;
+    for (name, e) in &m {
+        tracing::info!(model = %name, mae = e.mae, rmse = e.rmse, r2 = e.r2, "test days");
+    }
+    if let Some(t) = &tracker {
+        let ctx =
+            salescast_pipeline::tracking::RunContext::detect(&t.experiment, &track.project_dir);
+        let records = salescast_pipeline::tracking::evaluate_records(
+            &m, models_dir, metrics, plots_dir, &ctx,
+        )?;
+        track::log(t, &records)?;
+    }
+    Ok(m)
 }
 
 fn evaluate(a: &EvaluateArgs, json: bool) -> Outcome {
-    let m = salescast_pipeline::evaluate::evaluate(
+    let m = run_evaluate(
         &a.data_dir,
         &a.models_dir,
         &a.metrics,
         a.plots_dir.as_deref(),
+        &a.track,
     )?;
-    for (name, e) in &m {
-        tracing::info!(model = %name, mae = e.mae, rmse = e.rmse, r2 = e.r2, "test days");
-    }
     if json { print_json(&m) } else { Ok(()) }
 }
 
@@ -252,7 +328,7 @@ fn predict(a: &PredictArgs, json: bool) -> Outcome {
 struct PipelineOutcome {
     preprocess: salescast_preprocess::PreprocessReport,
     features: salescast_features::frame::FeaturesReport,
-    train: TrainOutcome,
+    train: TrainReport,
     metrics: std::collections::BTreeMap<String, salescast_pipeline::evaluate::MetricsEntry>,
 }
 
@@ -273,12 +349,18 @@ fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
     )?;
     log_features(&feat);
     let models_dir = a.workdir.join("models");
-    let trained = run_train(&features_dir, &models_dir, &train_options(&a.train, p)?)?;
-    let metrics = salescast_pipeline::evaluate::evaluate(
+    let trained = run_train(
+        &features_dir,
+        &models_dir,
+        &train_options(&a.train, p)?,
+        &a.track,
+    )?;
+    let metrics = run_evaluate(
         &features_dir,
         &models_dir,
         &a.workdir.join("metrics.json"),
         Some(&a.workdir.join("plots")),
+        &a.track,
     )?;
     if json {
         print_json(&PipelineOutcome {

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod exit;
 mod params;
+mod track;
 
 use std::process::ExitCode;
 

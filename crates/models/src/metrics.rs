@@ -40,6 +40,9 @@ pub struct Scores {
     pub mae: f64,
     pub rmse: f64,
     pub r2: f64,
+    /// In percent, over the non-zero actuals; absent (0) in manifests written before it existed.
+    #[serde(default)]
+    pub mape: f64,
 }
 
 impl Scores {
@@ -48,6 +51,7 @@ impl Scores {
             mae: mae(y, p),
             rmse: rmse(y, p),
             r2: r2(y, p),
+            mape: mape(y, p),
         }
     }
 }

@@ -31,6 +31,10 @@ pub struct ModelEntry {
     pub test_metrics: Scores,
     pub fit_seconds: f64,
     pub artifact_bytes: u64,
+    /// The tracking run this model was logged to (its `salescast.run_key` tag), so that later
+    /// stages add to the same run. Empty in manifests written before tracking existed.
+    #[serde(default)]
+    pub run_key: String,
 }
 
 /// `models/manifest.json`.

@@ -18,6 +18,8 @@ pub struct MetricsEntry {
     pub mae: f64,
     pub rmse: f64,
     pub r2: f64,
+    /// Mean absolute percentage error, in percent.
+    pub mape: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fit_seconds: Option<f64>,
 }
@@ -51,6 +53,7 @@ pub fn evaluate(
                 mae: s.mae,
                 rmse: s.rmse,
                 r2: s.r2,
+                mape: s.mape,
                 fit_seconds,
             },
         );
@@ -64,6 +67,7 @@ pub fn evaluate(
             mae: s.mae,
             rmse: s.rmse,
             r2: s.r2,
+            mape: s.mape,
             fit_seconds: None,
         },
     );

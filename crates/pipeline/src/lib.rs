@@ -11,6 +11,7 @@
 
 pub mod evaluate;
 pub mod predict;
+pub mod tracking;
 pub mod train;
 
 use std::path::{Path, PathBuf};

@@ -52,6 +52,9 @@ pub struct ModelReport {
     pub leaves: usize,
     pub oob_r2: Option<f64>,
     pub best_round: Option<usize>,
+    /// Per-round training and validation RMSE (boosting only), for tracking's metric history.
+    #[serde(skip)]
+    pub history: Vec<(f64, Option<f64>)>,
 }
 
 /// What the stage did.
@@ -170,6 +173,14 @@ pub fn train(
             .take(6)
             .map(|b| format!("{b:02x}"))
             .collect();
+        let history = match &model {
+            Model::GradientBoosting(m) => m
+                .history
+                .iter()
+                .map(|r| (r.train_rmse, r.valid_rmse))
+                .collect(),
+            Model::RandomForest(_) => Vec::new(),
+        };
         let (n_trees, leaves, oob_r2, best_round) = match &model {
             Model::RandomForest(m) => (
                 m.trees.len(),
@@ -206,6 +217,7 @@ pub fn train(
                 test_metrics: test,
                 fit_seconds,
                 artifact_bytes: bytes.len() as u64,
+                run_key: salescast_tracking::record::new_key(),
             },
         );
         reports.push(ModelReport {
@@ -218,6 +230,7 @@ pub fn train(
             leaves,
             oob_r2,
             best_round,
+            history,
         });
     }
     let champion = reports

@@ -1,0 +1,297 @@
+//! What the training-side stages record in experiment tracking.
+//!
+//! `train` makes one run per model: every hyperparameter, the data it saw (SHA-256, row counts,
+//! split dates), the git commit, test metrics, the boosting curves as metric histories, the
+//! artifacts and the model itself, registered with the `champion` alias on the best one.
+//! `evaluate` adds its metrics and plot data to the same runs, found by the run key the
+//! manifest keeps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use salescast_models::Kind;
+use salescast_models::serving::{MANIFEST_FILE, Manifest, TRANSFORM_FILE};
+use salescast_tracking::record::{RunRecord, RunStatus, new_key};
+use salescast_tracking::{Artifact, ModelSpec};
+
+use crate::evaluate::MetricsEntry;
+use crate::train::{TrainOptions, TrainOutcome};
+
+/// The registered model every transaction model is a version of.
+pub const REGISTERED_MODEL: &str = "salescast-revenue";
+/// MLflow's custom flavor for our artifacts.
+pub const FLAVOR: &str = "salescast";
+
+/// Context a run records besides the model: where it ran and from which code.
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    pub experiment: String,
+    pub git_commit: Option<String>,
+    /// The DVC stage running us (`DVC_STAGE`), if any.
+    pub dvc_stage: Option<String>,
+    pub dvc_exp: Option<String>,
+}
+
+impl RunContext {
+    /// Reads the git commit of `dir` (when it is a repository) and DVC's variables.
+    pub fn detect(experiment: &str, dir: &Path) -> Self {
+        let git_commit = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            experiment: experiment.to_owned(),
+            git_commit,
+            dvc_stage: var("DVC_STAGE"),
+            dvc_exp: var("DVC_EXP_NAME"),
+        }
+    }
+
+    fn apply(&self, r: &mut RunRecord, stage: &str) {
+        r.tag("stage", stage)
+            .tag("mlflow.source.name", format!("salescast {stage}"));
+        if let Some(c) = &self.git_commit {
+            r.tag("mlflow.source.git.commit", c.clone());
+        }
+        if let Some(s) = &self.dvc_stage {
+            r.tag("dvc.stage", s.clone());
+        }
+        if let Some(e) = &self.dvc_exp {
+            r.tag("dvc.exp_name", e.clone());
+        }
+    }
+}
+
+fn existing(paths: impl IntoIterator<Item = (PathBuf, String)>) -> Vec<Artifact> {
+    paths
+        .into_iter()
+        .filter(|(p, _)| p.is_file())
+        .map(|(local, path)| Artifact { local, path })
+        .collect()
+}
+
+/// The input schema MLflow shows for the models: the data contract's context fields.
+fn signature_inputs() -> String {
+    let cols = [
+        ("transaction_id", "string"),
+        ("date", "string"),
+        ("store_id", "string"),
+        ("product_category", "string"),
+        ("unit_price", "double"),
+        ("discount", "double"),
+        ("promo", "long"),
+    ];
+    let v: Vec<serde_json::Value> = cols
+        .iter()
+        .map(|(n, t)| serde_json::json!({"name": n, "type": t, "required": true}))
+        .collect();
+    serde_json::Value::Array(v).to_string()
+}
+
+/// One finished run per trained model.
+pub fn train_records(
+    outcome: &TrainOutcome,
+    opts: &TrainOptions,
+    data_dir: &Path,
+    models_dir: &Path,
+    ctx: &RunContext,
+) -> Vec<RunRecord> {
+    let m = &outcome.manifest;
+    let features = crate::features_dir(data_dir);
+    let mut out = Vec::new();
+    for report in &outcome.models {
+        let name = report.kind.name();
+        let Some(entry) = m.models.get(name) else {
+            continue;
+        };
+        let mut r = RunRecord::new(
+            entry.run_key.clone(),
+            &ctx.experiment,
+            &format!("train-{name}"),
+        );
+        r.start_time -= (report.fit_seconds * 1000.0) as i64;
+        ctx.apply(&mut r, "train");
+        r.tag("model.family", name)
+            .tag("model.version", entry.version.clone())
+            .tag("champion", (m.champion == name).to_string());
+        r.params_from_json("", &entry.params)
+            .param("model", name)
+            .param("validation_days", opts.validation_days)
+            .param("data.training_sha256", &m.training_data_sha256)
+            .param("data.train_rows", m.train_rows)
+            .param("data.test_rows", m.test_rows)
+            .param("data.train_end", m.train_end)
+            .param("data.test_start", m.test_start);
+        let t = &report.test;
+        r.metric("test_mae", t.mae, 0)
+            .metric("test_rmse", t.rmse, 0)
+            .metric("test_r2", t.r2, 0)
+            .metric("test_mape", t.mape, 0)
+            .metric("fit_seconds", report.fit_seconds, 0)
+            .metric("predict_rows_per_second", report.predict_rows_per_second, 0)
+            .metric("artifact_bytes", report.artifact_bytes as f64, 0)
+            .metric("trees", report.trees as f64, 0)
+            .metric("leaves", report.leaves as f64, 0)
+            .metric("baseline_mae", outcome.baseline.mae, 0)
+            .metric(
+                "mae_vs_seasonal_naive",
+                t.mae / outcome.baseline.mae.max(f64::MIN_POSITIVE),
+                0,
+            );
+        if let Some(v) = report.oob_r2 {
+            r.metric("oob_r2", v, 0);
+        }
+        if let Some(v) = report.best_round {
+            r.metric("best_round", v as f64, 0);
+        }
+        for (i, h) in report.history.iter().enumerate() {
+            let step = i as i64 + 1;
+            r.metric("train_rmse", h.0, step);
+            if let Some(v) = h.1 {
+                r.metric("valid_rmse", v, step);
+            }
+        }
+        // The model file itself travels with the logged model, linked to this run.
+        let mut files = vec![
+            (
+                models_dir.join(MANIFEST_FILE),
+                format!("models/{MANIFEST_FILE}"),
+            ),
+            (
+                models_dir.join(TRANSFORM_FILE),
+                format!("models/{TRANSFORM_FILE}"),
+            ),
+            (
+                features.join(salescast_features::frame::REPORT_FILE),
+                format!("reports/{}", salescast_features::frame::REPORT_FILE),
+            ),
+            (
+                features
+                    .parent()
+                    .map(|p| {
+                        p.join("processed")
+                            .join(salescast_preprocess::frame::REPORT_FILE)
+                    })
+                    .unwrap_or_default(),
+                "reports/preprocess_report.json".to_owned(),
+            ),
+        ];
+        if report.kind == Kind::GradientBoosting {
+            files.push((
+                models_dir.join("gradient_boosting_history.csv"),
+                "curves/gradient_boosting_history.csv".to_owned(),
+            ));
+        }
+        r.artifacts = existing(files);
+        r.model = Some(ModelSpec {
+            name: "model".into(),
+            model_type: name.into(),
+            files: existing([
+                (models_dir.join(&entry.artifact), entry.artifact.clone()),
+                (models_dir.join(TRANSFORM_FILE), TRANSFORM_FILE.to_owned()),
+                (models_dir.join(MANIFEST_FILE), MANIFEST_FILE.to_owned()),
+            ]),
+            flavor: FLAVOR.into(),
+            flavor_settings: BTreeMap::from([
+                ("artifact".to_owned(), entry.artifact.clone()),
+                ("transform".to_owned(), TRANSFORM_FILE.to_owned()),
+                ("manifest".to_owned(), MANIFEST_FILE.to_owned()),
+                ("kind".to_owned(), name.to_owned()),
+                ("version".to_owned(), entry.version.clone()),
+                (
+                    "format".to_owned(),
+                    "salescast model artifact, format 1".to_owned(),
+                ),
+            ]),
+            signature_inputs: Some(signature_inputs()),
+            signature_outputs: Some(
+                r#"[{"name": "predicted_revenue", "type": "double", "required": true}]"#.into(),
+            ),
+            registered_name: Some(REGISTERED_MODEL.into()),
+            champion: m.champion == name,
+        });
+        r.finish(RunStatus::Finished);
+        r.fresh = true;
+        out.push(r);
+    }
+    out
+}
+
+/// One FAILED run per model that was to be trained, with the error.
+pub fn failed_records(opts: &TrainOptions, error: &str, ctx: &RunContext) -> Vec<RunRecord> {
+    opts.kinds
+        .iter()
+        .map(|kind| {
+            let name = kind.name();
+            let mut r = RunRecord::new(new_key(), &ctx.experiment, &format!("train-{name}"));
+            ctx.apply(&mut r, "train");
+            r.tag("model.family", name)
+                .tag("error", error.chars().take(5000).collect::<String>());
+            let params = match kind {
+                Kind::RandomForest => serde_json::to_value(&opts.random_forest),
+                Kind::GradientBoosting => serde_json::to_value(&opts.gradient_boosting),
+            };
+            if let Ok(p) = params {
+                r.params_from_json("", &p);
+            }
+            r.param("model", name).finish(RunStatus::Failed);
+            r.fresh = true;
+            r
+        })
+        .collect()
+}
+
+/// Additions to each model's run from the evaluate stage.
+pub fn evaluate_records(
+    metrics: &BTreeMap<String, MetricsEntry>,
+    models_dir: &Path,
+    metrics_file: &Path,
+    plots_dir: Option<&Path>,
+    ctx: &RunContext,
+) -> crate::Result<Vec<RunRecord>> {
+    let manifest = Manifest::load(models_dir)?;
+    let mut out = Vec::new();
+    for (name, entry) in &manifest.models {
+        if entry.run_key.is_empty() {
+            continue;
+        }
+        let Some(m) = metrics.get(name) else { continue };
+        let mut r = RunRecord::new(
+            entry.run_key.clone(),
+            &ctx.experiment,
+            &format!("train-{name}"),
+        );
+        r.tags
+            .retain(|k, _| k == salescast_tracking::record::RUN_KEY_TAG);
+        r.tag("evaluated", "true");
+        r.metric("eval_mae", m.mae, 0)
+            .metric("eval_rmse", m.rmse, 0)
+            .metric("eval_r2", m.r2, 0);
+        if let Some(b) = metrics.get("seasonal_naive") {
+            r.metric("eval_baseline_mae", b.mae, 0);
+        }
+        let mut files = vec![(
+            metrics_file.to_path_buf(),
+            "evaluation/metrics.json".to_owned(),
+        )];
+        if let Some(p) = plots_dir {
+            for f in [
+                "predictions.csv",
+                "residuals_by_day.csv",
+                "feature_importance.csv",
+            ] {
+                files.push((p.join(f), format!("plots/{f}")));
+            }
+        }
+        r.artifacts = existing(files);
+        out.push(r);
+    }
+    Ok(out)
+}
