@@ -10,6 +10,7 @@ fn salescast(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("SALESCAST_PARAMS")
+        .env_remove("MLFLOW_TRACKING_URI")
         .env("RUST_LOG", "warn")
         .output()
         .unwrap()

@@ -11,6 +11,8 @@
 
 #![allow(clippy::disallowed_methods)] // fixtures are written directly, not as artifacts
 
+pub mod tools;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -246,6 +246,11 @@ impl MlflowClient {
         parse(call, &bytes)
     }
 
+    /// Any `GET api/2.0/mlflow/<call>` as JSON, for reading back what a run recorded.
+    pub async fn get_json(&self, call: &str, query: &[(&str, &str)]) -> Result<Value> {
+        self.get(call, query).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, call: &str, query: &[(&str, &str)]) -> Result<T> {
         let bytes = self
             .send(

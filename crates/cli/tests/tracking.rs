@@ -1,0 +1,338 @@
+//! Experiment tracking against a real `mlflow server` (installed by `make tools`): a training
+//! run with everything it records, read back over the REST API; training while the server is
+//! down, then `salescast tracking sync`; MLflow's errors named by call; the local file store
+//! read by MLflow's own client.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // fixtures are written directly; a test may unwrap
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use salescast_testing::tools::{MlflowServer, tool};
+use salescast_tracking::MlflowClient;
+use salescast_tracking::client::Retry;
+use serde_json::Value;
+
+const PARAMS: &str = "
+train:
+  random_forest: {n_trees: 8, max_depth: 8, min_samples_leaf: 20, max_features: 0.6, bootstrap: true, seed: 0}
+  gradient_boosting: {n_rounds: 25, learning_rate: 0.2, max_depth: 4, min_child_weight: 1.0, lambda: 1.0, subsample: 1.0, colsample: 1.0, early_stopping_rounds: 0, seed: 0}
+";
+
+fn salescast(dir: &Path, uri: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_salescast"));
+    c.args(args)
+        .current_dir(dir)
+        .env("SALESCAST_PARAMS", dir.join("params.yaml"))
+        .env("RUST_LOG", "info")
+        .env_remove("MLFLOW_EXPERIMENT_NAME");
+    match uri {
+        Some(u) => c.env("MLFLOW_TRACKING_URI", u),
+        None => c.env_remove("MLFLOW_TRACKING_URI"),
+    };
+    c.output().unwrap()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "exit {:?}: {err}", o.status.code());
+    err
+}
+
+/// Raw data, features and params in `dir`, ready for `train`.
+fn project(dir: &Path) {
+    fs::write(dir.join("params.yaml"), PARAMS).unwrap();
+    salescast_testing::generated_csv(dir, 6_000, 200);
+    ok(&salescast(
+        dir,
+        None,
+        &[
+            "preprocess",
+            "--input",
+            "raw.csv",
+            "--out-dir",
+            "data/processed",
+        ],
+    ));
+    ok(&salescast(
+        dir,
+        None,
+        &[
+            "features",
+            "--in-dir",
+            "data/processed",
+            "--out-dir",
+            "data/features",
+        ],
+    ));
+}
+
+fn train(dir: &Path, uri: Option<&str>) -> Output {
+    salescast(
+        dir,
+        uri,
+        &[
+            "train",
+            "--data-dir",
+            "data/features",
+            "--models-dir",
+            "models",
+        ],
+    )
+}
+
+fn evaluate(dir: &Path, uri: Option<&str>) -> Output {
+    salescast(
+        dir,
+        uri,
+        &[
+            "evaluate",
+            "--data-dir",
+            "data/features",
+            "--models-dir",
+            "models",
+            "--metrics",
+            "metrics.json",
+            "--plots-dir",
+            "plots",
+        ],
+    )
+}
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn manifest(dir: &Path) -> Value {
+    let v: Value =
+        serde_json::from_slice(&fs::read(dir.join("models/manifest.json")).unwrap()).unwrap();
+    v["payload"].clone()
+}
+
+fn runs_with_key(
+    client: &MlflowClient,
+    exp: &str,
+    key: &str,
+) -> Vec<salescast_tracking::client::Run> {
+    block(client.search_runs(&[exp], &format!("tags.`salescast.run_key` = '{key}'"))).unwrap()
+}
+
+#[test]
+fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("project");
+    fs::create_dir_all(&dir).unwrap();
+    project(&dir);
+    let mut server = MlflowServer::start(&work.path().join("mlflow"));
+    let uri = server.uri();
+    let client = MlflowClient::new(&uri).unwrap();
+
+    // 1. A training run, then evaluate adding to it.
+    ok(&train(&dir, Some(&uri)));
+    ok(&evaluate(&dir, Some(&uri)));
+    let m = manifest(&dir);
+    let champion = m["champion"].as_str().unwrap().to_owned();
+    let exp = block(client.experiment("salescast")).unwrap();
+    let mut champion_run = String::new();
+    for (name, entry) in m["models"].as_object().unwrap() {
+        let key = entry["run_key"].as_str().unwrap();
+        let runs = runs_with_key(&client, &exp.experiment_id, key);
+        assert_eq!(runs.len(), 1, "{name}: one run per model");
+        let run = block(client.get_run(&runs[0].info.run_id)).unwrap();
+        assert_eq!(run.info.status, "FINISHED");
+        assert_eq!(run.info.run_name, format!("train-{name}"));
+        let d = &run.data;
+        assert_eq!(d.tag("model.family"), Some(name.as_str()));
+        assert_eq!(d.tag("stage"), Some("train"));
+        assert_eq!(d.param("model"), Some(name.as_str()));
+        assert_eq!(
+            d.param("data.training_sha256"),
+            m["training_data_sha256"].as_str()
+        );
+        assert_eq!(
+            d.param("data.train_rows").unwrap(),
+            m["train_rows"].to_string()
+        );
+        let mae = entry["test_metrics"]["mae"].as_f64().unwrap();
+        assert!((d.metric("test_mae").unwrap() - mae).abs() < 1e-9 * mae);
+        for k in [
+            "test_rmse",
+            "test_r2",
+            "test_mape",
+            "fit_seconds",
+            "eval_mae",
+            "eval_rmse",
+        ] {
+            assert!(d.metric(k).is_some(), "{name}: metric {k}");
+        }
+        let files: Vec<String> = block(client.list_artifacts(&run.info.run_id, "models"))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert!(
+            files.contains(&"models/manifest.json".to_owned()),
+            "{files:?}"
+        );
+        let plots = block(client.list_artifacts(&run.info.run_id, "plots")).unwrap();
+        assert_eq!(plots.len(), 3, "plot data from evaluate");
+        let model_id = d.tag("salescast.model_id").unwrap();
+        let logged = block(client.get_json(&format!("logged-models/{model_id}"), &[])).unwrap();
+        assert_eq!(logged["model"]["info"]["status"], "LOGGED_MODEL_READY");
+        assert_eq!(
+            logged["model"]["info"]["source_run_id"],
+            run.info.run_id.as_str()
+        );
+        if name == "gradient_boosting" {
+            let h = block(client.metric_history(&run.info.run_id, "train_rmse")).unwrap();
+            assert_eq!(h.len(), 25, "one point per boosting round");
+            assert!(h.windows(2).all(|w| w[1].step == w[0].step + 1));
+        }
+        if *name == champion {
+            champion_run = run.info.run_id.clone();
+        }
+    }
+    let alias = block(client.alias("salescast-revenue", "champion"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alias.run_id, champion_run,
+        "the champion alias points at the best model's version"
+    );
+
+    // 2. MLflow's own errors name the call: a JSON 404, and an HTML page.
+    let quick = Retry {
+        attempts: 1,
+        first_delay: std::time::Duration::from_millis(1),
+    };
+    let e = block(client.log_batch(
+        "0123456789abcdef0123456789abcdef",
+        &[],
+        &[("a".into(), "b".into())],
+        &[],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("MLflow runs/log-batch: HTTP 404 RESOURCE_DOES_NOT_EXIST"),
+        "{e}"
+    );
+    let wrong = MlflowClient::with_retry(&format!("{uri}/no-such-prefix"), quick).unwrap();
+    let e = block(wrong.experiment("x")).unwrap_err().to_string();
+    assert!(
+        e.starts_with("MLflow experiments/get-by-name: HTTP 404"),
+        "{e}"
+    );
+    assert!(!e.contains('<'), "HTML is reduced to text: {e}");
+
+    // 3. The server goes down: training still succeeds and spools its runs.
+    let port = server.port;
+    server.stop();
+    let err = ok(&train(&dir, Some(&uri)));
+    assert!(err.contains("spooled"), "{err}");
+    ok(&evaluate(&dir, Some(&uri)));
+    let spool = dir.join(".salescast/spool");
+    assert_eq!(
+        fs::read_dir(&spool).unwrap().count(),
+        4,
+        "two train and two evaluate records"
+    );
+    let down = salescast(&dir, Some(&uri), &["tracking", "sync"]);
+    assert!(!down.status.success(), "sync with the server down fails");
+    let m2 = manifest(&dir);
+
+    // 4. Back up: sync uploads everything once; a second sync has nothing to do.
+    let _server = MlflowServer::start_on(&work.path().join("mlflow"), port);
+    let out = salescast(&dir, Some(&uri), &["--json", "tracking", "sync"]);
+    ok(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sent"].as_array().unwrap().len(), 4);
+    assert_eq!(fs::read_dir(&spool).unwrap().count(), 0);
+    let again = salescast(&dir, Some(&uri), &["--json", "tracking", "sync"]);
+    let report: Value = serde_json::from_slice(&ok_out(&again)).unwrap();
+    assert_eq!(report["sent"].as_array().unwrap().len(), 0);
+    for (name, entry) in m2["models"].as_object().unwrap() {
+        let runs = runs_with_key(
+            &client,
+            &exp.experiment_id,
+            entry["run_key"].as_str().unwrap(),
+        );
+        assert_eq!(runs.len(), 1, "{name}: replayed once");
+        let run = block(client.get_run(&runs[0].info.run_id)).unwrap();
+        assert_eq!(run.info.status, "FINISHED");
+        assert!(
+            run.data.metric("eval_mae").is_some(),
+            "{name}: evaluate's additions replayed"
+        );
+    }
+    let all = block(client.search_runs(&[&exp.experiment_id], "")).unwrap();
+    assert_eq!(all.len(), 4, "two trainings of two models, no duplicates");
+}
+
+fn ok_out(o: &Output) -> Vec<u8> {
+    ok(o);
+    o.stdout.clone()
+}
+
+#[test]
+fn without_a_server_runs_land_in_a_store_mlflow_reads() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    project(dir);
+    ok(&train(dir, None));
+    ok(&evaluate(dir, None));
+    let script = r#"
+import json, sys, mlflow
+c = mlflow.MlflowClient(tracking_uri=sys.argv[1])
+exp = c.get_experiment_by_name("salescast")
+runs = c.search_runs([exp.experiment_id])
+out = []
+for r in runs:
+    out.append({"name": r.info.run_name, "status": r.info.status,
+                "mae": r.data.metrics.get("test_mae"), "eval_mae": r.data.metrics.get("eval_mae"),
+                "rounds": len(c.get_metric_history(r.info.run_id, "train_rmse")),
+                "model": [f.path for f in c.list_artifacts(r.info.run_id, "model")]})
+print(json.dumps(out))
+"#;
+    let o = Command::new(tool("python"))
+        .args(["-c", script])
+        .arg(format!("file://{}", dir.join("mlruns").display()))
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for r in runs {
+        assert_eq!(r["status"], "FINISHED");
+        assert!(r["mae"].as_f64().unwrap() > 0.0);
+        assert!(r["eval_mae"].as_f64().is_some());
+        let model: Vec<&str> = r["model"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(model.contains(&"model/MLmodel"), "{model:?}");
+        if r["name"] == "train-gradient_boosting" {
+            assert_eq!(r["rounds"], 25);
+        }
+    }
+}
+
+#[test]
+fn a_bad_tracking_uri_is_a_usage_error_before_training() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::write(dir.join("params.yaml"), PARAMS).unwrap();
+    let o = train(dir, Some("sqlite:///mlflow.db"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MLFLOW_TRACKING_URI"));
+}
