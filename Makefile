@@ -7,13 +7,19 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: run test lint unit build-release pipeline venv bench clean toolchain
+.PHONY: run test lint unit build-release pipeline repro tools venv bench clean toolchain
 
-## The main job: build, generate data, run the pipeline.
-run: toolchain build-release pipeline
+TOOLS_VENV := .venv-tools
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 
-## All tests, as CI runs them: formatting, lints, unit, integration and doc tests.
-test: toolchain lint unit
+## The main job: build, then every pipeline stage through DVC (runs logged to ./mlruns, or to
+## the MLflow server in MLFLOW_TRACKING_URI).
+run: toolchain tools build-release repro
+
+## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
+## server and DVC) and doc tests.
+test: toolchain tools lint unit
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -29,10 +35,24 @@ unit:
 build-release:
 	$(CARGO) build --release --locked --bin salescast
 
+## `dvc repro` with the release binary first on PATH.
+repro:
+	PATH="$(abspath $(RELEASE_BIN)):$(abspath $(TOOLS_VENV))/bin:$$PATH" $(TOOLS_VENV)/bin/dvc repro
+	@echo "runs: MLFLOW_ALLOW_FILE_STORE=true $(TOOLS_VENV)/bin/mlflow ui --backend-store-uri ./mlruns"
+
+## The same stages without DVC, by one command.
 pipeline:
 	$(RELEASE_BIN)/salescast generate --out data/raw/sales.csv
 	$(RELEASE_BIN)/salescast pipeline --input data/raw/sales.csv --workdir .
 	@echo "cleaned data: data/processed  features: data/features  models: models  metrics: metrics.json  plots: plots"
+
+## MLflow and DVC, real, in a project-local virtualenv (used by `make run` and the tests).
+tools: $(TOOLS_VENV)/.installed
+$(TOOLS_VENV)/.installed: tools/requirements.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/pip install --quiet -r tools/requirements.txt
+	touch $@
 
 ## Python peers for the benchmarks, in a project-local virtualenv.
 venv: $(VENV)/.installed
@@ -50,4 +70,4 @@ bench: venv build-release
 
 clean:
 	rm -rf data/raw data/processed data/features metrics.json plots
-	find models -mindepth 1 ! -name .gitkeep -delete
+	rm -rf models train_runs.json
