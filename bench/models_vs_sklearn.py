@@ -60,7 +60,7 @@ def ours(sc, fdir, tmp, reps, model, params=None):
     runs = []
     for r in range(reps):
         env = {"SALESCAST_PARAMS": str(params)} if params else {}
-        out = json.loads(sh([sc, "train", "--data-dir", fdir, "--models-dir", tmp / f"m{r}", "--model", model, "--json"], env))
+        out = json.loads(sh([sc, "train", "--no-track", "--data-dir", fdir, "--models-dir", tmp / f"m{r}", "--model", model, "--json"], env))
         runs.append(out)
     reports = [o["models"][0] for o in runs]
     best = sorted(reports, key=lambda m: m["fit_seconds"])[len(reports) // 2]

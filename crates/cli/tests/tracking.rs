@@ -230,6 +230,22 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
     );
     assert!(!e.contains('<'), "HTML is reduced to text: {e}");
 
+    // A param longer than MLflow keeps (6000 characters) is stored whole as an artifact.
+    let mut r = salescast_tracking::RunRecord::new(
+        salescast_tracking::record::new_key(),
+        "salescast",
+        "long-param",
+    );
+    r.param("notes", "x".repeat(7000)).param("short", 1);
+    r.metric("nan_metric", f64::NAN, 0).finish(salescast_tracking::RunStatus::Finished);
+    let id = block(salescast_tracking::server::send(&client, &r)).unwrap();
+    let run = block(client.get_run(&id)).unwrap();
+    assert!(run.data.param("notes").unwrap().contains("artifact params/notes.txt"));
+    assert!(run.data.metric("nan_metric").unwrap().is_nan(), "NaN arrives as NaN, not 0");
+    let files = block(client.list_artifacts(&id, "params")).unwrap();
+    assert_eq!(files[0].path, "params/notes.txt");
+    assert_eq!(files[0].file_size, Some(7000));
+
     // 3. The server goes down: training still succeeds and spools its runs.
     let port = server.port;
     server.stop();
@@ -271,7 +287,7 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
         );
     }
     let all = block(client.search_runs(&[&exp.experiment_id], "")).unwrap();
-    assert_eq!(all.len(), 4, "two trainings of two models, no duplicates");
+    assert_eq!(all.len(), 5, "two trainings of two models and the long-param run, no duplicates");
 }
 
 fn ok_out(o: &Output) -> Vec<u8> {
@@ -324,6 +340,26 @@ print(json.dumps(out))
         if r["name"] == "train-gradient_boosting" {
             assert_eq!(r["rounds"], 25);
         }
+    }
+}
+
+#[test]
+fn a_failed_training_is_recorded_as_failed_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::write(dir.join("params.yaml"), PARAMS).unwrap();
+    let o = salescast(dir, None, &["train", "--data-dir", "nowhere", "--models-dir", "models"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let exp = fs::read_dir(dir.join("mlruns"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| fs::read_to_string(p.join("meta.yaml")).unwrap_or_default().contains("name: salescast"))
+        .unwrap();
+    let runs: Vec<_> = fs::read_dir(&exp).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(runs.len(), 2, "one FAILED run per model");
+    for r in runs {
+        assert!(fs::read_to_string(r.join("meta.yaml")).unwrap().contains("status: 4"));
+        assert!(fs::read_to_string(r.join("tags/error")).unwrap().contains("nowhere"));
     }
 }
 

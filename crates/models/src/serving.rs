@@ -72,6 +72,26 @@ impl Manifest {
     }
 }
 
+/// Why a row could not be scored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScoreError {
+    /// The row breaks the data contract: every invalid field.
+    Fields(Vec<salescast_core::FieldError>),
+    Model(String),
+}
+
+impl std::fmt::Display for ScoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fields(errs) => {
+                let parts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                f.write_str(&parts.join("; "))
+            }
+            Self::Model(m) => f.write_str(m),
+        }
+    }
+}
+
 /// A loaded models directory, ready to score.
 #[derive(Debug, Clone)]
 pub struct Predictor {
@@ -132,5 +152,19 @@ impl Predictor {
     pub fn predict(&self, t: &Transaction, kind: Option<Kind>) -> Result<f64> {
         let model = self.model(kind)?;
         Ok(model.predict_row(&self.transform.transform_one(t)))
+    }
+
+    /// Scores one raw row given each column's text (`None` when absent): the contract's rules,
+    /// then the saved transform and the model. Every input path (CSV file, JSON, upload) goes
+    /// through here, so they all agree to the bit. `Err` lists every invalid field.
+    pub fn score_fields<'a>(
+        &self,
+        get: impl Fn(salescast_core::Column) -> Option<&'a str>,
+        kind: Option<Kind>,
+    ) -> std::result::Result<f64, ScoreError> {
+        let t = salescast_core::schema::parse_row(get, salescast_core::Mode::Scoring)
+            .map_err(ScoreError::Fields)?;
+        self.predict(&t, kind)
+            .map_err(|e| ScoreError::Model(e.to_string()))
     }
 }

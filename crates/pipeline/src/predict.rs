@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use salescast_core::artifact::write_atomic;
-use salescast_core::schema::{ColumnMap, parse_row};
+use salescast_core::schema::ColumnMap;
 use salescast_core::{Column, Mode};
 use salescast_models::Kind;
 use salescast_models::serving::Predictor;
@@ -43,14 +43,8 @@ fn score(
         .iter()
         .map(|&c| (c, map.get(c).and_then(cell)))
         .collect();
-    let get = |c: Column| cells[c as usize].1.as_deref();
-    let t = parse_row(get, Mode::Scoring).map_err(|errs| {
-        errs.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    p.predict(&t, Some(kind)).map_err(|e| e.to_string())
+    p.score_fields(|c: Column| cells[c as usize].1.as_deref(), Some(kind))
+        .map_err(|e| e.to_string())
 }
 
 /// Maps the input's header onto the contract (scoring mode: targets not required).

@@ -1,0 +1,379 @@
+//! Request rows into the data contract's cells, with the same rules for JSON and CSV.
+//!
+//! JSON values are turned into the text a CSV cell would hold (numbers by their shortest
+//! round-trip form), and both go through `Predictor::score_fields`, so a row scores identically
+//! whichever way it arrives, and identically to `salescast predict`.
+
+use std::io::Read;
+
+use salescast_core::schema::{ColumnMap, FieldErrorKind};
+use salescast_core::{Column, FieldError, Mode};
+use salescast_models::Kind;
+use salescast_models::serving::{Predictor, ScoreError};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// What a column accepts in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonType {
+    Text,
+    Number,
+    Flag,
+}
+
+fn json_type(c: Column) -> JsonType {
+    match c {
+        Column::UnitPrice | Column::Quantity | Column::Discount | Column::Revenue => {
+            JsonType::Number
+        }
+        Column::Promotion => JsonType::Flag,
+        _ => JsonType::Text,
+    }
+}
+
+/// The contract's columns a request must name (`quantity` and `revenue` are never needed, and
+/// ignored when sent).
+const REQUIRED: [Column; 3] = [Column::Date, Column::StoreId, Column::ProductId];
+
+/// One JSON object as cells, indexed by `Column as usize`. `at` prefixes field names in errors
+/// (`[3].unit_price`).
+pub fn cells_of(obj: &Value, at: &str) -> Result<Vec<Option<String>>, ApiError> {
+    let Value::Object(map) = obj else {
+        return Err(ApiError::unprocessable(
+            "wrong_type",
+            format!("{}expected a JSON object with the transaction's fields", where_(at)),
+        )
+        .field(at.trim_end_matches('.').to_owned()));
+    };
+    cells_of_map(map, at)
+}
+
+fn where_(at: &str) -> String {
+    if at.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", at.trim_end_matches('.'))
+    }
+}
+
+fn cells_of_map(map: &Map<String, Value>, at: &str) -> Result<Vec<Option<String>>, ApiError> {
+    let mut cells = vec![None; Column::ALL.len()];
+    for c in Column::ALL {
+        let name = c.name();
+        let field = format!("{at}{name}");
+        let v = match map.get(name) {
+            None if REQUIRED.contains(&c) => {
+                return Err(ApiError::unprocessable(
+                    "missing_field",
+                    format!("{field} is required"),
+                )
+                .field(field));
+            }
+            None | Some(Value::Null) => continue,
+            Some(v) => v,
+        };
+        if matches!(c, Column::Quantity | Column::Revenue) {
+            continue;
+        }
+        let text = match (json_type(c), v) {
+            (JsonType::Text, Value::String(s)) => s.clone(),
+            (JsonType::Number, Value::Number(n)) => n.to_string(),
+            (JsonType::Flag, Value::Bool(b)) => if *b { "1" } else { "0" }.to_owned(),
+            (JsonType::Flag, Value::Number(n)) => n.to_string(),
+            (t, other) => {
+                let want = match t {
+                    JsonType::Text => "a string",
+                    JsonType::Number => "a number",
+                    JsonType::Flag => "true/false or 0/1",
+                };
+                return Err(ApiError::unprocessable(
+                    "wrong_type",
+                    format!("{field} must be {want}, got {}", kind_of(other)),
+                )
+                .field(field));
+            }
+        };
+        cells[c as usize] = Some(text);
+    }
+    Ok(cells)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn field_code(kind: FieldErrorKind) -> &'static str {
+    match kind {
+        FieldErrorKind::Missing => "missing_field",
+        FieldErrorKind::BadDate => "bad_date",
+        FieldErrorKind::NotANumber => "not_a_number",
+        FieldErrorKind::NotFinite => "not_finite",
+        FieldErrorKind::Negative => "negative_value",
+        FieldErrorKind::OutOfRange => "out_of_range",
+        FieldErrorKind::BadFlag => "bad_flag",
+    }
+}
+
+/// A contract violation as a 422 naming the first field at fault (the message lists them all).
+pub fn field_errors(errs: &[FieldError], at: &str) -> ApiError {
+    let first = errs.first();
+    let message = errs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let code = first.map(|e| field_code(e.kind)).unwrap_or("invalid_row");
+    let mut e = ApiError::unprocessable(code, format!("{}{message}", where_(at)));
+    if let Some(f) = first {
+        e = e.field(format!("{at}{}", f.column.name()));
+    }
+    e
+}
+
+/// Scores cells; a contract violation is a 422 naming the field.
+pub fn score(
+    p: &Predictor,
+    cells: &[Option<String>],
+    kind: Kind,
+    at: &str,
+) -> Result<f64, ApiError> {
+    p.score_fields(|c| cells[c as usize].as_deref(), Some(kind))
+        .map_err(|e| match e {
+            ScoreError::Fields(errs) => field_errors(&errs, at),
+            ScoreError::Model(m) => ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "model_error",
+                m,
+            ),
+        })
+}
+
+/// The rows of an MLflow scoring envelope (`dataframe_split`, `dataframe_records`, `instances`
+/// or `inputs`) as JSON objects.
+pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {
+    let bad = |m: &str| ApiError::unprocessable("bad_envelope", m.to_owned());
+    let Value::Object(top) = body else {
+        return Err(bad(
+            "expected an object with dataframe_split, dataframe_records, instances or inputs",
+        ));
+    };
+    if let Some(split) = top.get("dataframe_split") {
+        let columns: Vec<&str> = split
+            .get("columns")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("dataframe_split.columns must be an array of names"))?
+            .iter()
+            .map(|c| c.as_str().ok_or_else(|| bad("dataframe_split.columns must be strings")))
+            .collect::<Result<_, _>>()?;
+        let data = split
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("dataframe_split.data must be an array of rows"))?;
+        return data
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let row = row.as_array().filter(|r| r.len() == columns.len()).ok_or_else(|| {
+                    bad(&format!(
+                        "dataframe_split.data[{i}] must be an array of {} values",
+                        columns.len()
+                    ))
+                })?;
+                Ok(Value::Object(
+                    columns
+                        .iter()
+                        .zip(row)
+                        .map(|(c, v)| ((*c).to_owned(), v.clone()))
+                        .collect(),
+                ))
+            })
+            .collect();
+    }
+    for key in ["dataframe_records", "instances", "inputs"] {
+        match top.get(key) {
+            Some(Value::Array(rows)) => return Ok(rows.clone()),
+            Some(Value::Object(cols)) if key == "inputs" => {
+                // Column-oriented: {"inputs": {"date": [...], "store_id": [...]}}.
+                let n = cols.values().filter_map(Value::as_array).map(Vec::len).max();
+                let n = n.ok_or_else(|| bad("inputs must map column names to arrays"))?;
+                let mut rows = vec![Map::new(); n];
+                for (name, values) in cols {
+                    let values = values
+                        .as_array()
+                        .filter(|v| v.len() == n)
+                        .ok_or_else(|| bad(&format!("inputs.{name} must be an array of {n} values")))?;
+                    for (row, v) in rows.iter_mut().zip(values) {
+                        row.insert(name.clone(), v.clone());
+                    }
+                }
+                return Ok(rows.into_iter().map(Value::Object).collect());
+            }
+            Some(_) => return Err(bad(&format!("{key} must be an array of records"))),
+            None => {}
+        }
+    }
+    Err(bad(
+        "expected one of dataframe_split, dataframe_records, instances or inputs",
+    ))
+}
+
+/// One scored CSV row: its cells as sent and the prediction or the reason it has none.
+#[derive(Debug, Clone)]
+pub struct ScoredRow {
+    pub cells: Vec<String>,
+    pub result: Result<f64, String>,
+}
+
+/// A scored CSV upload.
+#[derive(Debug, Clone)]
+pub struct ScoredCsv {
+    pub headers: Vec<String>,
+    pub rows: Vec<ScoredRow>,
+}
+
+/// Reads a CSV in the data contract from `input` as it arrives and scores each row. A bad row
+/// gets its reason; a missing column, a non-UTF-8 header, an empty upload or too many rows fail
+/// the whole request.
+pub fn score_csv(
+    input: impl Read,
+    p: &Predictor,
+    kind: Kind,
+    max_rows: usize,
+) -> Result<ScoredCsv, ApiError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(input);
+    let mut records = rdr.byte_records();
+    let header = match records.next() {
+        None => {
+            return Err(ApiError::unprocessable(
+                "empty_csv",
+                "the uploaded file is empty: expected a header row and data rows",
+            )
+            .field("file"));
+        }
+        Some(Err(e)) => {
+            return Err(ApiError::unprocessable("bad_csv", format!("header: {e}")).field("file"));
+        }
+        Some(Ok(h)) => h,
+    };
+    let mut headers = Vec::with_capacity(header.len());
+    for (i, cell) in header.iter().enumerate() {
+        let cell = if i == 0 {
+            cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell)
+        } else {
+            cell
+        };
+        let text = std::str::from_utf8(cell).map_err(|_| {
+            ApiError::unprocessable(
+                "not_utf8",
+                "the header row is not UTF-8 text: expected a UTF-8 CSV",
+            )
+            .field("file")
+        })?;
+        headers.push(text.trim().to_owned());
+    }
+    let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| {
+        ApiError::unprocessable("missing_column", m.to_string()).field(
+            m.0.first()
+                .map(|c| c.name().to_owned())
+                .unwrap_or_else(|| "file".into()),
+        )
+    })?;
+    let mut rows = Vec::new();
+    for rec in records {
+        let line = rows.len() + 2;
+        if rows.len() == max_rows {
+            return Err(ApiError::too_large(format!(
+                "more than {max_rows} rows in one upload (SALESCAST_MAX_BATCH_ROWS)"
+            ))
+            .field("file"));
+        }
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                rows.push(ScoredRow {
+                    cells: Vec::new(),
+                    result: Err(format!("line {line}: {e}")),
+                });
+                continue;
+            }
+        };
+        let cells: Vec<String> = rec
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let result = if rec.iter().any(|c| std::str::from_utf8(c).is_err()) {
+            Err("the row is not UTF-8 text".to_owned())
+        } else if rec.len() != headers.len() {
+            Err(format!(
+                "the row has {} fields, the header {}",
+                rec.len(),
+                headers.len()
+            ))
+        } else {
+            p.score_fields(
+                |c| map.get(c).map(|i| cells[i].as_str()),
+                Some(kind),
+            )
+            .map_err(|e| e.to_string())
+        };
+        rows.push(ScoredRow { cells, result });
+    }
+    if rows.is_empty() {
+        return Err(ApiError::unprocessable(
+            "empty_csv",
+            "the uploaded file has a header but no rows",
+        )
+        .field("file"));
+    }
+    Ok(ScoredCsv { headers, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_types_are_checked_and_named() {
+        let ok = json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P1",
+                        "unit_price": 12.5, "promotion": true, "revenue": 99});
+        let cells = cells_of(&ok, "").expect("valid");
+        assert_eq!(cells[Column::UnitPrice as usize].as_deref(), Some("12.5"));
+        assert_eq!(cells[Column::Promotion as usize].as_deref(), Some("1"));
+        assert_eq!(cells[Column::Revenue as usize], None, "revenue is ignored");
+        let e = cells_of(&json!({"date": "2024-01-02", "store_id": "S1"}), "").unwrap_err();
+        assert_eq!((e.code.as_str(), e.field.as_deref()), ("missing_field", Some("product_id")));
+        let e = cells_of(
+            &json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P", "unit_price": "9"}),
+            "[2].",
+        )
+        .unwrap_err();
+        assert_eq!((e.code.as_str(), e.field.as_deref()), ("wrong_type", Some("[2].unit_price")));
+        assert!(cells_of(&json!([1]), "").is_err());
+    }
+
+    #[test]
+    fn envelopes_become_rows() {
+        let split = json!({"dataframe_split": {"columns": ["date", "store_id"],
+                                                "data": [["2024-01-01", "S1"], ["2024-01-02", "S2"]]}});
+        let rows = envelope_rows(&split).expect("split");
+        assert_eq!(rows[1]["store_id"], "S2");
+        let cols = json!({"inputs": {"date": ["2024-01-01"], "store_id": ["S1"]}});
+        assert_eq!(envelope_rows(&cols).expect("inputs")[0]["date"], "2024-01-01");
+        let recs = json!({"dataframe_records": [{"date": "2024-01-01"}]});
+        assert_eq!(envelope_rows(&recs).expect("records").len(), 1);
+        assert!(envelope_rows(&json!({"nope": 1})).is_err());
+        assert!(envelope_rows(&json!({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}})).is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! `salescast-api`: serves predictions from a models directory. This binary only reads
+//! settings, sets up logging and signals, and runs the library's router.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The Salescast prediction service.
+#[derive(Debug, Parser)]
+#[command(name = "salescast-api", version, about = "Salescast prediction service (HTTP).")]
+struct Args {
+    /// Models directory written by `salescast train` (manifest.json and the artifacts it names).
+    #[arg(long, env = "SALESCAST_MODELS_DIR", default_value = "models")]
+    models_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SALESCAST_ADDR", default_value = "127.0.0.1:5001")]
+    addr: SocketAddr,
+    /// Largest CSV upload, in bytes.
+    #[arg(long, env = "SALESCAST_MAX_CSV_BYTES", default_value_t = 50 << 20)]
+    max_csv_bytes: usize,
+    /// Largest JSON body, in bytes.
+    #[arg(long, env = "SALESCAST_MAX_JSON_BYTES", default_value_t = 2 << 20)]
+    max_json_bytes: usize,
+    /// Most rows in one request.
+    #[arg(long, env = "SALESCAST_MAX_BATCH_ROWS", default_value_t = 1_000_000)]
+    max_batch_rows: usize,
+    /// Longest forecast horizon in days.
+    #[arg(long, env = "SALESCAST_MAX_HORIZON_DAYS", default_value_t = 366)]
+    max_horizon_days: u32,
+    /// Request timeout in seconds.
+    #[arg(long, env = "SALESCAST_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    timeout_secs: u64,
+    /// Requests handled at once; more wait.
+    #[arg(long, env = "SALESCAST_CONCURRENCY", default_value_t = 256)]
+    concurrency: usize,
+    /// Origins allowed by CORS, comma-separated (`*` for any) [default: none].
+    #[arg(long, env = "SALESCAST_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Log format on stderr.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if args.log_format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+    let admin_token = std::env::var("SALESCAST_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        eprintln!("error: SALESCAST_ADMIN_TOKEN must be at least 16 characters");
+        return ExitCode::from(2);
+    }
+    let cfg = salescast_api::Config {
+        models_dir: args.models_dir,
+        limits: salescast_api::Limits {
+            max_json_bytes: args.max_json_bytes,
+            max_csv_bytes: args.max_csv_bytes,
+            max_batch_rows: args.max_batch_rows.max(1),
+            max_horizon_days: args.max_horizon_days,
+            timeout: Duration::from_secs(args.timeout_secs.max(1)),
+            concurrency: args.concurrency.max(1),
+        },
+        admin_token,
+        cors_origins: args.cors_origins,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match rt.block_on(serve(cfg, args.addr)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+async fn serve(cfg: salescast_api::Config, addr: SocketAddr) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (app, state) = salescast_api::build(&cfg);
+    match state.reload() {
+        Ok(l) => tracing::info!(
+            dir = %cfg.models_dir.display(),
+            champion = l.predictor.champion.name(),
+            models = l.predictor.models.len(),
+            "models loaded"
+        ),
+        Err(e) => tracing::error!(error = %e, "no models loaded: /ready answers 503 until a reload succeeds"),
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, "listening");
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let reload_state = state.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let st = reload_state.clone();
+            match tokio::task::spawn_blocking(move || st.reload()).await {
+                Ok(Ok(_)) => tracing::info!("SIGHUP: models reloaded"),
+                Ok(Err(e)) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous models keep serving"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
+            }
+        }
+    });
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving")
+}

@@ -1,0 +1,609 @@
+//! The HTTP handlers. Each one validates its input into the data contract, scores with the
+//! current models snapshot and answers JSON (or CSV for batch scoring by default).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use salescast_models::Kind;
+use salescast_models::metrics::Scores;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::input::{self, ScoredCsv};
+use crate::state::{AppState, LoadAttempt, Loaded};
+
+pub type Shared = Arc<AppState>;
+
+/// `?model=` on the scoring routes.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ModelQuery {
+    /// `random_forest` or `gradient_boosting`; default: the champion.
+    pub model: Option<String>,
+    /// Batch output: `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// One transaction's context fields, as in the data contract (`revenue` and `quantity` are
+/// ignored when sent).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct TransactionInput {
+    pub transaction_id: Option<String>,
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub store_id: String,
+    pub product_id: String,
+    pub category: Option<String>,
+    pub unit_price: Option<f64>,
+    /// In [0, 1).
+    pub discount: Option<f64>,
+    /// 0/1 or true/false.
+    pub promotion: Option<bool>,
+    pub customer_segment: Option<String>,
+    pub payment_method: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Prediction {
+    pub predicted_revenue: f64,
+    pub model: String,
+    pub model_version: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Predictions {
+    pub predictions: Vec<Prediction>,
+}
+
+fn loaded(state: &AppState) -> ApiResult<Arc<Loaded>> {
+    state.current().ok_or_else(|| {
+        let why = state
+            .last_attempt()
+            .and_then(|a| a.error)
+            .unwrap_or_else(|| "no models loaded yet".into());
+        ApiError::unavailable("models_not_loaded", why)
+    })
+}
+
+fn pick(l: &Loaded, name: Option<&str>) -> ApiResult<(Kind, String)> {
+    let p = &l.predictor;
+    let kind = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        None => p.champion,
+        Some(n) => Kind::parse(n).filter(|k| p.models.contains_key(k)).ok_or_else(|| {
+            let known: Vec<&str> = p.models.keys().map(|k| k.name()).collect();
+            ApiError::bad_request(
+                "unknown_model",
+                format!("unknown model {n:?}: expected one of {}", known.join(", ")),
+            )
+            .field("model")
+        })?,
+    };
+    let version = p
+        .manifest
+        .models
+        .get(kind.name())
+        .map(|e| e.version.clone())
+        .unwrap_or_default();
+    Ok((kind, version))
+}
+
+fn parse_json(body: &[u8]) -> ApiResult<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("empty_body", "the request body is empty"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+fn score_rows(
+    state: &AppState,
+    l: &Loaded,
+    rows: &[Value],
+    model: Option<&str>,
+) -> ApiResult<Vec<Prediction>> {
+    let (kind, version) = pick(l, model)?;
+    if rows.is_empty() {
+        return Err(ApiError::unprocessable("empty_batch", "no rows to score"));
+    }
+    if rows.len() > state.limits.max_batch_rows {
+        return Err(ApiError::too_large(format!(
+            "{} rows in one request; the limit is {} (SALESCAST_MAX_BATCH_ROWS)",
+            rows.len(),
+            state.limits.max_batch_rows
+        )));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let at = format!("[{i}].");
+        let cells = input::cells_of(row, &at)?;
+        let v = input::score(&l.predictor, &cells, kind, &at)?;
+        out.push(Prediction {
+            predicted_revenue: v,
+            model: kind.name().to_owned(),
+            model_version: version.clone(),
+        });
+    }
+    state.metrics.predicted(kind.name(), out.len() as u64);
+    Ok(out)
+}
+
+/// Predict the revenue of one transaction, or of an array of them.
+#[utoipa::path(post, path = "/predict", params(ModelQuery),
+    request_body(content = TransactionInput, description = "One transaction, or an array of them"),
+    responses(
+        (status = 200, description = "One prediction, or `{\"predictions\": [...]}` for an array", body = Prediction),
+        (status = 400, description = "Malformed JSON or unknown model", body = ErrorBody),
+        (status = 413, description = "Body or batch too large", body = ErrorBody),
+        (status = 422, description = "A field breaks the data contract; `field` names it", body = ErrorBody),
+        (status = 503, description = "No models loaded", body = ErrorBody)))]
+pub async fn predict(
+    State(state): State<Shared>,
+    Query(q): Query<ModelQuery>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let l = loaded(&state)?;
+    let value = parse_json(&body)?;
+    match value {
+        Value::Array(rows) => {
+            let predictions = score_rows(&state, &l, &rows, q.model.as_deref())?;
+            Ok(Json(Predictions { predictions }).into_response())
+        }
+        obj @ Value::Object(_) => {
+            let (kind, version) = pick(&l, q.model.as_deref())?;
+            let cells = input::cells_of(&obj, "")?;
+            let v = input::score(&l.predictor, &cells, kind, "")?;
+            state.metrics.predicted(kind.name(), 1);
+            Ok(Json(Prediction {
+                predicted_revenue: v,
+                model: kind.name().to_owned(),
+                model_version: version,
+            })
+            .into_response())
+        }
+        _ => Err(ApiError::unprocessable(
+            "wrong_type",
+            "expected a transaction object or an array of them",
+        )),
+    }
+}
+
+/// Multipart upload of a CSV file (field `file`) in the data contract.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct CsvUpload {
+    #[schema(format = Binary, content_media_type = "text/csv")]
+    file: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchRow {
+    /// 1-based data row (the header is not counted).
+    pub row: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_revenue: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub model: String,
+    pub model_version: String,
+    pub rows: usize,
+    pub errors: usize,
+    pub predictions: Vec<BatchRow>,
+}
+
+/// Score a CSV upload row by row: bad rows get an `error` instead of failing the request.
+#[utoipa::path(post, path = "/predict_batch_csv", params(ModelQuery),
+    request_body(content = CsvUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The input rows plus `predicted_revenue` and `error` (CSV), or JSON with `?format=json` / `Accept: application/json`", body = BatchResult),
+        (status = 400, description = "Not a multipart form with a `file` field, or unknown model", body = ErrorBody),
+        (status = 413, description = "Upload or row count over the limit", body = ErrorBody),
+        (status = 422, description = "Empty file, missing column or a header that is not UTF-8", body = ErrorBody)))]
+pub async fn predict_batch_csv(
+    State(state): State<Shared>,
+    Query(q): Query<ModelQuery>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    let l = loaded(&state)?;
+    let (kind, version) = pick(&l, q.model.as_deref())?;
+    let json = match q.format.as_deref() {
+        Some("json") => true,
+        Some("csv") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "bad_format",
+                format!("format {other:?}: expected csv or json"),
+            )
+            .field("format"));
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json")),
+    };
+    let mut field = loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) if f.name() == Some("file") => break f,
+            Ok(Some(_)) => continue,
+            Ok(None) => {
+                return Err(ApiError::bad_request(
+                    "missing_file",
+                    "expected a multipart form with a `file` field holding the CSV",
+                )
+                .field("file"));
+            }
+            Err(e) => return Err(multipart_error(&e)),
+        }
+    };
+    // The upload is parsed while it arrives: chunks go through a bounded channel to a blocking
+    // CSV reader, so memory holds a few chunks of input, not the whole file.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let max_rows = state.limits.max_batch_rows;
+    let predictor_l = l.clone();
+    let parse = tokio::task::spawn_blocking(move || {
+        input::score_csv(ChannelReader::new(rx), &predictor_l.predictor, kind, max_rows)
+    });
+    let mut upload_error = None;
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if tx.send(chunk).await.is_err() {
+                    break; // the parser stopped early (an error it reports itself)
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                upload_error = Some(multipart_error(&e));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let scored = parse
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    if let Some(e) = upload_error {
+        return Err(e);
+    }
+    let scored = scored?;
+    let ok = scored.rows.iter().filter(|r| r.result.is_ok()).count();
+    state.metrics.predicted(kind.name(), ok as u64);
+    if json {
+        Ok(Json(batch_json(&scored, kind, version)).into_response())
+    } else {
+        let text = batch_csv(&scored)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
+        Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
+    }
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(format!(
+            "the upload is larger than the limit (SALESCAST_MAX_CSV_BYTES): {e}"
+        ))
+        .field("file")
+    } else {
+        ApiError::bad_request("bad_multipart", e.body_text()).field("file")
+    }
+}
+
+fn batch_json(s: &ScoredCsv, kind: Kind, version: String) -> BatchResult {
+    let predictions: Vec<BatchRow> = s
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| BatchRow {
+            row: i + 1,
+            predicted_revenue: r.result.as_ref().ok().copied(),
+            error: r.result.as_ref().err().cloned(),
+        })
+        .collect();
+    BatchResult {
+        model: kind.name().to_owned(),
+        model_version: version,
+        rows: s.rows.len(),
+        errors: s.rows.iter().filter(|r| r.result.is_err()).count(),
+        predictions,
+    }
+}
+
+fn batch_csv(s: &ScoredCsv) -> Result<Vec<u8>, String> {
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    let head = s
+        .headers
+        .iter()
+        .map(String::as_str)
+        .chain(["predicted_revenue", "error"]);
+    w.write_record(head).map_err(|e| e.to_string())?;
+    for r in &s.rows {
+        let mut rec: Vec<String> = r.cells.clone();
+        rec.resize(s.headers.len(), String::new());
+        match &r.result {
+            Ok(v) => {
+                rec.push(v.to_string());
+                rec.push(String::new());
+            }
+            Err(e) => {
+                rec.push(String::new());
+                rec.push(e.clone());
+            }
+        }
+        w.write_record(&rec).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+/// A `Read` over chunks arriving on a channel, for the blocking CSV parser.
+#[derive(Debug)]
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.current = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// `POST /forecast_sarima` request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForecastRequest {
+    /// `YYYY-MM-DD`, after the last training day.
+    pub start_date: String,
+    /// `YYYY-MM-DD`, on or after `start_date`; at most `SALESCAST_MAX_HORIZON_DAYS` days out.
+    pub end_date: String,
+    /// Interval level in percent, in (0, 100); default 95.
+    pub level: Option<f64>,
+}
+
+/// Daily revenue forecast with prediction intervals from the daily model.
+#[utoipa::path(post, path = "/forecast_sarima",
+    request_body = ForecastRequest,
+    responses(
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 422, description = "Bad date, end before start, level out of range, horizon beyond the limit", body = ErrorBody),
+        (status = 503, description = "No daily model is loaded", body = ErrorBody)))]
+pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiResult<Response> {
+    let value = parse_json(&body)?;
+    let req: ForecastRequest = serde_json::from_value(value).map_err(|e| {
+        ApiError::unprocessable("bad_request_body", format!("expected start_date, end_date and optional level: {e}"))
+    })?;
+    let date = |field: &str, s: &str| {
+        salescast_core::schema::parse_date(s).map_err(|_| {
+            ApiError::unprocessable("bad_date", format!("{field} {s:?} is not a date (YYYY-MM-DD)"))
+                .field(field)
+        })
+    };
+    let start = date("start_date", &req.start_date)?;
+    let end = date("end_date", &req.end_date)?;
+    if end < start {
+        return Err(ApiError::unprocessable(
+            "end_before_start",
+            format!("end_date {end} is before start_date {start}"),
+        )
+        .field("end_date"));
+    }
+    let level = req.level.unwrap_or(95.0);
+    if !(level > 0.0 && level < 100.0) {
+        return Err(ApiError::unprocessable(
+            "out_of_range",
+            format!("level {level} must be in (0, 100)"),
+        )
+        .field("level"));
+    }
+    let l = loaded(&state)?;
+    let last = l.predictor.manifest.test_start;
+    let horizon = (end - last).num_days();
+    if horizon > i64::from(state.limits.max_horizon_days) {
+        return Err(ApiError::unprocessable(
+            "horizon_too_long",
+            format!(
+                "end_date {end} is {horizon} days after the data; the limit is {} (SALESCAST_MAX_HORIZON_DAYS)",
+                state.limits.max_horizon_days
+            ),
+        )
+        .field("end_date"));
+    }
+    Err(ApiError::unavailable(
+        "no_daily_model",
+        format!(
+            "{} has no daily revenue model: train one with `salescast train --model sarima`",
+            state.models_dir.display()
+        ),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelStatus {
+    pub name: String,
+    pub version: String,
+    pub champion: bool,
+    pub trained_at: String,
+    pub fit_seconds: f64,
+    #[schema(value_type = Object)]
+    pub test_metrics: Scores,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    pub service: String,
+    pub version: String,
+    pub uptime_seconds: f64,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub models_dir: String,
+    pub ready: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last load or reload attempt; when it failed, the models above keep serving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_load: Option<LoadAttempt>,
+    pub models: Vec<ModelStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training_data_sha256: Option<String>,
+}
+
+fn status_of(state: &AppState) -> Status {
+    let l = state.current();
+    let models = l
+        .as_ref()
+        .map(|l| {
+            let m = &l.predictor.manifest;
+            m.models
+                .iter()
+                .map(|(name, e)| ModelStatus {
+                    name: name.clone(),
+                    version: e.version.clone(),
+                    champion: *name == m.champion,
+                    trained_at: m.created_at.clone(),
+                    fit_seconds: e.fit_seconds,
+                    test_metrics: e.test_metrics,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Status {
+        service: "salescast-api".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        started_at: state.started_at,
+        models_dir: state.models_dir.display().to_string(),
+        ready: l.is_some(),
+        loaded_at: l.as_ref().map(|l| l.loaded_at),
+        last_load: state.last_attempt(),
+        models,
+        training_data_sha256: l.map(|l| l.predictor.manifest.training_data_sha256.clone()),
+    }
+}
+
+/// Service version, uptime and the loaded models with their test metrics.
+#[utoipa::path(get, path = "/status", responses((status = 200, body = Status)))]
+pub async fn status(State(state): State<Shared>) -> Json<Status> {
+    Json(status_of(&state))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+pub async fn health() -> Json<Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: models are loaded.
+#[utoipa::path(get, path = "/ready", responses(
+    (status = 200, description = "Models loaded"),
+    (status = 503, description = "Not ready; the reason", body = ErrorBody)))]
+pub async fn ready(State(state): State<Shared>) -> ApiResult<Json<Value>> {
+    let l = loaded(&state)?;
+    let models: BTreeMap<&str, &str> = l
+        .predictor
+        .manifest
+        .models
+        .iter()
+        .map(|(k, e)| (k.as_str(), e.version.as_str()))
+        .collect();
+    Ok(Json(serde_json::json!({"status": "ready", "models": models})))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// MLflow's scoring protocol: `dataframe_split`, `dataframe_records`, `instances` or `inputs`.
+#[utoipa::path(post, path = "/invocations", params(ModelQuery),
+    request_body(content = Object, description = "An MLflow scoring envelope"),
+    responses(
+        (status = 200, description = "`{\"predictions\": [f64, ...]}`"),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 422, description = "Bad envelope or a field that breaks the data contract", body = ErrorBody)))]
+pub async fn invocations(
+    State(state): State<Shared>,
+    Query(q): Query<ModelQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let l = loaded(&state)?;
+    let rows = input::envelope_rows(&parse_json(&body)?)?;
+    let p = score_rows(&state, &l, &rows, q.model.as_deref())?;
+    let values: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
+    Ok(Json(serde_json::json!({"predictions": values})))
+}
+
+/// Reload the models directory (bearer token from `SALESCAST_ADMIN_TOKEN`). The new models are
+/// checked before they replace the old ones; on failure the old ones keep serving.
+#[utoipa::path(post, path = "/admin/reload", responses(
+    (status = 200, description = "Reloaded; the new status", body = Status),
+    (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    (status = 404, description = "Admin routes are off (no SALESCAST_ADMIN_TOKEN)", body = ErrorBody),
+    (status = 422, description = "The new models failed to load; the old ones keep serving", body = ErrorBody)))]
+pub async fn admin_reload(State(state): State<Shared>, headers: HeaderMap) -> ApiResult<Json<Status>> {
+    let Some(token) = &state.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "admin_disabled",
+            "admin routes are off: set SALESCAST_ADMIN_TOKEN to enable them",
+        ));
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), token.as_bytes())) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer <SALESCAST_ADMIN_TOKEN>",
+        ));
+    }
+    let st = state.clone();
+    let result = tokio::task::spawn_blocking(move || st.reload())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    match result {
+        Ok(_) => {
+            tracing::info!(dir = %state.models_dir.display(), "models reloaded");
+            Ok(Json(status_of(&state)))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; the previous models keep serving");
+            Err(ApiError::unprocessable("reload_failed", e))
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,98 @@
+//! The loaded models and their atomic replacement.
+//!
+//! Requests take a cheap `Arc` snapshot of the current models, so a reload never disturbs a
+//! request in flight. A reload loads and checks the new directory completely before the swap;
+//! if anything is wrong the old models keep serving and `/status` shows why.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use salescast_models::serving::Predictor;
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+
+/// One successfully loaded models directory.
+#[derive(Debug)]
+pub struct Loaded {
+    pub predictor: Predictor,
+    pub loaded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The outcome of the last load attempt.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LoadAttempt {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Shared state of the service.
+#[derive(Debug)]
+pub struct AppState {
+    pub models_dir: PathBuf,
+    current: RwLock<Option<Arc<Loaded>>>,
+    last_attempt: RwLock<Option<LoadAttempt>>,
+    pub started: Instant,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub metrics: Metrics,
+    pub limits: crate::Limits,
+    pub admin_token: Option<String>,
+}
+
+impl AppState {
+    pub fn new(models_dir: PathBuf, limits: crate::Limits, admin_token: Option<String>) -> Self {
+        Self {
+            models_dir,
+            current: RwLock::new(None),
+            last_attempt: RwLock::new(None),
+            started: Instant::now(),
+            started_at: chrono::Utc::now(),
+            metrics: Metrics::new(),
+            limits,
+            admin_token,
+        }
+    }
+
+    /// The models serving now.
+    pub fn current(&self) -> Option<Arc<Loaded>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn last_attempt(&self) -> Option<LoadAttempt> {
+        self.last_attempt
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Loads the models directory and swaps it in; on failure the old models stay.
+    pub fn reload(&self) -> Result<Arc<Loaded>, String> {
+        let result = Predictor::load(&self.models_dir).map_err(|e| {
+            format!("loading {}: {e}", self.models_dir.display())
+        });
+        let now = chrono::Utc::now();
+        let attempt = LoadAttempt {
+            at: now,
+            ok: result.is_ok(),
+            error: result.as_ref().err().cloned(),
+        };
+        *self
+            .last_attempt
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(attempt);
+        let predictor = result?;
+        let loaded = Arc::new(Loaded {
+            predictor,
+            loaded_at: now,
+        });
+        self.metrics.set_models(&loaded.predictor);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());
+        Ok(loaded)
+    }
+}
