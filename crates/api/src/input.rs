@@ -42,7 +42,10 @@ pub fn cells_of(obj: &Value, at: &str) -> Result<Vec<Option<String>>, ApiError> 
     let Value::Object(map) = obj else {
         return Err(ApiError::unprocessable(
             "wrong_type",
-            format!("{}expected a JSON object with the transaction's fields", where_(at)),
+            format!(
+                "{}expected a JSON object with the transaction's fields",
+                where_(at)
+            ),
         )
         .field(at.trim_end_matches('.').to_owned()));
     };
@@ -171,7 +174,10 @@ pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {
             .and_then(Value::as_array)
             .ok_or_else(|| bad("dataframe_split.columns must be an array of names"))?
             .iter()
-            .map(|c| c.as_str().ok_or_else(|| bad("dataframe_split.columns must be strings")))
+            .map(|c| {
+                c.as_str()
+                    .ok_or_else(|| bad("dataframe_split.columns must be strings"))
+            })
             .collect::<Result<_, _>>()?;
         let data = split
             .get("data")
@@ -181,12 +187,15 @@ pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {
             .iter()
             .enumerate()
             .map(|(i, row)| {
-                let row = row.as_array().filter(|r| r.len() == columns.len()).ok_or_else(|| {
-                    bad(&format!(
-                        "dataframe_split.data[{i}] must be an array of {} values",
-                        columns.len()
-                    ))
-                })?;
+                let row = row
+                    .as_array()
+                    .filter(|r| r.len() == columns.len())
+                    .ok_or_else(|| {
+                        bad(&format!(
+                            "dataframe_split.data[{i}] must be an array of {} values",
+                            columns.len()
+                        ))
+                    })?;
                 Ok(Value::Object(
                     columns
                         .iter()
@@ -202,14 +211,17 @@ pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {
             Some(Value::Array(rows)) => return Ok(rows.clone()),
             Some(Value::Object(cols)) if key == "inputs" => {
                 // Column-oriented: {"inputs": {"date": [...], "store_id": [...]}}.
-                let n = cols.values().filter_map(Value::as_array).map(Vec::len).max();
+                let n = cols
+                    .values()
+                    .filter_map(Value::as_array)
+                    .map(Vec::len)
+                    .max();
                 let n = n.ok_or_else(|| bad("inputs must map column names to arrays"))?;
                 let mut rows = vec![Map::new(); n];
                 for (name, values) in cols {
-                    let values = values
-                        .as_array()
-                        .filter(|v| v.len() == n)
-                        .ok_or_else(|| bad(&format!("inputs.{name} must be an array of {n} values")))?;
+                    let values = values.as_array().filter(|v| v.len() == n).ok_or_else(|| {
+                        bad(&format!("inputs.{name} must be an array of {n} values"))
+                    })?;
                     for (row, v) in rows.iter_mut().zip(values) {
                         row.insert(name.clone(), v.clone());
                     }
@@ -321,11 +333,8 @@ pub fn score_csv(
                 headers.len()
             ))
         } else {
-            p.score_fields(
-                |c| map.get(c).map(|i| cells[i].as_str()),
-                Some(kind),
-            )
-            .map_err(|e| e.to_string())
+            p.score_fields(|c| map.get(c).map(|i| cells[i].as_str()), Some(kind))
+                .map_err(|e| e.to_string())
         };
         rows.push(ScoredRow { cells, result });
     }
@@ -353,13 +362,19 @@ mod tests {
         assert_eq!(cells[Column::Promotion as usize].as_deref(), Some("1"));
         assert_eq!(cells[Column::Revenue as usize], None, "revenue is ignored");
         let e = cells_of(&json!({"date": "2024-01-02", "store_id": "S1"}), "").unwrap_err();
-        assert_eq!((e.code.as_str(), e.field.as_deref()), ("missing_field", Some("product_id")));
+        assert_eq!(
+            (e.code.as_str(), e.field.as_deref()),
+            ("missing_field", Some("product_id"))
+        );
         let e = cells_of(
             &json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P", "unit_price": "9"}),
             "[2].",
         )
         .unwrap_err();
-        assert_eq!((e.code.as_str(), e.field.as_deref()), ("wrong_type", Some("[2].unit_price")));
+        assert_eq!(
+            (e.code.as_str(), e.field.as_deref()),
+            ("wrong_type", Some("[2].unit_price"))
+        );
         assert!(cells_of(&json!([1]), "").is_err());
     }
 
@@ -370,10 +385,16 @@ mod tests {
         let rows = envelope_rows(&split).expect("split");
         assert_eq!(rows[1]["store_id"], "S2");
         let cols = json!({"inputs": {"date": ["2024-01-01"], "store_id": ["S1"]}});
-        assert_eq!(envelope_rows(&cols).expect("inputs")[0]["date"], "2024-01-01");
+        assert_eq!(
+            envelope_rows(&cols).expect("inputs")[0]["date"],
+            "2024-01-01"
+        );
         let recs = json!({"dataframe_records": [{"date": "2024-01-01"}]});
         assert_eq!(envelope_rows(&recs).expect("records").len(), 1);
         assert!(envelope_rows(&json!({"nope": 1})).is_err());
-        assert!(envelope_rows(&json!({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}})).is_err());
+        assert!(
+            envelope_rows(&json!({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}))
+                .is_err()
+        );
     }
 }

@@ -32,7 +32,9 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -93,7 +95,10 @@ impl Config {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "salescast-api", description = "Revenue predictions and daily forecasts from Salescast's models."),
+    info(
+        title = "salescast-api",
+        description = "Revenue predictions and daily forecasts from Salescast's models."
+    ),
     paths(
         routes::predict,
         routes::predict_batch_csv,
@@ -128,7 +133,9 @@ struct Sequential(Arc<AtomicU64>);
 impl MakeRequestId for Sequential {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let n = self.0.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{n:016x}")).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{n:016x}"))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -149,15 +156,25 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
     let (code, default) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is over the limit"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", "the request body is over the limit")
+        }
         StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took longer than the limit"),
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this route"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this route")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported content type")
+        }
         s if s.is_server_error() => ("internal", "internal error"),
         _ => ("bad_request", "bad request"),
     };
-    let message = if text.is_empty() { default.to_owned() } else { text };
+    let message = if text.is_empty() {
+        default.to_owned()
+    } else {
+        text
+    };
     let mut out = ApiError::new(status, code, message).into_response();
     for (k, v) in parts.headers.iter() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
@@ -182,7 +199,10 @@ pub fn build(cfg: &Config) -> (Router, Arc<AppState>) {
             "/predict_batch_csv",
             post(routes::predict_batch_csv).layer(DefaultBodyLimit::max(l.max_csv_bytes)),
         )
-        .route("/forecast_sarima", post(routes::forecast_sarima).layer(json_limit))
+        .route(
+            "/forecast_sarima",
+            post(routes::forecast_sarima).layer(json_limit),
+        )
         .route("/invocations", post(routes::invocations).layer(json_limit))
         .route("/status", get(routes::status))
         .route("/health", get(routes::health))
@@ -198,8 +218,13 @@ pub fn build(cfg: &Config) -> (Router, Arc<AppState>) {
     let mut app = api
         .merge(docs)
         .layer(axum::middleware::from_fn(json_errors))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, l.timeout))
-        .layer(tower::limit::ConcurrencyLimitLayer::new(l.concurrency.max(1)));
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            l.timeout,
+        ))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            l.concurrency.max(1),
+        ));
     if !cfg.cors_origins.is_empty() {
         let origins = if cfg.cors_origins.iter().any(|o| o == "*") {
             AllowOrigin::any()

@@ -13,7 +13,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The Salescast prediction service.
 #[derive(Debug, Parser)]
-#[command(name = "salescast-api", version, about = "Salescast prediction service (HTTP).")]
+#[command(
+    name = "salescast-api",
+    version,
+    about = "Salescast prediction service (HTTP)."
+)]
 struct Args {
     /// Models directory written by `salescast train` (manifest.json and the artifacts it names).
     #[arg(long, env = "SALESCAST_MODELS_DIR", default_value = "models")]
@@ -51,13 +55,17 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if args.log_format == "json" {
         b.json().init();
     } else {
         b.init();
     }
-    let admin_token = std::env::var("SALESCAST_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let admin_token = std::env::var("SALESCAST_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
         eprintln!("error: SALESCAST_ADMIN_TOKEN must be at least 16 characters");
         return ExitCode::from(2);
@@ -75,7 +83,10 @@ fn main() -> ExitCode {
         admin_token,
         cors_origins: args.cors_origins,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");
@@ -102,7 +113,9 @@ async fn serve(cfg: salescast_api::Config, addr: SocketAddr) -> anyhow::Result<(
             models = l.predictor.models.len(),
             "models loaded"
         ),
-        Err(e) => tracing::error!(error = %e, "no models loaded: /ready answers 503 until a reload succeeds"),
+        Err(e) => {
+            tracing::error!(error = %e, "no models loaded: /ready answers 503 until a reload succeeds")
+        }
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -115,7 +128,9 @@ async fn serve(cfg: salescast_api::Config, addr: SocketAddr) -> anyhow::Result<(
             let st = reload_state.clone();
             match tokio::task::spawn_blocking(move || st.reload()).await {
                 Ok(Ok(_)) => tracing::info!("SIGHUP: models reloaded"),
-                Ok(Err(e)) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous models keep serving"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: reload failed; the previous models keep serving")
+                }
                 Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
             }
         }

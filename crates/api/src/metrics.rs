@@ -78,11 +78,7 @@ impl Metrics {
             "HTTP request latency by method and route",
             latency.clone(),
         );
-        registry.register(
-            "predictions",
-            "Rows scored, by model",
-            predictions.clone(),
-        );
+        registry.register("predictions", "Rows scored, by model", predictions.clone());
         registry.register(
             "model_info",
             "Loaded models: 1 per model version (label champion=true for the default model)",

@@ -75,14 +75,16 @@ fn pick(l: &Loaded, name: Option<&str>) -> ApiResult<(Kind, String)> {
     let p = &l.predictor;
     let kind = match name.map(str::trim).filter(|n| !n.is_empty()) {
         None => p.champion,
-        Some(n) => Kind::parse(n).filter(|k| p.models.contains_key(k)).ok_or_else(|| {
-            let known: Vec<&str> = p.models.keys().map(|k| k.name()).collect();
-            ApiError::bad_request(
-                "unknown_model",
-                format!("unknown model {n:?}: expected one of {}", known.join(", ")),
-            )
-            .field("model")
-        })?,
+        Some(n) => Kind::parse(n)
+            .filter(|k| p.models.contains_key(k))
+            .ok_or_else(|| {
+                let known: Vec<&str> = p.models.keys().map(|k| k.name()).collect();
+                ApiError::bad_request(
+                    "unknown_model",
+                    format!("unknown model {n:?}: expected one of {}", known.join(", ")),
+                )
+                .field("model")
+            })?,
     };
     let version = p
         .manifest
@@ -95,7 +97,10 @@ fn pick(l: &Loaded, name: Option<&str>) -> ApiResult<(Kind, String)> {
 
 fn parse_json(body: &[u8]) -> ApiResult<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("empty_body", "the request body is empty"));
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "the request body is empty",
+        ));
     }
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
@@ -252,7 +257,12 @@ pub async fn predict_batch_csv(
     let max_rows = state.limits.max_batch_rows;
     let predictor_l = l.clone();
     let parse = tokio::task::spawn_blocking(move || {
-        input::score_csv(ChannelReader::new(rx), &predictor_l.predictor, kind, max_rows)
+        input::score_csv(
+            ChannelReader::new(rx),
+            &predictor_l.predictor,
+            kind,
+            max_rows,
+        )
     });
     let mut upload_error = None;
     loop {
@@ -320,7 +330,9 @@ fn batch_json(s: &ScoredCsv, kind: Kind, version: String) -> BatchResult {
 }
 
 fn batch_csv(s: &ScoredCsv) -> Result<Vec<u8>, String> {
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
     let head = s
         .headers
         .iter()
@@ -396,12 +408,18 @@ pub struct ForecastRequest {
 pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiResult<Response> {
     let value = parse_json(&body)?;
     let req: ForecastRequest = serde_json::from_value(value).map_err(|e| {
-        ApiError::unprocessable("bad_request_body", format!("expected start_date, end_date and optional level: {e}"))
+        ApiError::unprocessable(
+            "bad_request_body",
+            format!("expected start_date, end_date and optional level: {e}"),
+        )
     })?;
     let date = |field: &str, s: &str| {
         salescast_core::schema::parse_date(s).map_err(|_| {
-            ApiError::unprocessable("bad_date", format!("{field} {s:?} is not a date (YYYY-MM-DD)"))
-                .field(field)
+            ApiError::unprocessable(
+                "bad_date",
+                format!("{field} {s:?} is not a date (YYYY-MM-DD)"),
+            )
+            .field(field)
         })
     };
     let start = date("start_date", &req.start_date)?;
@@ -530,14 +548,19 @@ pub async fn ready(State(state): State<Shared>) -> ApiResult<Json<Value>> {
         .iter()
         .map(|(k, e)| (k.as_str(), e.version.as_str()))
         .collect();
-    Ok(Json(serde_json::json!({"status": "ready", "models": models})))
+    Ok(Json(
+        serde_json::json!({"status": "ready", "models": models}),
+    ))
 }
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Shared>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -569,7 +592,10 @@ pub async fn invocations(
     (status = 401, description = "Missing or wrong token", body = ErrorBody),
     (status = 404, description = "Admin routes are off (no SALESCAST_ADMIN_TOKEN)", body = ErrorBody),
     (status = 422, description = "The new models failed to load; the old ones keep serving", body = ErrorBody)))]
-pub async fn admin_reload(State(state): State<Shared>, headers: HeaderMap) -> ApiResult<Json<Status>> {
+pub async fn admin_reload(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Status>> {
     let Some(token) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -73,19 +73,15 @@ impl AppState {
 
     /// Loads the models directory and swaps it in; on failure the old models stay.
     pub fn reload(&self) -> Result<Arc<Loaded>, String> {
-        let result = Predictor::load(&self.models_dir).map_err(|e| {
-            format!("loading {}: {e}", self.models_dir.display())
-        });
+        let result = Predictor::load(&self.models_dir)
+            .map_err(|e| format!("loading {}: {e}", self.models_dir.display()));
         let now = chrono::Utc::now();
         let attempt = LoadAttempt {
             at: now,
             ok: result.is_ok(),
             error: result.as_ref().err().cloned(),
         };
-        *self
-            .last_attempt
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(attempt);
+        *self.last_attempt.write().unwrap_or_else(|p| p.into_inner()) = Some(attempt);
         let predictor = result?;
         let loaded = Arc::new(Loaded {
             predictor,

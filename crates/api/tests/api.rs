@@ -28,23 +28,39 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let raw = salescast_testing::generated_csv(dir.path(), 6_000, 120);
         let processed = dir.path().join("processed");
-        let opts = salescast_preprocess::Options { test_days: 20, ..Default::default() };
+        let opts = salescast_preprocess::Options {
+            test_days: 20,
+            ..Default::default()
+        };
         salescast_preprocess::frame::run(&raw, &processed, &opts).unwrap();
         let features = dir.path().join("features");
         salescast_features::frame::run(&processed, &features, &Default::default()).unwrap();
         let models = dir.path().join("models");
         let opts = TrainOptions {
             kinds: Kind::ALL.to_vec(),
-            random_forest: RandomForestParams { n_trees: 8, ..Default::default() },
-            gradient_boosting: GradientBoostingParams { n_rounds: 20, ..Default::default() },
+            random_forest: RandomForestParams {
+                n_trees: 8,
+                ..Default::default()
+            },
+            gradient_boosting: GradientBoostingParams {
+                n_rounds: 20,
+                ..Default::default()
+            },
             validation_days: 10,
         };
         train(&features, &models, &opts, false).unwrap();
-        Fixture { raw, models, _dir: dir }
+        Fixture {
+            raw,
+            models,
+            _dir: dir,
+        }
     })
 }
 
-fn app_with(models: &Path, f: impl FnOnce(&mut salescast_api::Config)) -> (Router, std::sync::Arc<salescast_api::AppState>) {
+fn app_with(
+    models: &Path,
+    f: impl FnOnce(&mut salescast_api::Config),
+) -> (Router, std::sync::Arc<salescast_api::AppState>) {
     let mut cfg = salescast_api::Config::new(models.to_path_buf());
     f(&mut cfg);
     let (app, state) = salescast_api::build(&cfg);
@@ -95,7 +111,10 @@ fn upload(uri: &str, file: &[u8]) -> Request<Body> {
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     Request::post(uri)
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
         .body(Body::from(body))
         .unwrap()
 }
@@ -113,7 +132,13 @@ async fn still_serves(app: &Router) {
 }
 
 #[track_caller]
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str, field: Option<&str>) {
+fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(!body["error"]["message"].as_str().unwrap().is_empty());
@@ -129,8 +154,18 @@ async fn predict_one_and_many_with_model_choice() {
     assert_eq!(s, StatusCode::OK);
     let manifest = salescast_models::serving::Manifest::load(&fixture().models).unwrap();
     assert_eq!(v["model"], manifest.champion.as_str());
-    assert_eq!(v["model_version"], manifest.models[&manifest.champion].version.as_str());
-    let (s, v, _) = send(&app, post("/predict?model=random_forest", json!([good(), good()]).to_string())).await;
+    assert_eq!(
+        v["model_version"],
+        manifest.models[&manifest.champion].version.as_str()
+    );
+    let (s, v, _) = send(
+        &app,
+        post(
+            "/predict?model=random_forest",
+            json!([good(), good()]).to_string(),
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["predictions"].as_array().unwrap().len(), 2);
     assert_eq!(v["predictions"][0]["model"], "random_forest");
@@ -160,26 +195,145 @@ async fn every_bad_input_class_gets_its_documented_error() {
         g.to_string()
     };
     let cases: Vec<(Request<Body>, StatusCode, &str, Option<&str>)> = vec![
-        (post("/predict", "{\"date\": "), StatusCode::BAD_REQUEST, "malformed_json", None),
-        (post("/predict", with("unit_price", json!("cheap"))), StatusCode::UNPROCESSABLE_ENTITY, "wrong_type", Some("unit_price")),
-        (post("/predict", without("date")), StatusCode::UNPROCESSABLE_ENTITY, "missing_field", Some("date")),
-        (post("/predict", with("unit_price", json!(-3.0))), StatusCode::UNPROCESSABLE_ENTITY, "negative_value", Some("unit_price")),
-        (post("/predict", with("date", json!("2023-02-30"))), StatusCode::UNPROCESSABLE_ENTITY, "bad_date", Some("date")),
-        (post("/predict", with("discount", json!(1.5))), StatusCode::UNPROCESSABLE_ENTITY, "out_of_range", Some("discount")),
-        (post("/predict", json!([good(), {"date": "x"}]).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "missing_field", Some("[1].store_id")),
-        (post("/predict?model=linear", good().to_string()), StatusCode::BAD_REQUEST, "unknown_model", Some("model")),
-        (post("/predict", format!("[{}]", vec![good().to_string(); 40].join(","))), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
-        (post("/forecast_sarima", json!({"start_date": "2023-05-10", "end_date": "2023-05-01"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "end_before_start", Some("end_date")),
-        (post("/forecast_sarima", json!({"start_date": "2023-05-10", "end_date": "2025-05-01"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "horizon_too_long", Some("end_date")),
-        (post("/forecast_sarima", json!({"start_date": "10/05/2023", "end_date": "2023-05-11"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "bad_date", Some("start_date")),
-        (post("/forecast_sarima", json!({"start_date": "2023-05-10", "end_date": "2023-05-11", "level": 120}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "out_of_range", Some("level")),
-        (upload("/predict_batch_csv", b""), StatusCode::UNPROCESSABLE_ENTITY, "empty_csv", Some("file")),
-        (upload("/predict_batch_csv", b"date,store_id,product_id\n"), StatusCode::UNPROCESSABLE_ENTITY, "empty_csv", Some("file")),
-        (upload("/predict_batch_csv", b"date,store_id\n2023-04-01,S01\n"), StatusCode::UNPROCESSABLE_ENTITY, "missing_column", Some("product_id")),
-        (upload("/predict_batch_csv", b"\xff\xfe\x00d\x00a\x00t\x00e\n"), StatusCode::UNPROCESSABLE_ENTITY, "not_utf8", Some("file")),
-        (upload("/predict_batch_csv", &vec![b'a'; 20_000]), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
-        (upload("/predict_batch_csv?model=nope", b"date,store_id,product_id\n2023-04-01,S01,P1\n"), StatusCode::BAD_REQUEST, "unknown_model", Some("model")),
-        (get("/no/such/route"), StatusCode::NOT_FOUND, "not_found", None),
+        (
+            post("/predict", "{\"date\": "),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            None,
+        ),
+        (
+            post("/predict", with("unit_price", json!("cheap"))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_type",
+            Some("unit_price"),
+        ),
+        (
+            post("/predict", without("date")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+            Some("date"),
+        ),
+        (
+            post("/predict", with("unit_price", json!(-3.0))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "negative_value",
+            Some("unit_price"),
+        ),
+        (
+            post("/predict", with("date", json!("2023-02-30"))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_date",
+            Some("date"),
+        ),
+        (
+            post("/predict", with("discount", json!(1.5))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "out_of_range",
+            Some("discount"),
+        ),
+        (
+            post("/predict", json!([good(), {"date": "x"}]).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+            Some("[1].store_id"),
+        ),
+        (
+            post("/predict?model=linear", good().to_string()),
+            StatusCode::BAD_REQUEST,
+            "unknown_model",
+            Some("model"),
+        ),
+        (
+            post(
+                "/predict",
+                format!("[{}]", vec![good().to_string(); 40].join(",")),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            None,
+        ),
+        (
+            post(
+                "/forecast_sarima",
+                json!({"start_date": "2023-05-10", "end_date": "2023-05-01"}).to_string(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "end_before_start",
+            Some("end_date"),
+        ),
+        (
+            post(
+                "/forecast_sarima",
+                json!({"start_date": "2023-05-10", "end_date": "2025-05-01"}).to_string(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "horizon_too_long",
+            Some("end_date"),
+        ),
+        (
+            post(
+                "/forecast_sarima",
+                json!({"start_date": "10/05/2023", "end_date": "2023-05-11"}).to_string(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_date",
+            Some("start_date"),
+        ),
+        (
+            post(
+                "/forecast_sarima",
+                json!({"start_date": "2023-05-10", "end_date": "2023-05-11", "level": 120})
+                    .to_string(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "out_of_range",
+            Some("level"),
+        ),
+        (
+            upload("/predict_batch_csv", b""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_csv",
+            Some("file"),
+        ),
+        (
+            upload("/predict_batch_csv", b"date,store_id,product_id\n"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_csv",
+            Some("file"),
+        ),
+        (
+            upload("/predict_batch_csv", b"date,store_id\n2023-04-01,S01\n"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_column",
+            Some("product_id"),
+        ),
+        (
+            upload("/predict_batch_csv", b"\xff\xfe\x00d\x00a\x00t\x00e\n"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_utf8",
+            Some("file"),
+        ),
+        (
+            upload("/predict_batch_csv", &vec![b'a'; 20_000]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            None,
+        ),
+        (
+            upload(
+                "/predict_batch_csv?model=nope",
+                b"date,store_id,product_id\n2023-04-01,S01,P1\n",
+            ),
+            StatusCode::BAD_REQUEST,
+            "unknown_model",
+            Some("model"),
+        ),
+        (
+            get("/no/such/route"),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
     ];
     for (req, status, code, field) in cases {
         let what = format!("{} {}", req.method(), req.uri());
@@ -193,21 +347,24 @@ async fn every_bad_input_class_gets_its_documented_error() {
 #[tokio::test]
 async fn a_csv_with_some_bad_rows_scores_the_rest() {
     let app = app();
-    let csv = "transaction_id,date,store_id,product_id,unit_price,discount\n\
+    let csv: &[u8] = b"transaction_id,date,store_id,product_id,unit_price,discount\n\
                a,2023-04-01,S01,P0001,10,0\n\
                b,2023-04-31,S01,P0001,10,0\n\
                c,2023-04-02,S02,P0002,-4,0\n\
                d,2023-04-02,S02,P0002,\xff\xfe,0\n\
                e,2023-04-03,S03,P0003,12.5,0.2\n";
-    let (s, _, text) = send(&app, upload("/predict_batch_csv", csv.as_bytes())).await;
+    let (s, _, text) = send(&app, upload("/predict_batch_csv", csv)).await;
     assert_eq!(s, StatusCode::OK, "{text}");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "transaction_id,date,store_id,product_id,unit_price,discount,predicted_revenue,error");
+    assert_eq!(
+        lines[0],
+        "transaction_id,date,store_id,product_id,unit_price,discount,predicted_revenue,error"
+    );
     assert_eq!(lines.len(), 6);
     assert!(lines[2].contains("not a date"), "{}", lines[2]);
     assert!(lines[3].contains("negative"), "{}", lines[3]);
     assert!(lines[4].contains("not UTF-8"), "{}", lines[4]);
-    let (s, v, _) = send(&app, upload("/predict_batch_csv?format=json", csv.as_bytes())).await;
+    let (s, v, _) = send(&app, upload("/predict_batch_csv?format=json", csv)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["rows"], 5);
     assert_eq!(v["errors"], 3);
@@ -228,11 +385,17 @@ fn as_json_rows(raw: &Path, n: usize) -> (Vec<Value>, String) {
         let mut obj = serde_json::Map::new();
         for (h, v) in headers.iter().zip(rec.iter()) {
             let value = match h {
-                "unit_price" | "discount" if !v.trim().is_empty() => match v.trim().parse::<f64>() {
-                    Ok(x) => json!(x),
-                    Err(_) => json!(v),
-                },
-                "unit_price" | "discount" | "promotion" | "quantity" | "revenue" if v.trim().is_empty() => continue,
+                "unit_price" | "discount" if !v.trim().is_empty() => {
+                    match v.trim().parse::<f64>() {
+                        Ok(x) => json!(x),
+                        Err(_) => json!(v),
+                    }
+                }
+                "unit_price" | "discount" | "promotion" | "quantity" | "revenue"
+                    if v.trim().is_empty() =>
+                {
+                    continue;
+                }
                 "promotion" => json!(v.trim().parse::<i64>().unwrap_or(0)),
                 _ => json!(v),
             };
@@ -268,16 +431,31 @@ async fn api_predictions_equal_the_offline_command() {
             .filter(|(_, o)| o.is_some())
             .map(|(r, _)| r.clone())
             .collect();
-        let (s, arr, _) = send(&app, post(&format!("/predict?model={}", kind.name()), Value::Array(scorable).to_string())).await;
+        let (s, arr, _) = send(
+            &app,
+            post(
+                &format!("/predict?model={}", kind.name()),
+                Value::Array(scorable).to_string(),
+            ),
+        )
+        .await;
         assert_eq!(s, StatusCode::OK, "{arr}");
         let mut from_json = arr["predictions"].as_array().unwrap().iter();
         for (i, o) in offline.iter().enumerate() {
             let batch = v["predictions"][i]["predicted_revenue"].as_f64();
             assert_eq!(batch.is_some(), o.is_some(), "row {i}");
             if let (Some(b), Some(o)) = (batch, o) {
-                assert!((b - o).abs() <= 1e-9 * o.abs().max(1.0), "row {i}: {b} vs {o}");
-                let j = from_json.next().unwrap()["predicted_revenue"].as_f64().unwrap();
-                assert!((j - o).abs() <= 1e-9 * o.abs().max(1.0), "row {i}: json {j} vs {o}");
+                assert!(
+                    (b - o).abs() <= 1e-9 * o.abs().max(1.0),
+                    "row {i}: {b} vs {o}"
+                );
+                let j = from_json.next().unwrap()["predicted_revenue"]
+                    .as_f64()
+                    .unwrap();
+                assert!(
+                    (j - o).abs() <= 1e-9 * o.abs().max(1.0),
+                    "row {i}: json {j} vs {o}"
+                );
             }
         }
     }
@@ -285,7 +463,11 @@ async fn api_predictions_equal_the_offline_command() {
 
 fn rdr_col(out: &Path) -> usize {
     let mut rdr = csv::Reader::from_path(out).unwrap();
-    rdr.headers().unwrap().iter().position(|h| h == "predicted_revenue").unwrap()
+    rdr.headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "predicted_revenue")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -307,7 +489,13 @@ async fn invocations_accept_mlflow_envelopes() {
         assert_eq!(v["predictions"][0].as_f64().unwrap(), want);
     }
     let (s, v, _) = send(&app, post("/invocations", json!({"rows": []}).to_string())).await;
-    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "bad_envelope", None);
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_envelope",
+        None,
+    );
 }
 
 #[tokio::test]
@@ -336,14 +524,29 @@ async fn reload_swaps_only_valid_models() {
     // A broken artifact: refused, the old models keep serving, /status says why.
     fs::write(models.join("random_forest.bin"), b"not a model").unwrap();
     let (s, v, _) = send(&app, reload(Some(token))).await;
-    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", None);
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reload_failed",
+        None,
+    );
     still_serves(&app).await;
     let (_, st, _) = send(&app, get("/status")).await;
     assert_eq!(st["ready"], true);
     assert_eq!(st["last_load"]["ok"], false);
-    assert!(st["last_load"]["error"].as_str().unwrap().contains("random_forest.bin"));
+    assert!(
+        st["last_load"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("random_forest.bin")
+    );
 
-    fs::copy(fixture().models.join("random_forest.bin"), models.join("random_forest.bin")).unwrap();
+    fs::copy(
+        fixture().models.join("random_forest.bin"),
+        models.join("random_forest.bin"),
+    )
+    .unwrap();
     let (s, v, _) = send(&app, reload(Some(token))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["last_load"]["ok"], true);
@@ -360,9 +563,21 @@ async fn not_ready_without_models_and_says_why() {
     let (app, state) = salescast_api::build(&salescast_api::Config::new(dir.path().join("none")));
     assert!(state.reload().is_err());
     let (s, v, _) = send(&app, get("/ready")).await;
-    assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "models_not_loaded", None);
+    assert_error(
+        s,
+        &v,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "models_not_loaded",
+        None,
+    );
     let (s, v, _) = send(&app, post("/predict", good().to_string())).await;
-    assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "models_not_loaded", None);
+    assert_error(
+        s,
+        &v,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "models_not_loaded",
+        None,
+    );
     let (s, _, _) = send(&app, get("/health")).await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -372,8 +587,17 @@ async fn openapi_documents_every_route() {
     let app = app();
     let (s, v, _) = send(&app, get("/openapi.json")).await;
     assert_eq!(s, StatusCode::OK);
-    for path in ["/predict", "/predict_batch_csv", "/forecast_sarima", "/status", "/health",
-                 "/ready", "/metrics", "/invocations", "/admin/reload"] {
+    for path in [
+        "/predict",
+        "/predict_batch_csv",
+        "/forecast_sarima",
+        "/status",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/invocations",
+        "/admin/reload",
+    ] {
         assert!(v["paths"][path].is_object(), "{path} missing");
     }
     let (s, _, text) = send(&app, get("/docs/")).await;
@@ -390,13 +614,29 @@ async fn a_real_socket_serves_and_counts() {
     let client = reqwest::Client::new();
     let base = format!("http://{addr}");
     for _ in 0..3 {
-        let r = client.post(format!("{base}/predict")).json(&good()).send().await.unwrap();
+        let r = client
+            .post(format!("{base}/predict"))
+            .json(&good())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert!(r.headers().contains_key("x-request-id"));
     }
-    let m = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        m.lines().any(|l| l.starts_with("salescast_http_requests_total{") && l.contains("route=\"/predict\"") && l.contains("status=\"200\"") && l.ends_with(" 3")),
+        m.lines()
+            .any(|l| l.starts_with("salescast_http_requests_total{")
+                && l.contains("route=\"/predict\"")
+                && l.contains("status=\"200\"")
+                && l.ends_with(" 3")),
         "{m}"
     );
     assert!(m.contains("salescast_http_request_duration_seconds_bucket"));

@@ -70,7 +70,11 @@ fn set(text: &str, key: &str, value: &str) -> String {
 
 fn set_trees(dir: &Path, n: u64) {
     let path = dir.join("params.yaml");
-    let text = set(&fs::read_to_string(&path).unwrap(), "n_trees", &n.to_string());
+    let text = set(
+        &fs::read_to_string(&path).unwrap(),
+        "n_trees",
+        &n.to_string(),
+    );
     fs::write(&path, text).unwrap();
 }
 

@@ -170,13 +170,14 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
         ] {
             assert!(d.metric(k).is_some(), "{name}: metric {k}");
         }
-        let files: Vec<String> = block(client.list_artifacts(&run.info.run_id, "models"))
+        let files: Vec<String> = block(client.list_artifacts(&run.info.run_id, "reports"))
             .unwrap()
             .into_iter()
             .map(|f| f.path)
             .collect();
         assert!(
-            files.contains(&"models/manifest.json".to_owned()),
+            files.contains(&"reports/features_report.json".to_owned())
+                && files.contains(&"reports/preprocess_report.json".to_owned()),
             "{files:?}"
         );
         let plots = block(client.list_artifacts(&run.info.run_id, "plots")).unwrap();
@@ -184,6 +185,15 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
         let model_id = d.tag("salescast.model_id").unwrap();
         let logged = block(client.get_json(&format!("logged-models/{model_id}"), &[])).unwrap();
         assert_eq!(logged["model"]["info"]["status"], "LOGGED_MODEL_READY");
+        let stored = block(client.get_json(
+            &format!("logged-models/{model_id}/artifacts/directories"),
+            &[],
+        ))
+        .unwrap()
+        .to_string();
+        for f in ["MLmodel", "manifest.json", "transform.json", &format!("{name}.bin")] {
+            assert!(stored.contains(&format!("\"{f}\"")), "{f} in {stored}");
+        }
         assert_eq!(
             logged["model"]["info"]["source_run_id"],
             run.info.run_id.as_str()
@@ -237,11 +247,20 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
         "long-param",
     );
     r.param("notes", "x".repeat(7000)).param("short", 1);
-    r.metric("nan_metric", f64::NAN, 0).finish(salescast_tracking::RunStatus::Finished);
+    r.metric("nan_metric", f64::NAN, 0)
+        .finish(salescast_tracking::RunStatus::Finished);
     let id = block(salescast_tracking::server::send(&client, &r)).unwrap();
     let run = block(client.get_run(&id)).unwrap();
-    assert!(run.data.param("notes").unwrap().contains("artifact params/notes.txt"));
-    assert!(run.data.metric("nan_metric").unwrap().is_nan(), "NaN arrives as NaN, not 0");
+    assert!(
+        run.data
+            .param("notes")
+            .unwrap()
+            .contains("artifact params/notes.txt")
+    );
+    assert!(
+        run.data.metric("nan_metric").unwrap().is_nan(),
+        "NaN arrives as NaN, not 0"
+    );
     let files = block(client.list_artifacts(&id, "params")).unwrap();
     assert_eq!(files[0].path, "params/notes.txt");
     assert_eq!(files[0].file_size, Some(7000));
@@ -287,7 +306,11 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
         );
     }
     let all = block(client.search_runs(&[&exp.experiment_id], "")).unwrap();
-    assert_eq!(all.len(), 5, "two trainings of two models and the long-param run, no duplicates");
+    assert_eq!(
+        all.len(),
+        5,
+        "two trainings of two models and the long-param run, no duplicates"
+    );
 }
 
 fn ok_out(o: &Output) -> Vec<u8> {
@@ -348,18 +371,43 @@ fn a_failed_training_is_recorded_as_failed_runs() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     fs::write(dir.join("params.yaml"), PARAMS).unwrap();
-    let o = salescast(dir, None, &["train", "--data-dir", "nowhere", "--models-dir", "models"]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = salescast(
+        dir,
+        None,
+        &["train", "--data-dir", "nowhere", "--models-dir", "models"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let exp = fs::read_dir(dir.join("mlruns"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| fs::read_to_string(p.join("meta.yaml")).unwrap_or_default().contains("name: salescast"))
+        .find(|p| {
+            fs::read_to_string(p.join("meta.yaml"))
+                .unwrap_or_default()
+                .contains("name: salescast")
+        })
         .unwrap();
-    let runs: Vec<_> = fs::read_dir(&exp).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let runs: Vec<_> = fs::read_dir(&exp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     assert_eq!(runs.len(), 2, "one FAILED run per model");
     for r in runs {
-        assert!(fs::read_to_string(r.join("meta.yaml")).unwrap().contains("status: 4"));
-        assert!(fs::read_to_string(r.join("tags/error")).unwrap().contains("nowhere"));
+        assert!(
+            fs::read_to_string(r.join("meta.yaml"))
+                .unwrap()
+                .contains("status: 4")
+        );
+        assert!(
+            fs::read_to_string(r.join("tags/error"))
+                .unwrap()
+                .contains("nowhere")
+        );
     }
 }
 

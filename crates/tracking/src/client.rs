@@ -202,8 +202,15 @@ impl MlflowClient {
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                     .body(b.clone()),
             };
+            let sent = std::time::Instant::now();
             match req.send().await {
                 Ok(resp) => {
+                    tracing::debug!(
+                        call,
+                        status = resp.status().as_u16(),
+                        ms = sent.elapsed().as_secs_f64() * 1e3,
+                        "MLflow request"
+                    );
                     let status = resp.status();
                     let bytes = resp.bytes().await.map_err(|e| TrackingError::Response {
                         call: call.to_owned(),
@@ -546,6 +553,18 @@ impl MlflowClient {
     pub async fn ensure_registered_model(&self, name: &str) -> Result<()> {
         if self.known().registered.contains(name) {
             return Ok(());
+        }
+        // A look-up is much cheaper for the server than a refused duplicate create.
+        match self
+            .get::<Value>("registered-models/get", &[("name", name)])
+            .await
+        {
+            Ok(_) => {
+                self.known().registered.insert(name.to_owned());
+                return Ok(());
+            }
+            Err(TrackingError::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e),
         }
         let done = match self
             .post::<Value>(

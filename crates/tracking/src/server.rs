@@ -122,56 +122,101 @@ async fn fill(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    for (m, p, t) in batches(&record.metrics, &params, &tags) {
-        client.log_batch(&run_id, &m, &p, &t).await?;
-    }
+    // Values, run artifacts and the model are independent once the run exists, so they go out
+    // together; each is a chain of small requests whose latency, not bandwidth, sets the time.
+    let values = async {
+        for (m, p, t) in batches(&record.metrics, &params, &tags) {
+            client.log_batch(&run_id, &m, &p, &t).await?;
+        }
+        Ok::<(), TrackingError>(())
+    };
     let files = record
         .artifacts
         .iter()
         .map(|a| (a.path.clone(), a.local.clone()))
         .collect();
-    put_files(client, &root, files).await?;
-
-    if let Some(spec) = &record.model {
-        let current = if record.fresh {
-            None
-        } else {
-            Some(client.get_run(&run_id).await?)
-        };
-        let checkpoint = |key: &str| {
-            current
-                .as_ref()
-                .and_then(|r| r.data.tag(key))
-                .map(str::to_owned)
-        };
-        let source = match checkpoint(MODEL_TAG).as_deref() {
-            Some(id) => source_for(id, &root, &spec.name),
-            None => {
-                let id = log_model(client, record, spec, experiment_id, &run_id, &root).await?;
-                client.set_tag(&run_id, MODEL_TAG, &id).await?;
-                source_for(&id, &root, &spec.name)
+    let artifacts = put_files(client, &root, files);
+    let model = async {
+        match &record.model {
+            Some(spec) => {
+                model_and_registry(client, record, spec, experiment_id, &run_id, &root).await
             }
-        };
-        if let Some(name) = &spec.registered_name {
-            let version = match checkpoint(VERSION_TAG) {
-                Some(v) => v,
-                None => {
-                    client.ensure_registered_model(name).await?;
-                    let v = client.create_model_version(name, &source, &run_id).await?;
-                    client.set_tag(&run_id, VERSION_TAG, &v.version).await?;
-                    v.version
-                }
-            };
-            if spec.champion {
-                client.set_alias(name, CHAMPION_ALIAS, &version).await?;
-            }
+            None => Ok(()),
         }
-    }
+    };
+    // The registered model is looked up early so the registration after the upload is short.
+    let registry = async {
+        match record.model.as_ref().and_then(|m| m.registered_name.as_ref()) {
+            Some(name) => client.ensure_registered_model(name).await,
+            None => Ok(()),
+        }
+    };
+    let (v, a, m, r) = tokio::join!(values, artifacts, model, registry);
+    r?;
+    v?;
+    a?;
+    m?;
 
     if let Some((end, status)) = record.end {
         client.finish_run(&run_id, status.as_mlflow(), end).await?;
     }
     Ok(())
+}
+
+/// Logs the model (unless a checkpoint tag says it was), registers a version, moves the alias.
+async fn model_and_registry(
+    client: &MlflowClient,
+    record: &RunRecord,
+    spec: &crate::record::ModelSpec,
+    experiment_id: &str,
+    run_id: &str,
+    root: &str,
+) -> Result<()> {
+    let current = if record.fresh {
+        None
+    } else {
+        Some(client.get_run(run_id).await?)
+    };
+    let checkpoint = |key: &str| {
+        current
+            .as_ref()
+            .and_then(|r| r.data.tag(key))
+            .map(str::to_owned)
+    };
+    let (source, tagged) = match checkpoint(MODEL_TAG).as_deref() {
+        Some(id) => (source_for(id, root, &spec.name), None),
+        None => {
+            let id = log_model(client, record, spec, experiment_id, run_id, root).await?;
+            (source_for(&id, root, &spec.name), Some(id))
+        }
+    };
+    let tag_model = async {
+        match &tagged {
+            Some(id) => client.set_tag(run_id, MODEL_TAG, id).await,
+            None => Ok(()),
+        }
+    };
+    let register = async {
+        let Some(name) = &spec.registered_name else {
+            return Ok(());
+        };
+        let version = match checkpoint(VERSION_TAG) {
+            Some(v) => v,
+            None => {
+                client.ensure_registered_model(name).await?;
+                let v = client.create_model_version(name, &source, run_id).await?;
+                client.set_tag(run_id, VERSION_TAG, &v.version).await?;
+                v.version
+            }
+        };
+        if spec.champion {
+            client.set_alias(name, CHAMPION_ALIAS, &version).await?;
+        }
+        Ok::<(), TrackingError>(())
+    };
+    let (t, r) = tokio::join!(tag_model, register);
+    t?;
+    r
 }
 
 fn source_for(model_tag: &str, run_root: &str, folder: &str) -> String {
@@ -197,17 +242,21 @@ async fn log_model(
         .await?
     {
         Some((model_id, model_root)) => {
-            client.link_model_output(run_id, &model_id).await?;
-            let files = spec
+            let mut files: Vec<(String, PathBuf)> = spec
                 .files
                 .iter()
                 .map(|f| (f.path.clone(), f.local.clone()))
                 .collect();
-            put_files(client, &model_root, files).await?;
             let text = mlmodel::render(spec, run_id, Some(&model_id), created);
-            client
-                .put_artifact(&model_root, "MLmodel", text.into_bytes())
-                .await?;
+            files.retain(|f| f.0 != "MLmodel");
+            let (link, upload, mlmodel) = tokio::join!(
+                client.link_model_output(run_id, &model_id),
+                put_files(client, &model_root, files),
+                client.put_artifact(&model_root, "MLmodel", text.into_bytes())
+            );
+            link?;
+            upload?;
+            mlmodel?;
             client.finalize_logged_model(&model_id).await?;
             Ok(model_id)
         }
