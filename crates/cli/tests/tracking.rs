@@ -191,7 +191,12 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
         ))
         .unwrap()
         .to_string();
-        for f in ["MLmodel", "manifest.json", "transform.json", &format!("{name}.bin")] {
+        for f in [
+            "MLmodel",
+            "manifest.json",
+            "transform.json",
+            &format!("{name}.bin"),
+        ] {
             assert!(stored.contains(&format!("\"{f}\"")), "{f} in {stored}");
         }
         assert_eq!(
@@ -378,8 +383,8 @@ fn a_failed_training_is_recorded_as_failed_runs() {
     );
     assert_eq!(
         o.status.code(),
-        Some(2),
-        "{}",
+        Some(3),
+        "a missing features directory fails the stage: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     let exp = fs::read_dir(dir.join("mlruns"))

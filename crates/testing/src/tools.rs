@@ -96,13 +96,15 @@ impl MlflowServer {
     fn wait_healthy(&mut self, limit: Duration) {
         let started = Instant::now();
         while started.elapsed() < limit {
-            if let Some(child) = &mut self.child {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let log =
-                        std::fs::read_to_string(self.dir.join(format!("server-{}.log", self.port)))
-                            .unwrap_or_default();
-                    panic!("mlflow server exited with {status}:\n{log}");
-                }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let log =
+                    std::fs::read_to_string(self.dir.join(format!("server-{}.log", self.port)))
+                        .unwrap_or_default();
+                panic!("mlflow server exited with {status}:\n{log}");
             }
             if health(self.port) {
                 return;

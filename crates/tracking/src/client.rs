@@ -703,12 +703,15 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// One `log-batch` request's metrics, params and tags.
+pub type Batch = (Vec<Metric>, Vec<(String, String)>, Vec<(String, String)>);
+
 /// Splits metrics, params and tags into `log-batch` requests within MLflow's limits.
 pub fn batches(
     metrics: &[Metric],
     params: &[(String, String)],
     tags: &[(String, String)],
-) -> Vec<(Vec<Metric>, Vec<(String, String)>, Vec<(String, String)>)> {
+) -> Vec<Batch> {
     let mut out = Vec::new();
     let (mut m, mut p, mut t) = (metrics.iter(), params.iter(), tags.iter());
     loop {

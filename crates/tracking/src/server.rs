@@ -146,7 +146,11 @@ async fn fill(
     };
     // The registered model is looked up early so the registration after the upload is short.
     let registry = async {
-        match record.model.as_ref().and_then(|m| m.registered_name.as_ref()) {
+        match record
+            .model
+            .as_ref()
+            .and_then(|m| m.registered_name.as_ref())
+        {
             Some(name) => client.ensure_registered_model(name).await,
             None => Ok(()),
         }
