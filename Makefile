@@ -7,15 +7,15 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: run test lint unit build-release pipeline repro tools venv bench clean toolchain
+.PHONY: run test lint unit build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 ## The main job: build, then every pipeline stage through DVC (runs logged to ./mlruns, or to
-## the MLflow server in MLFLOW_TRACKING_URI).
-run: toolchain tools build-release repro
+## the MLflow server in MLFLOW_TRACKING_URI), then the prediction service on the new models.
+run: toolchain tools build-release repro serve
 
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests.
@@ -33,12 +33,17 @@ unit:
 	$(CARGO) test --workspace --locked
 
 build-release:
-	$(CARGO) build --release --locked --bin salescast
+	$(CARGO) build --release --locked --bin salescast --bin salescast-api
 
 ## `dvc repro` with the release binary first on PATH.
 repro:
 	PATH="$(abspath $(RELEASE_BIN)):$(abspath $(TOOLS_VENV))/bin:$$PATH" $(TOOLS_VENV)/bin/dvc repro
 	@echo "runs: MLFLOW_ALLOW_FILE_STORE=true $(TOOLS_VENV)/bin/mlflow ui --backend-store-uri ./mlruns"
+
+## The prediction service on ./models (Ctrl-C stops it).
+serve:
+	@echo "salescast-api on http://$(or $(SALESCAST_ADDR),127.0.0.1:5001) (docs: /docs/); Ctrl-C stops it"
+	$(RELEASE_BIN)/salescast-api --models-dir models
 
 ## The same stages without DVC, by one command.
 pipeline:
