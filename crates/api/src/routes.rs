@@ -107,11 +107,13 @@ fn parse_json(body: &[u8]) -> ApiResult<Value> {
     })
 }
 
+/// Scores JSON rows; errors name the field, prefixed by the row's index when `indexed`.
 fn score_rows(
     state: &AppState,
     l: &Loaded,
     rows: &[Value],
     model: Option<&str>,
+    indexed: bool,
 ) -> ApiResult<Vec<Prediction>> {
     let (kind, version) = pick(l, model)?;
     if rows.is_empty() {
@@ -126,7 +128,11 @@ fn score_rows(
     }
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
-        let at = format!("[{i}].");
+        let at = if indexed {
+            format!("[{i}].")
+        } else {
+            String::new()
+        };
         let cells = input::cells_of(row, &at)?;
         let v = input::score(&l.predictor, &cells, kind, &at)?;
         out.push(Prediction {
@@ -157,20 +163,19 @@ pub async fn predict(
     let value = parse_json(&body)?;
     match value {
         Value::Array(rows) => {
-            let predictions = score_rows(&state, &l, &rows, q.model.as_deref())?;
+            let predictions = score_rows(&state, &l, &rows, q.model.as_deref(), true)?;
             Ok(Json(Predictions { predictions }).into_response())
         }
         obj @ Value::Object(_) => {
-            let (kind, version) = pick(&l, q.model.as_deref())?;
-            let cells = input::cells_of(&obj, "")?;
-            let v = input::score(&l.predictor, &cells, kind, "")?;
-            state.metrics.predicted(kind.name(), 1);
-            Ok(Json(Prediction {
-                predicted_revenue: v,
-                model: kind.name().to_owned(),
-                model_version: version,
-            })
-            .into_response())
+            let one = score_rows(&state, &l, &[obj], q.model.as_deref(), false)?;
+            let p = one.into_iter().next().ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "no prediction",
+                )
+            })?;
+            Ok(Json(p).into_response())
         }
         _ => Err(ApiError::unprocessable(
             "wrong_type",
@@ -580,7 +585,7 @@ pub async fn invocations(
 ) -> ApiResult<Json<Value>> {
     let l = loaded(&state)?;
     let rows = input::envelope_rows(&parse_json(&body)?)?;
-    let p = score_rows(&state, &l, &rows, q.model.as_deref())?;
+    let p = score_rows(&state, &l, &rows, q.model.as_deref(), true)?;
     let values: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
     Ok(Json(serde_json::json!({"predictions": values})))
 }
