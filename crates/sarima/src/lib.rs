@@ -18,5 +18,5 @@ pub mod spec;
 pub mod ssm;
 
 pub use error::{Result, SarimaError};
-pub use model::{ARTIFACT_VERSION, FittedSarima, Params, Regressors, Sarima, difference};
+pub use model::{ARTIFACT_VERSION, FittedSarima, Params, Regressors, Sarima, Trend, difference};
 pub use spec::Order;

@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn ar1_transform_is_the_textbook_map() {
         let phi = constrain_stationary(&[1.0]);
-        assert!((phi[0] - 1.0 / 2f64.sqrt()).abs() < 1e-15);
+        assert!((phi[0] + 1.0 / 2f64.sqrt()).abs() < 1e-15);
         assert!(is_stationary(&[0.99]));
         assert!(!is_stationary(&[1.0]));
         assert!(!is_stationary(&[0.5, 0.6]));
