@@ -401,6 +401,8 @@ pub struct ForecastRequest {
     pub end_date: String,
     /// Interval level in percent, in (0, 100); default 95.
     pub level: Option<f64>,
+    /// A store's series instead of all stores (optional).
+    pub store: Option<String>,
 }
 
 /// Daily revenue forecast with prediction intervals from the daily model.
@@ -445,25 +447,48 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
         .field("level"));
     }
     let l = loaded(&state)?;
-    let last = l.predictor.manifest.test_start;
-    let horizon = (end - last).num_days();
+    let Some(daily) = l.daily.as_ref().map(|_| l.clone()) else {
+        return Err(ApiError::unavailable(
+            "no_daily_model",
+            format!(
+                "{} has no daily revenue model: train one with `salescast train --model sarima`",
+                state.models_dir.display()
+            ),
+        ));
+    };
+    let daily_last = daily.daily.as_ref().map(|d| d.last_day).unwrap_or(end);
+    let horizon = (end - daily_last).num_days();
     if horizon > i64::from(state.limits.max_horizon_days) {
         return Err(ApiError::unprocessable(
             "horizon_too_long",
             format!(
-                "end_date {end} is {horizon} days after the data; the limit is {} (SALESCAST_MAX_HORIZON_DAYS)",
-                state.limits.max_horizon_days
+                "end_date {end} is {horizon} days after the last training day {}; the limit is {} (SALESCAST_MAX_HORIZON_DAYS)",
+                daily_last, state.limits.max_horizon_days
             ),
         )
         .field("end_date"));
     }
-    Err(ApiError::unavailable(
-        "no_daily_model",
-        format!(
-            "{} has no daily revenue model: train one with `salescast train --model sarima`",
-            state.models_dir.display()
-        ),
-    ))
+    // An MSTL champion refits on each request (milliseconds of CPU): off the async workers.
+    let store = req.store.clone();
+    let result = tokio::task::spawn_blocking(move || match daily.daily.as_ref() {
+        Some(d) => d.respond(store.as_deref(), start, end, level),
+        None => Err(salescast_daily::DailyError::Mstl("daily model vanished".into())),
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("forecast task failed: {e}")))?;
+    let body = result.map_err(|e| match e {
+        salescast_daily::DailyError::Request { field, reason } => {
+            let code = match field {
+                "start_date" => "start_in_training_period",
+                "end_date" => "horizon_too_long",
+                "store" => "unknown_store",
+                _ => "out_of_range",
+            };
+            ApiError::unprocessable(code, format!("{field}: {reason}")).field(field)
+        }
+        other => ApiError::internal(format!("forecast failed: {other}")),
+    })?;
+    Ok(Json(body).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,8 +17,13 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct Loaded {
     pub predictor: Predictor,
+    /// The daily champion (`sarima.json`), when the models directory has one.
+    pub daily: Option<salescast_daily::DailyArtifact>,
     pub loaded_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// File name of the daily model in the models directory (as the train stage writes it).
+pub const DAILY_FILE: &str = "sarima.json";
 
 /// The outcome of the last load attempt.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -73,8 +78,21 @@ impl AppState {
 
     /// Loads the models directory and swaps it in; on failure the old models stay.
     pub fn reload(&self) -> Result<Arc<Loaded>, String> {
+        let daily_path = self.models_dir.join(DAILY_FILE);
         let result = Predictor::load(&self.models_dir)
-            .map_err(|e| format!("loading {}: {e}", self.models_dir.display()));
+            .map_err(|e| format!("loading {}: {e}", self.models_dir.display()))
+            .and_then(|p| {
+                // A broken daily artifact fails the whole load: the old models keep serving.
+                let daily = if daily_path.exists() {
+                    Some(
+                        salescast_daily::DailyArtifact::load(&daily_path)
+                            .map_err(|e| format!("loading {}: {e}", daily_path.display()))?,
+                    )
+                } else {
+                    None
+                };
+                Ok((p, daily))
+            });
         let now = chrono::Utc::now();
         let attempt = LoadAttempt {
             at: now,
@@ -82,9 +100,10 @@ impl AppState {
             error: result.as_ref().err().cloned(),
         };
         *self.last_attempt.write().unwrap_or_else(|p| p.into_inner()) = Some(attempt);
-        let predictor = result?;
+        let (predictor, daily) = result?;
         let loaded = Arc::new(Loaded {
             predictor,
+            daily,
             loaded_at: now,
         });
         self.metrics.set_models(&loaded.predictor);

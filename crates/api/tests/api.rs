@@ -47,8 +47,15 @@ fn fixture() -> &'static Fixture {
                 ..Default::default()
             },
             validation_days: 10,
+            daily: None,
         };
         train(&features, &models, &opts, false).unwrap();
+        let daily = salescast_daily::SelectSettings {
+            folds: 1,
+            fold_days: 7,
+            ..Default::default()
+        };
+        salescast_pipeline::daily::train_daily(&features, &models, &daily).unwrap();
         Fixture {
             raw,
             models,
@@ -178,6 +185,38 @@ async fn predict_one_and_many_with_model_choice() {
 }
 
 #[tokio::test]
+async fn forecast_sarima_serves_the_daily_champion_with_intervals() {
+    let app = app();
+    let artifact = salescast_daily::DailyArtifact::load(&fixture().models.join("sarima.json")).unwrap();
+    let first = artifact.last_day + chrono::Duration::days(3);
+    let last = first + chrono::Duration::days(9);
+    let req = json!({"start_date": first.to_string(), "end_date": last.to_string(), "level": 80});
+    let (s, v, _) = send(&app, post("/forecast_sarima", req.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["model"], "sarima");
+    assert_eq!(v["champion"], artifact.model_name().as_str());
+    let days = v["forecast"].as_array().unwrap();
+    assert_eq!(days.len(), 10);
+    assert_eq!(days[0]["date"], first.to_string());
+    for d in days {
+        let (lo, m, hi) = (d["lower"].as_f64().unwrap(), d["mean"].as_f64().unwrap(), d["upper"].as_f64().unwrap());
+        assert!(lo < m && m < hi, "{d}");
+    }
+    // The same days as the artifact forecasts them directly, and a wider 95% interval.
+    let direct = artifact.forecast(None, first, last, 80.0).unwrap();
+    assert!((direct[4].mean - days[4]["mean"].as_f64().unwrap()).abs() < 1e-9);
+    let req95 = json!({"start_date": first.to_string(), "end_date": last.to_string()});
+    let (_, v95, _) = send(&app, post("/forecast_sarima", req95.to_string())).await;
+    assert!(v95["forecast"][9]["upper"].as_f64().unwrap() > days[9]["upper"].as_f64().unwrap());
+    // A store's own series.
+    let store = artifact.stores.keys().next().unwrap().clone();
+    let req = json!({"start_date": first.to_string(), "end_date": first.to_string(), "store": store});
+    let (s, v, _) = send(&app, post("/forecast_sarima", req.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["store"], store.as_str());
+}
+
+#[tokio::test]
 async fn every_bad_input_class_gets_its_documented_error() {
     let (app, _) = app_with(&fixture().models, |c| {
         c.limits.max_json_bytes = 4096;
@@ -269,6 +308,25 @@ async fn every_bad_input_class_gets_its_documented_error() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "horizon_too_long",
             Some("end_date"),
+        ),
+        (
+            post(
+                "/forecast_sarima",
+                json!({"start_date": "2023-02-01", "end_date": "2023-04-20"}).to_string(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "start_in_training_period",
+            Some("start_date"),
+        ),
+        (
+            post(
+                "/forecast_sarima",
+                json!({"start_date": "2023-05-10", "end_date": "2023-05-11", "store": "S99"})
+                    .to_string(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_store",
+            Some("store"),
         ),
         (
             post(

@@ -48,6 +48,8 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Score a raw file offline with the saved transform and a model (default: the champion).
     Predict(PredictArgs),
+    /// Forecast daily revenue between two dates with the saved daily champion (models/sarima.json).
+    Forecast(ForecastArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),
     /// Experiment tracking: upload runs spooled while the MLflow server was down.
@@ -121,6 +123,24 @@ pub struct EvaluateArgs {
     pub plots_dir: Option<PathBuf>,
     #[command(flatten)]
     pub track: TrackSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    #[arg(long, env = "SALESCAST_MODELS_DIR")]
+    pub models_dir: PathBuf,
+    /// First day to forecast (YYYY-MM-DD), after the last training day.
+    #[arg(long)]
+    pub start: chrono::NaiveDate,
+    /// Last day to forecast (YYYY-MM-DD), at most 366 days after the last training day.
+    #[arg(long)]
+    pub end: chrono::NaiveDate,
+    /// Prediction interval level in percent.
+    #[arg(long, default_value_t = 95.0)]
+    pub level: f64,
+    /// Forecast one store's series instead of all stores.
+    #[arg(long)]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Train(a) => train(&a, &params, json),
         Command::Evaluate(a) => evaluate(&a, json),
         Command::Predict(a) => predict(&a, json),
+        Command::Forecast(a) => forecast(&a, json),
         Command::Pipeline(a) => pipeline(&a, &params, json),
         Command::Tracking(c) => crate::track::command(&c, json),
     }
@@ -181,24 +182,38 @@ fn features(a: &FeaturesArgs, p: &Params, json: bool) -> Outcome {
     if json { print_json(&report) } else { Ok(()) }
 }
 
+/// The name of the daily model in `--model` lists.
+const SARIMA: &str = "sarima";
+
 fn parse_kind(name: &str) -> Result<salescast_models::Kind, Failure> {
     salescast_models::Kind::parse(name.trim()).ok_or_else(|| {
         Failure::bad_input(anyhow::anyhow!(
-            "unknown model {name:?}: expected random_forest or gradient_boosting"
+            "unknown model {name:?}: expected random_forest, gradient_boosting or sarima"
         ))
     })
 }
 
 fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure> {
     let d = TrainOptions::default();
-    let kinds = match t.models.clone().or_else(|| p.train.models.clone()) {
-        Some(names) => names
-            .iter()
-            .map(|n| parse_kind(n))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => d.kinds,
+    let (kinds, daily) = match t.models.clone().or_else(|| p.train.models.clone()) {
+        Some(names) => {
+            let daily = names.iter().any(|n| n.trim() == SARIMA);
+            let kinds = names
+                .iter()
+                .filter(|n| n.trim() != SARIMA)
+                .map(|n| parse_kind(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            if kinds.is_empty() && !daily {
+                return Err(Failure::bad_input(anyhow::anyhow!("--model names no model")));
+            }
+            (kinds, daily)
+        }
+        None => (d.kinds, false),
     };
+    let settings = p.train.sarima.clone().unwrap_or_default().settings();
+    settings.validate().map_err(|e| Failure::bad_input(anyhow::anyhow!("params train.sarima: {e}")))?;
     Ok(TrainOptions {
+        daily: daily.then_some(settings),
         kinds,
         random_forest: p.train.random_forest.clone().unwrap_or(d.random_forest),
         gradient_boosting: p
@@ -212,8 +227,10 @@ fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure>
 
 #[derive(Debug, Serialize)]
 struct TrainReport {
-    #[serde(flatten)]
-    outcome: TrainOutcome,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    outcome: Option<TrainOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daily: Option<salescast_pipeline::daily::DailyOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tracking: Option<Tracked>,
 }
@@ -230,6 +247,24 @@ fn run_train(
     let ctx = tracker.as_ref().map(|t| {
         salescast_pipeline::tracking::RunContext::detect(&t.experiment, &track.project_dir)
     });
+    let daily = match &opts.daily {
+        Some(settings) => {
+            let d = salescast_pipeline::daily::train_daily(data_dir, models_dir, settings)?;
+            tracing::info!(
+                model = %d.model,
+                test_mae = d.test.map(|t| t.mae),
+                test_mase = d.test.map(|t| t.mase),
+                stores = d.stores,
+                seconds = format!("{:.2}", d.fit_seconds),
+                "daily champion saved"
+            );
+            Some(d)
+        }
+        None => None,
+    };
+    if opts.kinds.is_empty() {
+        return Ok(TrainReport { outcome: None, daily, tracking: None });
+    }
     let outcome = match salescast_pipeline::train::train(data_dir, models_dir, opts, true) {
         Ok(o) => o,
         Err(e) => {
@@ -265,7 +300,7 @@ fn run_train(
         }
         _ => None,
     };
-    Ok(TrainReport { outcome, tracking })
+    Ok(TrainReport { outcome: Some(outcome), daily, tracking })
 }
 
 fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
@@ -315,6 +350,34 @@ fn evaluate(a: &EvaluateArgs, json: bool) -> Outcome {
         &a.track,
     )?;
     if json { print_json(&m) } else { Ok(()) }
+}
+
+fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
+    let path = a.models_dir.join(salescast_pipeline::daily::DAILY_ARTIFACT);
+    if !path.exists() {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "{} does not exist: train the daily model first (salescast train --model sarima)",
+            path.display()
+        )));
+    }
+    let artifact = salescast_daily::DailyArtifact::load(&path)
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("{}: {e}", path.display())))?;
+    let body = artifact
+        .respond(a.store.as_deref(), a.start, a.end, a.level)
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))?;
+    if json {
+        return print_json(&body);
+    }
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    let write = |out: &mut csv::Writer<_>| -> Result<(), csv::Error> {
+        out.write_record(["date", "mean", "lower", "upper"])?;
+        for d in &body.forecast {
+            out.write_record([d.date.to_string(), d.mean.to_string(), d.lower.to_string(), d.upper.to_string()])?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    write(&mut out).map_err(|e| Failure::failed(anyhow::anyhow!("writing the forecast: {e}")))
 }
 
 fn predict(a: &PredictArgs, json: bool) -> Outcome {

@@ -25,11 +25,41 @@ pub struct Params {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainParams {
-    /// Models to train (random_forest, gradient_boosting).
+    /// Models to train (random_forest, gradient_boosting, sarima).
     pub models: Option<Vec<String>>,
+    /// The daily model selection (the `sarima` model).
+    pub sarima: Option<SarimaParams>,
     pub validation_days: Option<u32>,
     pub random_forest: Option<salescast_models::RandomForestParams>,
     pub gradient_boosting: Option<salescast_models::GradientBoostingParams>,
+}
+
+/// Settings of the daily champion selection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SarimaParams {
+    /// Rolling-origin folds before the test window.
+    pub folds: Option<usize>,
+    /// Days forecast per fold.
+    pub fold_days: Option<usize>,
+    /// Yearly Fourier pairs among the calendar regressors.
+    pub fourier_terms: Option<usize>,
+    /// Holiday flags among the calendar regressors.
+    pub holidays: Option<bool>,
+}
+
+impl SarimaParams {
+    pub fn settings(&self) -> salescast_daily::SelectSettings {
+        let d = salescast_daily::SelectSettings::default();
+        salescast_daily::SelectSettings {
+            folds: self.folds.unwrap_or(d.folds),
+            fold_days: self.fold_days.unwrap_or(d.fold_days),
+            calendar: salescast_daily::CalendarSpec {
+                holidays: self.holidays.unwrap_or(d.calendar.holidays),
+                fourier_terms: self.fourier_terms.unwrap_or(d.calendar.fourier_terms),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

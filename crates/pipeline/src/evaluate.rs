@@ -1,6 +1,8 @@
 //! The evaluate stage: test-day metrics of every model and the baseline, and data for plots.
 
 use std::collections::BTreeMap;
+
+use salescast_daily::DailyArtifact;
 use std::path::Path;
 
 use salescast_core::artifact::{save_plain_json, write_atomic};
@@ -72,7 +74,30 @@ pub fn evaluate(
         },
     );
     preds.push(("seasonal_naive".into(), b));
-    save_plain_json(metrics, &out)?;
+    let daily_path = models_dir.join(crate::daily::DAILY_ARTIFACT);
+    let daily = if daily_path.exists() {
+        Some(DailyArtifact::load(&daily_path).map_err(|e| crate::PipelineError::BadInput(format!("{}: {e}", daily_path.display())))?)
+    } else {
+        None
+    };
+    let mut doc = serde_json::to_value(&out).map_err(|e| crate::PipelineError::BadInput(e.to_string()))?;
+    if let (Some(d), Some(map)) = (&daily, doc.as_object_mut())
+        && let Some(t) = &d.test
+    {
+        map.insert(
+            "sarima".into(),
+            serde_json::json!({
+                "model": d.model_name(),
+                "mae": t.mae,
+                "rmse": t.rmse,
+                "mape": t.mape,
+                "mase": t.mase,
+                "aic": d.champion.aic(),
+                "order": d.champion.order().map(|o| o.to_string()),
+            }),
+        );
+    }
+    save_plain_json(metrics, &doc)?;
 
     if let Some(plots) = plots_dir {
         write_atomic(&plots.join("predictions.csv"), |w| {
@@ -107,6 +132,15 @@ pub fn evaluate(
             }
             Ok(())
         })?;
+        if let Some(d) = &daily {
+            write_atomic(&plots.join("daily_forecast.csv"), |w| {
+                writeln!(w, "date,actual,forecast,lower_95,upper_95")?;
+                for t in &d.test_window {
+                    writeln!(w, "{},{},{},{},{}", t.date, t.actual, t.mean, t.lower, t.upper)?;
+                }
+                Ok(())
+            })?;
+        }
         write_atomic(&plots.join("feature_importance.csv"), |w| {
             writeln!(w, "model,feature,importance")?;
             for (kind, model) in &predictor.models {

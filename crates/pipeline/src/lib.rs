@@ -9,6 +9,7 @@
 //! # Ok::<(), salescast_pipeline::PipelineError>(())
 //! ```
 
+pub mod daily;
 pub mod evaluate;
 pub mod predict;
 pub mod tracking;

@@ -27,6 +27,9 @@ pub struct TrainOptions {
     pub gradient_boosting: GradientBoostingParams,
     /// The last days of the training period held out for boosting's early stopping.
     pub validation_days: u32,
+    /// The daily champion selection (the `sarima` model), when asked for.
+    #[serde(default)]
+    pub daily: Option<salescast_daily::SelectSettings>,
 }
 
 impl Default for TrainOptions {
@@ -36,6 +39,7 @@ impl Default for TrainOptions {
             random_forest: RandomForestParams::default(),
             gradient_boosting: GradientBoostingParams::default(),
             validation_days: 28,
+            daily: None,
         }
     }
 }

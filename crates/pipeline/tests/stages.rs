@@ -37,6 +37,7 @@ fn small() -> TrainOptions {
             ..Default::default()
         },
         validation_days: 14,
+        daily: None,
     }
 }
 

@@ -1,0 +1,25 @@
+//! Errors of daily forecasting.
+
+use thiserror::Error;
+
+/// What can go wrong when selecting, saving or querying a daily model.
+#[derive(Debug, Error)]
+pub enum DailyError {
+    #[error(transparent)]
+    Sarima(#[from] salescast_sarima::SarimaError),
+    /// The MSTL/ETS candidate failed.
+    #[error("MSTL+ETS: {0}")]
+    Mstl(String),
+    #[error("series too short: need at least {need} training days, got {got}")]
+    TooShort { need: usize, got: usize },
+    #[error("invalid setting {name}: {reason}")]
+    InvalidSetting { name: &'static str, reason: String },
+    /// A forecast request outside what the model can answer; `field` names the culprit.
+    #[error("{field}: {reason}")]
+    Request { field: &'static str, reason: String },
+    #[error(transparent)]
+    Core(#[from] salescast_core::CoreError),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, DailyError>;

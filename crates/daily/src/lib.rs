@@ -1,0 +1,23 @@
+//! Daily revenue forecasting.
+//!
+//! - [`regressors`]: calendar regressors (holiday flags from the shared calendar, yearly
+//!   Fourier terms) computed for any dates, so a forecast between arbitrary future dates gets
+//!   the right ones.
+//! - [`select`]: the candidates (SARIMAX with automatic orders and calendar regressors, the
+//!   same orders without regressors, MSTL with an AutoETS trend), compared by rolling-origin
+//!   cross-validation on MASE; the champion is refitted on the whole training period and
+//!   scored on the test window; per-store series are fitted in parallel.
+//! - [`DailyArtifact`]: the saved champion and the forecasts served by `/forecast_sarima`
+//!   and `salescast forecast`.
+
+pub mod artifact;
+pub mod error;
+pub mod model;
+pub mod regressors;
+pub mod select;
+
+pub use artifact::{ARTIFACT_KIND, ARTIFACT_VERSION, DEFAULT_MAX_HORIZON, DailyArtifact, DayForecast, ForecastResponse, TestDay};
+pub use error::{DailyError, Result};
+pub use model::{DailyModel, Scores};
+pub use regressors::CalendarSpec;
+pub use select::{SelectSettings, Selection, select};

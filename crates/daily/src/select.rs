@@ -1,0 +1,188 @@
+//! Choosing the daily champion by rolling-origin cross-validation.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DailyError, Result};
+use crate::model::{DailyModel, Recipe, Scores, auto_recipe};
+use crate::regressors::CalendarSpec;
+
+/// Settings of the selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectSettings {
+    /// Rolling-origin folds before the test window.
+    pub folds: usize,
+    /// Days forecast in each fold.
+    pub fold_days: usize,
+    /// Calendar regressors of the SARIMAX candidate.
+    pub calendar: CalendarSpec,
+}
+
+impl Default for SelectSettings {
+    fn default() -> Self {
+        Self { folds: 3, fold_days: 28, calendar: CalendarSpec::default() }
+    }
+}
+
+impl SelectSettings {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=20).contains(&self.folds) {
+            return Err(DailyError::InvalidSetting { name: "folds", reason: "must be between 1 and 20".into() });
+        }
+        if !(7..=366).contains(&self.fold_days) {
+            return Err(DailyError::InvalidSetting { name: "fold_days", reason: "must be between 7 and 366".into() });
+        }
+        if self.calendar.fourier_terms > 10 {
+            return Err(DailyError::InvalidSetting { name: "fourier_terms", reason: "must be at most 10".into() });
+        }
+        Ok(())
+    }
+
+    /// Fewest training days: the folds plus a year-ish history before the first origin is
+    /// not required, but SARIMA with weekly differencing needs a few months.
+    pub fn min_days(&self) -> usize {
+        self.folds * self.fold_days + 84
+    }
+}
+
+/// One candidate's cross-validation result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResult {
+    pub name: String,
+    pub recipe: Recipe,
+    /// MASE per fold (NaN where the fold failed).
+    pub fold_mase: Vec<f64>,
+    /// Mean MASE over the folds; `None` when any fold failed.
+    pub mean_mase: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// What [`select`] found.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// The champion refitted on the whole training period.
+    pub champion: DailyModel,
+    pub candidates: Vec<CandidateResult>,
+    /// The champion's scores on the test window, with its forecasts there.
+    pub test: Option<(Scores, augurs_core::Forecast)>,
+    /// Per-store models (the champion's recipe on each store's series).
+    pub stores: BTreeMap<String, DailyModel>,
+    /// Stores whose model could not be fitted, with the reason.
+    pub store_errors: BTreeMap<String, String>,
+}
+
+/// The candidate recipes: SARIMAX with automatic orders chosen on the data before the first
+/// fold (so no fold's target influences the orders), the same orders without regressors, and
+/// MSTL+ETS (weekly, plus yearly when two years precede the first fold).
+fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<Vec<Recipe>> {
+    let origin = y.len() - settings.folds * settings.fold_days;
+    let sarimax = auto_recipe(start, &y[..origin], settings.calendar)?;
+    let mut out = vec![sarimax.clone()];
+    if let Recipe::Sarima { order, trend, calendar } = sarimax
+        && calendar != CalendarSpec::none()
+    {
+        out.push(Recipe::Sarima { calendar: CalendarSpec::none(), order, trend });
+    }
+    out.push(Recipe::MstlEts { periods: vec![7] });
+    if origin >= 2 * 365 + 7 {
+        out.push(Recipe::MstlEts { periods: vec![7, 365] });
+    }
+    Ok(out)
+}
+
+/// Selects the champion on `train` (first day `start`), scores it on `test` (the days right
+/// after), and fits the champion's recipe on each store series in parallel.
+pub fn select(
+    start: NaiveDate,
+    train: &[f64],
+    test: &[f64],
+    stores: &[(String, Vec<f64>)],
+    settings: &SelectSettings,
+) -> Result<Selection> {
+    settings.validate()?;
+    if let Some((i, v)) = train.iter().chain(test).enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(DailyError::Sarima(salescast_sarima::SarimaError::NonFinite { what: "daily revenue".into(), index: i, value: *v }));
+    }
+    let need = settings.min_days();
+    if train.len() < need {
+        return Err(DailyError::TooShort { need, got: train.len() });
+    }
+    let recipes = candidates(start, train, settings)?;
+    let origin = train.len() - settings.folds * settings.fold_days;
+    let jobs: Vec<(usize, usize)> = (0..recipes.len()).flat_map(|c| (0..settings.folds).map(move |f| (c, f))).collect();
+    let fold_results: Vec<std::result::Result<f64, String>> = jobs
+        .par_iter()
+        .map(|&(c, f)| {
+            let end = origin + f * settings.fold_days;
+            let fitted = recipes[c].fit(start, &train[..end]).map_err(|e| e.to_string())?;
+            let fc = fitted.forecast(start, settings.fold_days, None).map_err(|e| e.to_string())?;
+            let actual = &train[end..end + settings.fold_days];
+            Ok(Scores::new(actual, &fc.point, &train[..end]).mase)
+        })
+        .collect();
+    let results: Vec<CandidateResult> = recipes
+        .iter()
+        .enumerate()
+        .map(|(c, recipe)| {
+            let folds: Vec<&std::result::Result<f64, String>> = fold_results[c * settings.folds..(c + 1) * settings.folds].iter().collect();
+            let error = folds.iter().find_map(|r| r.as_ref().err().cloned());
+            let fold_mase: Vec<f64> = folds.iter().map(|r| r.as_ref().copied().unwrap_or(f64::NAN)).collect();
+            let mean = fold_mase.iter().sum::<f64>() / fold_mase.len() as f64;
+            CandidateResult {
+                name: recipe.name(),
+                recipe: recipe.clone(),
+                mean_mase: (error.is_none() && mean.is_finite()).then_some(mean),
+                fold_mase,
+                error,
+            }
+        })
+        .collect();
+    let mut ranked: Vec<&CandidateResult> = results.iter().filter(|c| c.mean_mase.is_some()).collect();
+    ranked.sort_by(|a, b| a.mean_mase.unwrap_or(f64::INFINITY).total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY)));
+    // The best candidate that also fits on the whole training period.
+    let mut champion = None;
+    let mut last_error = None;
+    for c in &ranked {
+        match c.recipe.fit(start, train) {
+            Ok(m) => {
+                champion = Some(m);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let Some(champion) = champion else {
+        return Err(last_error.unwrap_or_else(|| {
+            DailyError::Mstl(format!(
+                "no candidate could be fitted: {}",
+                results.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; ")
+            ))
+        }));
+    };
+    let test = if test.is_empty() {
+        None
+    } else {
+        let fc = champion.forecast(start, test.len(), Some(0.95))?;
+        Some((Scores::new(test, &fc.point, train), fc))
+    };
+    let recipe = champion.recipe();
+    let fitted: Vec<(String, Result<DailyModel>)> =
+        stores.par_iter().map(|(name, y)| (name.clone(), recipe.fit(start, y))).collect();
+    let mut store_models = BTreeMap::new();
+    let mut store_errors = BTreeMap::new();
+    for (name, r) in fitted {
+        match r {
+            Ok(m) => {
+                store_models.insert(name, m);
+            }
+            Err(e) => {
+                store_errors.insert(name, e.to_string());
+            }
+        }
+    }
+    Ok(Selection { champion, candidates: results, test, stores: store_models, store_errors })
+}
