@@ -71,7 +71,9 @@ $(VENV)/.installed: bench/requirements.txt
 bench: venv build-release
 	$(VENV)/bin/python bench/preprocess_vs_pandas.py --bin $(RELEASE_BIN)/salescast
 	$(VENV)/bin/python bench/models_vs_sklearn.py --bin $(RELEASE_BIN)/salescast
+	$(VENV)/bin/python bench/sarima_vs_python.py --reps 3
 	$(CARGO) bench -p salescast-pipeline --bench serving
+	$(CARGO) bench -p salescast-sarima
 
 clean:
 	rm -rf data/raw data/processed data/features metrics.json plots

@@ -472,7 +472,9 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let store = req.store.clone();
     let result = tokio::task::spawn_blocking(move || match daily.daily.as_ref() {
         Some(d) => d.respond(store.as_deref(), start, end, level),
-        None => Err(salescast_daily::DailyError::Mstl("daily model vanished".into())),
+        None => Err(salescast_daily::DailyError::Mstl(
+            "daily model vanished".into(),
+        )),
     })
     .await
     .map_err(|e| ApiError::internal(format!("forecast task failed: {e}")))?;
@@ -518,6 +520,23 @@ pub struct Status {
     pub models: Vec<ModelStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub training_data_sha256: Option<String>,
+    /// The daily revenue model behind `/forecast_sarima`, when one is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily: Option<DailyStatus>,
+}
+
+/// The daily champion: what it is, when it was trained, and how it scored on the test window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyStatus {
+    pub champion: String,
+    pub order: Option<String>,
+    pub trained_at: String,
+    pub first_training_day: chrono::NaiveDate,
+    pub last_training_day: chrono::NaiveDate,
+    pub stores: Vec<String>,
+    /// MAE, RMSE, MAPE and MASE on the test window.
+    #[schema(value_type = Object)]
+    pub test_metrics: Option<serde_json::Value>,
 }
 
 fn status_of(state: &AppState) -> Status {
@@ -549,6 +568,18 @@ fn status_of(state: &AppState) -> Status {
         loaded_at: l.as_ref().map(|l| l.loaded_at),
         last_load: state.last_attempt(),
         models,
+        daily: l
+            .as_ref()
+            .and_then(|l| l.daily.as_ref())
+            .map(|d| DailyStatus {
+                champion: d.model_name(),
+                order: d.champion.order().map(|o| o.to_string()),
+                trained_at: d.trained_at.clone(),
+                first_training_day: d.start,
+                last_training_day: d.last_day,
+                stores: d.stores.keys().cloned().collect(),
+                test_metrics: d.test.and_then(|t| serde_json::to_value(t).ok()),
+            }),
         training_data_sha256: l.map(|l| l.predictor.manifest.training_data_sha256.clone()),
     }
 }

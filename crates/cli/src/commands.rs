@@ -204,14 +204,18 @@ fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure>
                 .map(|n| parse_kind(n))
                 .collect::<Result<Vec<_>, _>>()?;
             if kinds.is_empty() && !daily {
-                return Err(Failure::bad_input(anyhow::anyhow!("--model names no model")));
+                return Err(Failure::bad_input(anyhow::anyhow!(
+                    "--model names no model"
+                )));
             }
             (kinds, daily)
         }
         None => (d.kinds, false),
     };
     let settings = p.train.sarima.clone().unwrap_or_default().settings();
-    settings.validate().map_err(|e| Failure::bad_input(anyhow::anyhow!("params train.sarima: {e}")))?;
+    settings
+        .validate()
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("params train.sarima: {e}")))?;
     Ok(TrainOptions {
         daily: daily.then_some(settings),
         kinds,
@@ -262,8 +266,25 @@ fn run_train(
         }
         None => None,
     };
+    let daily_records: Vec<salescast_tracking::RunRecord> =
+        match (&tracker, &ctx, &daily, &opts.daily) {
+            (Some(_), Some(ctx), Some(d), Some(settings)) => {
+                vec![salescast_pipeline::tracking::daily_record(
+                    d, settings, models_dir, ctx,
+                )]
+            }
+            _ => Vec::new(),
+        };
     if opts.kinds.is_empty() {
-        return Ok(TrainReport { outcome: None, daily, tracking: None });
+        let tracking = match &tracker {
+            Some(t) if !daily_records.is_empty() => Some(track::log(t, &daily_records)?),
+            _ => None,
+        };
+        return Ok(TrainReport {
+            outcome: None,
+            daily,
+            tracking,
+        });
     }
     let outcome = match salescast_pipeline::train::train(data_dir, models_dir, opts, true) {
         Ok(o) => o,
@@ -286,9 +307,10 @@ fn run_train(
     );
     let tracking = match (&tracker, &ctx) {
         (Some(t), Some(ctx)) => {
-            let records = salescast_pipeline::tracking::train_records(
+            let mut records = salescast_pipeline::tracking::train_records(
                 &outcome, opts, data_dir, models_dir, ctx,
             );
+            records.extend(daily_records);
             let tracked = track::log(t, &records)?;
             let fit: f64 = outcome.models.iter().map(|m| m.fit_seconds).sum();
             tracing::info!(
@@ -300,7 +322,11 @@ fn run_train(
         }
         _ => None,
     };
-    Ok(TrainReport { outcome: Some(outcome), daily, tracking })
+    Ok(TrainReport {
+        outcome: Some(outcome),
+        daily,
+        tracking,
+    })
 }
 
 fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
@@ -372,7 +398,12 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
     let write = |out: &mut csv::Writer<_>| -> Result<(), csv::Error> {
         out.write_record(["date", "mean", "lower", "upper"])?;
         for d in &body.forecast {
-            out.write_record([d.date.to_string(), d.mean.to_string(), d.lower.to_string(), d.upper.to_string()])?;
+            out.write_record([
+                d.date.to_string(),
+                d.mean.to_string(),
+                d.lower.to_string(),
+                d.upper.to_string(),
+            ])?;
         }
         out.flush()?;
         Ok(())

@@ -29,6 +29,8 @@ fn every_command_has_help() {
         &["preprocess", "--help"],
         &["features", "--help"],
         &["pipeline", "--help"],
+        &["forecast", "--help"],
+        &["train", "--help"],
     ] {
         let o = salescast(dir.path(), cmd);
         assert!(o.status.success(), "{cmd:?}");
@@ -174,5 +176,108 @@ fn pipeline_builds_processed_and_features() {
             let name = e.unwrap().file_name().to_string_lossy().into_owned();
             assert!(!name.ends_with(".tmp"), "{name}");
         }
+    }
+}
+
+#[test]
+fn daily_model_trains_and_forecasts_between_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = salescast(
+        d,
+        &[
+            "generate", "--out", "raw.csv", "--rows", "5000", "--days", "200",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = salescast(
+        d,
+        &[
+            "pipeline",
+            "--input",
+            "raw.csv",
+            "--workdir",
+            "w",
+            "--test-days",
+            "30",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Without a daily model, forecast says how to get one.
+    let o = salescast(
+        d,
+        &[
+            "forecast",
+            "--models-dir",
+            "w/models",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--model sarima"), "{}", stderr(&o));
+    let o = salescast(
+        d,
+        &[
+            "train",
+            "--data-dir",
+            "w/data/features",
+            "--models-dir",
+            "w/models",
+            "--model",
+            "sarima",
+            "--no-track",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["daily"]["test"]["mase"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        v["daily"]["candidates"].as_array().unwrap().len() >= 3,
+        "{v}"
+    );
+    // 200 days from 2023-01-01 with 30 test days: the last training day is 2023-06-19.
+    let args = |start: &'static str, end: &'static str, json: bool| {
+        let mut a = vec![
+            "forecast",
+            "--models-dir",
+            "w/models",
+            "--start",
+            start,
+            "--end",
+            end,
+            "--level",
+            "80",
+        ];
+        if json {
+            a.push("--json");
+        }
+        a
+    };
+    let o = salescast(d, &args("2023-06-25", "2023-07-04", true));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["model"], "sarima");
+    assert_eq!(v["forecast"].as_array().unwrap().len(), 10, "{v}");
+    assert_eq!(v["forecast"][0]["date"], "2023-06-25");
+    let o = salescast(d, &args("2023-06-25", "2023-07-04", false));
+    let csv = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        csv.starts_with("date,mean,lower,upper\n2023-06-25,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 11);
+    // Inside the training period, end before start, beyond the horizon: exit 2 naming the field.
+    for (start, end, field) in [
+        ("2023-06-01", "2023-07-04", "start_date"),
+        ("2023-07-04", "2023-06-25", "end_date"),
+        ("2023-06-25", "2025-01-01", "end_date"),
+    ] {
+        let o = salescast(d, &args(start, end, false));
+        assert_eq!(o.status.code(), Some(2), "{start}..{end}");
+        assert!(stderr(&o).contains(field), "{}", stderr(&o));
     }
 }

@@ -148,11 +148,17 @@ fn dvc_repro_builds_skips_and_reruns_only_what_changed() {
         "models/manifest.json",
         "metrics.json",
         "plots/predictions.csv",
+        "plots/daily_forecast.csv",
+        "models/sarima.json",
         "train_runs.json",
     ] {
         assert!(dir.join(f).exists(), "{f}");
     }
-    assert_eq!(mlflow_runs(dir), 2, "one run per model in the local store");
+    assert_eq!(
+        mlflow_runs(dir),
+        3,
+        "one run per model (random forest, boosting, the daily champion) in the local store"
+    );
 
     let second = dvc(dir, &["repro"]);
     assert!(ran(&second).is_empty(), "{second}");
@@ -168,14 +174,20 @@ fn dvc_repro_builds_skips_and_reruns_only_what_changed() {
     let fourth = dvc(dir, &["repro"]);
     assert!(ran(&fourth).contains(&"train".to_owned()), "{fourth}");
     assert!(!fourth.contains("is cached"), "{fourth}");
-    assert_eq!(mlflow_runs(dir), 6, "every training was logged");
+    assert_eq!(mlflow_runs(dir), 9, "every training was logged");
 
     let metrics: serde_json::Value =
         serde_json::from_str(&dvc(dir, &["metrics", "show", "--json"])).unwrap();
     let m = &metrics[""]["data"]["metrics.json"]["data"];
-    for model in ["random_forest", "gradient_boosting", "seasonal_naive"] {
+    for model in [
+        "random_forest",
+        "gradient_boosting",
+        "seasonal_naive",
+        "sarima",
+    ] {
         assert!(m[model]["mae"].as_f64().unwrap() > 0.0, "{metrics}");
     }
+    assert!(m["sarima"]["mase"].as_f64().unwrap() > 0.0, "{metrics}");
     let table = dvc(dir, &["metrics", "show"]);
     assert!(table.contains("random_forest.mae"), "{table}");
 }

@@ -44,7 +44,9 @@ pub struct TestDay {
     pub date: NaiveDate,
     pub actual: f64,
     pub mean: f64,
+    #[serde(with = "crate::nan")]
     pub lower: f64,
+    #[serde(with = "crate::nan")]
     pub upper: f64,
 }
 
@@ -75,7 +77,13 @@ pub struct ForecastResponse {
 
 impl DailyArtifact {
     /// [`DailyArtifact::forecast`] wrapped in the response body.
-    pub fn respond(&self, store: Option<&str>, from: NaiveDate, to: NaiveDate, level: f64) -> Result<ForecastResponse> {
+    pub fn respond(
+        &self,
+        store: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+        level: f64,
+    ) -> Result<ForecastResponse> {
         let forecast = self.forecast(store, from, to, level)?;
         let model = match store {
             Some(s) => self.stores.get(s).unwrap_or(&self.champion),
@@ -99,10 +107,15 @@ impl DailyArtifact {
     /// Reads and checks an artifact.
     pub fn load(path: &Path) -> Result<Self> {
         let a: Self = load_json(path, ARTIFACT_KIND, ARTIFACT_VERSION)?;
-        if a.last_day < a.start || (a.last_day - a.start).num_days() + 1 != a.champion.nobs() as i64 {
+        if a.last_day < a.start || (a.last_day - a.start).num_days() + 1 != a.champion.nobs() as i64
+        {
             return Err(DailyError::InvalidSetting {
                 name: "artifact",
-                reason: format!("{}: training dates do not match the model's {} days", path.display(), a.champion.nobs()),
+                reason: format!(
+                    "{}: training dates do not match the model's {} days",
+                    path.display(),
+                    a.champion.nobs()
+                ),
             });
         }
         Ok(a)
@@ -119,10 +132,19 @@ impl DailyArtifact {
     /// Rules: `from` must come after the last training day (the model has no forecasts for
     /// days it was trained on), `to` not before `from`, `to` at most `max_horizon` days after the
     /// last training day, and `level` strictly between 0 and 100.
-    pub fn forecast(&self, store: Option<&str>, from: NaiveDate, to: NaiveDate, level: f64) -> Result<Vec<DayForecast>> {
+    pub fn forecast(
+        &self,
+        store: Option<&str>,
+        from: NaiveDate,
+        to: NaiveDate,
+        level: f64,
+    ) -> Result<Vec<DayForecast>> {
         let bad = |field, reason: String| Err(DailyError::Request { field, reason });
         if !(level > 0.0 && level < 100.0) {
-            return bad("level", format!("{level} must be strictly between 0 and 100 (percent)"));
+            return bad(
+                "level",
+                format!("{level} must be strictly between 0 and 100 (percent)"),
+            );
         }
         if from <= self.last_day {
             return bad(
@@ -155,12 +177,17 @@ impl DailyArtifact {
                 Some(m) => m,
                 None => {
                     let known: Vec<&str> = self.stores.keys().map(String::as_str).collect();
-                    return bad("store", format!("unknown store {s:?}; known: {}", known.join(", ")));
+                    return bad(
+                        "store",
+                        format!("unknown store {s:?}; known: {}", known.join(", ")),
+                    );
                 }
             },
         };
         let fc = model.forecast(self.start, horizon, Some(level / 100.0))?;
-        let iv = fc.intervals.ok_or_else(|| DailyError::Mstl("no intervals returned".into()))?;
+        let iv = fc
+            .intervals
+            .ok_or_else(|| DailyError::Mstl("no intervals returned".into()))?;
         let skip = (from - self.last_day).num_days() as usize - 1;
         Ok((skip..horizon)
             .map(|i| DayForecast {

@@ -13,10 +13,14 @@
 pub mod artifact;
 pub mod error;
 pub mod model;
+mod nan;
 pub mod regressors;
 pub mod select;
 
-pub use artifact::{ARTIFACT_KIND, ARTIFACT_VERSION, DEFAULT_MAX_HORIZON, DailyArtifact, DayForecast, ForecastResponse, TestDay};
+pub use artifact::{
+    ARTIFACT_KIND, ARTIFACT_VERSION, DEFAULT_MAX_HORIZON, DailyArtifact, DayForecast,
+    ForecastResponse, TestDay,
+};
 pub use error::{DailyError, Result};
 pub use model::{DailyModel, Scores};
 pub use regressors::CalendarSpec;

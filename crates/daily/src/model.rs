@@ -15,26 +15,40 @@ use crate::regressors::CalendarSpec;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DailyModel {
     /// Seasonal ARIMA, with calendar regressors when `calendar` has any.
-    Sarima { calendar: CalendarSpec, fitted: FittedSarima },
+    Sarima {
+        calendar: CalendarSpec,
+        fitted: Box<FittedSarima>,
+    },
     /// MSTL decomposition (weekly, and yearly when two years are available) with an AutoETS
     /// trend. augurs' fitted MSTL is not serialisable, so the artifact keeps the training
     /// series and refits on load (milliseconds).
-    MstlEts { periods: Vec<usize>, history: Vec<f64> },
+    MstlEts {
+        periods: Vec<usize>,
+        history: Vec<f64>,
+    },
 }
 
 /// How to fit a candidate again on another window (the orders stay fixed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Recipe {
-    Sarima { calendar: CalendarSpec, order: Order, trend: Trend },
-    MstlEts { periods: Vec<usize> },
+    Sarima {
+        calendar: CalendarSpec,
+        order: Order,
+        trend: Trend,
+    },
+    MstlEts {
+        periods: Vec<usize>,
+    },
 }
 
 impl Recipe {
     /// A short display name, e.g. `sarimax(1,1,1)(1,1,1,7)`.
     pub fn name(&self) -> String {
         match self {
-            Recipe::Sarima { calendar, order, .. } if *calendar != CalendarSpec::none() => format!("sarimax{order}"),
+            Recipe::Sarima {
+                calendar, order, ..
+            } if *calendar != CalendarSpec::none() => format!("sarimax{order}"),
             Recipe::Sarima { order, .. } => format!("sarima{order}"),
             Recipe::MstlEts { periods } => format!("mstl{periods:?}+ets"),
         }
@@ -43,13 +57,23 @@ impl Recipe {
     /// Fits on `y`, whose first day is `start`.
     pub fn fit(&self, start: NaiveDate, y: &[f64]) -> Result<DailyModel> {
         match self {
-            Recipe::Sarima { calendar, order, trend } => {
+            Recipe::Sarima {
+                calendar,
+                order,
+                trend,
+            } => {
                 let exog = calendar.regressors(start, y.len());
                 let fitted = Sarima::new(*order).trend(*trend).fit_exog(y, &exog)?;
-                Ok(DailyModel::Sarima { calendar: *calendar, fitted })
+                Ok(DailyModel::Sarima {
+                    calendar: *calendar,
+                    fitted: Box::new(fitted),
+                })
             }
             Recipe::MstlEts { periods } => {
-                let model = DailyModel::MstlEts { periods: periods.clone(), history: y.to_vec() };
+                let model = DailyModel::MstlEts {
+                    periods: periods.clone(),
+                    history: y.to_vec(),
+                };
                 // Fit once now so a failure shows here, not at the first forecast.
                 model.forecast(start, 1, None)?;
                 Ok(model)
@@ -62,13 +86,26 @@ impl Recipe {
 pub fn auto_recipe(start: NaiveDate, y: &[f64], calendar: CalendarSpec) -> Result<Recipe> {
     let exog = calendar.regressors(start, y.len());
     let r = AutoSarima::new(7).fit(y, &exog)?;
-    Ok(Recipe::Sarima { calendar, order: r.model.order, trend: r.model.trend })
+    Ok(Recipe::Sarima {
+        calendar,
+        order: r.model.order,
+        trend: r.model.trend,
+    })
 }
 
-fn mstl_forecast(periods: &[usize], y: &[f64], horizon: usize, level: Option<f64>) -> Result<Forecast> {
+fn mstl_forecast(
+    periods: &[usize],
+    y: &[f64],
+    horizon: usize,
+    level: Option<f64>,
+) -> Result<Forecast> {
     let trend = augurs_ets::AutoETS::non_seasonal().into_trend_model();
-    let fitted = augurs_mstl::MSTLModel::new(periods.to_vec(), trend).fit(y).map_err(|e| DailyError::Mstl(e.to_string()))?;
-    fitted.predict(horizon, level).map_err(|e| DailyError::Mstl(e.to_string()))
+    let fitted = augurs_mstl::MSTLModel::new(periods.to_vec(), trend)
+        .fit(y)
+        .map_err(|e| DailyError::Mstl(e.to_string()))?;
+    fitted
+        .predict(horizon, level)
+        .map_err(|e| DailyError::Mstl(e.to_string()))
 }
 
 impl DailyModel {
@@ -88,8 +125,14 @@ impl DailyModel {
     /// The recipe that refits this model.
     pub fn recipe(&self) -> Recipe {
         match self {
-            DailyModel::Sarima { calendar, fitted } => Recipe::Sarima { calendar: *calendar, order: fitted.order, trend: fitted.trend },
-            DailyModel::MstlEts { periods, .. } => Recipe::MstlEts { periods: periods.clone() },
+            DailyModel::Sarima { calendar, fitted } => Recipe::Sarima {
+                calendar: *calendar,
+                order: fitted.order,
+                trend: fitted.trend,
+            },
+            DailyModel::MstlEts { periods, .. } => Recipe::MstlEts {
+                periods: periods.clone(),
+            },
         }
     }
 
@@ -111,14 +154,21 @@ impl DailyModel {
 
     /// Forecasts the `horizon` days after the training series (which started on `start`),
     /// with intervals at `level` (0–1).
-    pub fn forecast(&self, start: NaiveDate, horizon: usize, level: Option<f64>) -> Result<Forecast> {
+    pub fn forecast(
+        &self,
+        start: NaiveDate,
+        horizon: usize,
+        level: Option<f64>,
+    ) -> Result<Forecast> {
         match self {
             DailyModel::Sarima { calendar, fitted } => {
                 let first = start + Duration::days(fitted.nobs as i64);
                 let future = calendar.regressors(first, horizon);
                 Ok(fitted.forecast_exog(horizon, &future, level)?)
             }
-            DailyModel::MstlEts { periods, history } => mstl_forecast(periods, history, horizon, level),
+            DailyModel::MstlEts { periods, history } => {
+                mstl_forecast(periods, history, horizon, level)
+            }
         }
     }
 }
@@ -126,11 +176,15 @@ impl DailyModel {
 /// Accuracy on a window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
+    #[serde(with = "crate::nan")]
     pub mae: f64,
+    #[serde(with = "crate::nan")]
     pub rmse: f64,
     /// Mean absolute percentage error over days with non-zero revenue (percent).
+    #[serde(with = "crate::nan")]
     pub mape: f64,
     /// MAE divided by the in-sample MAE of the weekly seasonal-naive forecast.
+    #[serde(with = "crate::nan")]
     pub mase: f64,
 }
 
@@ -138,12 +192,42 @@ impl Scores {
     /// Scores `forecast` against `actual`, scaling by the training series `train`.
     pub fn new(actual: &[f64], forecast: &[f64], train: &[f64]) -> Self {
         let n = actual.len().max(1) as f64;
-        let mae = actual.iter().zip(forecast).map(|(a, f)| (a - f).abs()).sum::<f64>() / n;
-        let rmse = (actual.iter().zip(forecast).map(|(a, f)| (a - f).powi(2)).sum::<f64>() / n).sqrt();
-        let pct: Vec<f64> = actual.iter().zip(forecast).filter(|(a, _)| **a != 0.0).map(|(a, f)| ((a - f) / a).abs()).collect();
-        let mape = if pct.is_empty() { f64::NAN } else { 100.0 * pct.iter().sum::<f64>() / pct.len() as f64 };
-        let naive: Vec<f64> = train.iter().skip(7).zip(train).map(|(a, b)| (a - b).abs()).collect();
+        let mae = actual
+            .iter()
+            .zip(forecast)
+            .map(|(a, f)| (a - f).abs())
+            .sum::<f64>()
+            / n;
+        let rmse = (actual
+            .iter()
+            .zip(forecast)
+            .map(|(a, f)| (a - f).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        let pct: Vec<f64> = actual
+            .iter()
+            .zip(forecast)
+            .filter(|(a, _)| **a != 0.0)
+            .map(|(a, f)| ((a - f) / a).abs())
+            .collect();
+        let mape = if pct.is_empty() {
+            f64::NAN
+        } else {
+            100.0 * pct.iter().sum::<f64>() / pct.len() as f64
+        };
+        let naive: Vec<f64> = train
+            .iter()
+            .skip(7)
+            .zip(train)
+            .map(|(a, b)| (a - b).abs())
+            .collect();
         let scale = naive.iter().sum::<f64>() / naive.len().max(1) as f64;
-        Self { mae, rmse, mape, mase: if scale > 0.0 { mae / scale } else { f64::NAN } }
+        Self {
+            mae,
+            rmse,
+            mape,
+            mase: if scale > 0.0 { mae / scale } else { f64::NAN },
+        }
     }
 }

@@ -22,7 +22,10 @@ pub struct CalendarSpec {
 
 impl Default for CalendarSpec {
     fn default() -> Self {
-        Self { holidays: true, fourier_terms: 3 }
+        Self {
+            holidays: true,
+            fourier_terms: 3,
+        }
     }
 }
 
@@ -30,13 +33,19 @@ const YEAR_DAYS: f64 = 365.25;
 
 /// The big retail days, whose lift is several times that of an ordinary holiday.
 fn is_peak(h: Holiday) -> bool {
-    matches!(h, Holiday::BlackFriday | Holiday::CyberMonday | Holiday::ChristmasEve | Holiday::BoxingDay)
+    matches!(
+        h,
+        Holiday::BlackFriday | Holiday::CyberMonday | Holiday::ChristmasEve | Holiday::BoxingDay
+    )
 }
 
 impl CalendarSpec {
     /// No regressors at all.
     pub fn none() -> Self {
-        Self { holidays: false, fourier_terms: 0 }
+        Self {
+            holidays: false,
+            fourier_terms: 0,
+        }
     }
 
     /// The regressors for `n` consecutive days from `start`.
@@ -45,14 +54,26 @@ impl CalendarSpec {
         let mut names = Vec::new();
         let mut columns = Vec::new();
         if self.holidays {
-            let hol: Vec<Option<Holiday>> = dates.iter().map(|d| calendar::holiday_on(*d)).collect();
+            let hol: Vec<Option<Holiday>> =
+                dates.iter().map(|d| calendar::holiday_on(*d)).collect();
             names.push("holiday".to_owned());
-            columns.push(hol.iter().map(|h| f64::from(u8::from(h.is_some()))).collect());
+            columns.push(
+                hol.iter()
+                    .map(|h| f64::from(u8::from(h.is_some())))
+                    .collect(),
+            );
             names.push("peak_holiday".to_owned());
-            columns.push(hol.iter().map(|h| f64::from(u8::from(h.is_some_and(is_peak)))).collect());
+            columns.push(
+                hol.iter()
+                    .map(|h| f64::from(u8::from(h.is_some_and(is_peak))))
+                    .collect(),
+            );
         }
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
-        let t: Vec<f64> = dates.iter().map(|d| (*d - epoch).num_days() as f64).collect();
+        let t: Vec<f64> = dates
+            .iter()
+            .map(|d| (*d - epoch).num_days() as f64)
+            .collect();
         for k in 1..=self.fourier_terms {
             let w = 2.0 * std::f64::consts::PI * k as f64 / YEAR_DAYS;
             names.push(format!("year_sin{k}"));

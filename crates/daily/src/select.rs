@@ -23,7 +23,11 @@ pub struct SelectSettings {
 
 impl Default for SelectSettings {
     fn default() -> Self {
-        Self { folds: 3, fold_days: 28, calendar: CalendarSpec::default() }
+        Self {
+            folds: 3,
+            fold_days: 28,
+            calendar: CalendarSpec::default(),
+        }
     }
 }
 
@@ -31,13 +35,22 @@ impl SelectSettings {
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         if !(1..=20).contains(&self.folds) {
-            return Err(DailyError::InvalidSetting { name: "folds", reason: "must be between 1 and 20".into() });
+            return Err(DailyError::InvalidSetting {
+                name: "folds",
+                reason: "must be between 1 and 20".into(),
+            });
         }
         if !(7..=366).contains(&self.fold_days) {
-            return Err(DailyError::InvalidSetting { name: "fold_days", reason: "must be between 7 and 366".into() });
+            return Err(DailyError::InvalidSetting {
+                name: "fold_days",
+                reason: "must be between 7 and 366".into(),
+            });
         }
         if self.calendar.fourier_terms > 10 {
-            return Err(DailyError::InvalidSetting { name: "fourier_terms", reason: "must be at most 10".into() });
+            return Err(DailyError::InvalidSetting {
+                name: "fourier_terms",
+                reason: "must be at most 10".into(),
+            });
         }
         Ok(())
     }
@@ -54,7 +67,8 @@ impl SelectSettings {
 pub struct CandidateResult {
     pub name: String,
     pub recipe: Recipe,
-    /// MASE per fold (NaN where the fold failed).
+    /// MASE per fold (NaN, `null` in JSON, where the fold failed).
+    #[serde(with = "crate::nan::vec")]
     pub fold_mase: Vec<f64>,
     /// Mean MASE over the folds; `None` when any fold failed.
     pub mean_mase: Option<f64>,
@@ -82,14 +96,24 @@ fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<
     let origin = y.len() - settings.folds * settings.fold_days;
     let sarimax = auto_recipe(start, &y[..origin], settings.calendar)?;
     let mut out = vec![sarimax.clone()];
-    if let Recipe::Sarima { order, trend, calendar } = sarimax
+    if let Recipe::Sarima {
+        order,
+        trend,
+        calendar,
+    } = sarimax
         && calendar != CalendarSpec::none()
     {
-        out.push(Recipe::Sarima { calendar: CalendarSpec::none(), order, trend });
+        out.push(Recipe::Sarima {
+            calendar: CalendarSpec::none(),
+            order,
+            trend,
+        });
     }
     out.push(Recipe::MstlEts { periods: vec![7] });
     if origin >= 2 * 365 + 7 {
-        out.push(Recipe::MstlEts { periods: vec![7, 365] });
+        out.push(Recipe::MstlEts {
+            periods: vec![7, 365],
+        });
     }
     Ok(out)
 }
@@ -104,22 +128,42 @@ pub fn select(
     settings: &SelectSettings,
 ) -> Result<Selection> {
     settings.validate()?;
-    if let Some((i, v)) = train.iter().chain(test).enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(DailyError::Sarima(salescast_sarima::SarimaError::NonFinite { what: "daily revenue".into(), index: i, value: *v }));
+    if let Some((i, v)) = train
+        .iter()
+        .chain(test)
+        .enumerate()
+        .find(|(_, v)| !v.is_finite())
+    {
+        return Err(DailyError::Sarima(
+            salescast_sarima::SarimaError::NonFinite {
+                what: "daily revenue".into(),
+                index: i,
+                value: *v,
+            },
+        ));
     }
     let need = settings.min_days();
     if train.len() < need {
-        return Err(DailyError::TooShort { need, got: train.len() });
+        return Err(DailyError::TooShort {
+            need,
+            got: train.len(),
+        });
     }
     let recipes = candidates(start, train, settings)?;
     let origin = train.len() - settings.folds * settings.fold_days;
-    let jobs: Vec<(usize, usize)> = (0..recipes.len()).flat_map(|c| (0..settings.folds).map(move |f| (c, f))).collect();
+    let jobs: Vec<(usize, usize)> = (0..recipes.len())
+        .flat_map(|c| (0..settings.folds).map(move |f| (c, f)))
+        .collect();
     let fold_results: Vec<std::result::Result<f64, String>> = jobs
         .par_iter()
         .map(|&(c, f)| {
             let end = origin + f * settings.fold_days;
-            let fitted = recipes[c].fit(start, &train[..end]).map_err(|e| e.to_string())?;
-            let fc = fitted.forecast(start, settings.fold_days, None).map_err(|e| e.to_string())?;
+            let fitted = recipes[c]
+                .fit(start, &train[..end])
+                .map_err(|e| e.to_string())?;
+            let fc = fitted
+                .forecast(start, settings.fold_days, None)
+                .map_err(|e| e.to_string())?;
             let actual = &train[end..end + settings.fold_days];
             Ok(Scores::new(actual, &fc.point, &train[..end]).mase)
         })
@@ -128,9 +172,15 @@ pub fn select(
         .iter()
         .enumerate()
         .map(|(c, recipe)| {
-            let folds: Vec<&std::result::Result<f64, String>> = fold_results[c * settings.folds..(c + 1) * settings.folds].iter().collect();
+            let folds: Vec<&std::result::Result<f64, String>> = fold_results
+                [c * settings.folds..(c + 1) * settings.folds]
+                .iter()
+                .collect();
             let error = folds.iter().find_map(|r| r.as_ref().err().cloned());
-            let fold_mase: Vec<f64> = folds.iter().map(|r| r.as_ref().copied().unwrap_or(f64::NAN)).collect();
+            let fold_mase: Vec<f64> = folds
+                .iter()
+                .map(|r| r.as_ref().copied().unwrap_or(f64::NAN))
+                .collect();
             let mean = fold_mase.iter().sum::<f64>() / fold_mase.len() as f64;
             CandidateResult {
                 name: recipe.name(),
@@ -141,8 +191,13 @@ pub fn select(
             }
         })
         .collect();
-    let mut ranked: Vec<&CandidateResult> = results.iter().filter(|c| c.mean_mase.is_some()).collect();
-    ranked.sort_by(|a, b| a.mean_mase.unwrap_or(f64::INFINITY).total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY)));
+    let mut ranked: Vec<&CandidateResult> =
+        results.iter().filter(|c| c.mean_mase.is_some()).collect();
+    ranked.sort_by(|a, b| {
+        a.mean_mase
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY))
+    });
     // The best candidate that also fits on the whole training period.
     let mut champion = None;
     let mut last_error = None;
@@ -159,7 +214,11 @@ pub fn select(
         return Err(last_error.unwrap_or_else(|| {
             DailyError::Mstl(format!(
                 "no candidate could be fitted: {}",
-                results.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; ")
+                results
+                    .iter()
+                    .filter_map(|c| c.error.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
         }));
     };
@@ -170,8 +229,10 @@ pub fn select(
         Some((Scores::new(test, &fc.point, train), fc))
     };
     let recipe = champion.recipe();
-    let fitted: Vec<(String, Result<DailyModel>)> =
-        stores.par_iter().map(|(name, y)| (name.clone(), recipe.fit(start, y))).collect();
+    let fitted: Vec<(String, Result<DailyModel>)> = stores
+        .par_iter()
+        .map(|(name, y)| (name.clone(), recipe.fit(start, y)))
+        .collect();
     let mut store_models = BTreeMap::new();
     let mut store_errors = BTreeMap::new();
     for (name, r) in fitted {
@@ -184,5 +245,11 @@ pub fn select(
             }
         }
     }
-    Ok(Selection { champion, candidates: results, test, stores: store_models, store_errors })
+    Ok(Selection {
+        champion,
+        candidates: results,
+        test,
+        stores: store_models,
+        store_errors,
+    })
 }

@@ -30,10 +30,19 @@ pub struct DailySeries {
 pub fn read_daily(data_dir: &Path) -> Result<Vec<DailySeries>> {
     let path = features_dir(data_dir).join(DAILY_CSV);
     let bad = |reason: String| PipelineError::BadInput(format!("{}: {reason}", path.display()));
-    let mut reader = csv::Reader::from_path(&path).map_err(|e| PipelineError::Io { path: path.clone(), reason: e.to_string() })?;
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| PipelineError::Io {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
     let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("missing column {name}")));
-    let (c_series, c_date, c_revenue, c_split) = (col("series")?, col("date")?, col("revenue")?, col("split")?);
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(format!("missing column {name}")))
+    };
+    let (c_series, c_date, c_revenue, c_split) =
+        (col("series")?, col("date")?, col("revenue")?, col("split")?);
     let mut series: BTreeMap<String, DailySeries> = BTreeMap::new();
     let mut last: BTreeMap<String, NaiveDate> = BTreeMap::new();
     for (i, rec) in reader.records().enumerate() {
@@ -52,15 +61,26 @@ pub fn read_daily(data_dir: &Path) -> Result<Vec<DailySeries>> {
         let is_test = match rec.get(c_split).unwrap_or_default() {
             "train" => false,
             "test" => true,
-            other => return Err(bad(format!("line {row}: split {other:?} is neither train nor test"))),
+            other => {
+                return Err(bad(format!(
+                    "line {row}: split {other:?} is neither train nor test"
+                )));
+            }
         };
         if let Some(prev) = last.get(&name)
             && date != *prev + Duration::days(1)
         {
-            return Err(bad(format!("line {row}: series {name} jumps from {prev} to {date}")));
+            return Err(bad(format!(
+                "line {row}: series {name} jumps from {prev} to {date}"
+            )));
         }
         last.insert(name.clone(), date);
-        let s = series.entry(name.clone()).or_insert_with(|| DailySeries { name, start: date, train: Vec::new(), test: Vec::new() });
+        let s = series.entry(name.clone()).or_insert_with(|| DailySeries {
+            name,
+            start: date,
+            train: Vec::new(),
+            test: Vec::new(),
+        });
         if is_test {
             s.test.push(revenue);
         } else if !s.test.is_empty() {
@@ -86,15 +106,24 @@ pub struct DailyOutcome {
 }
 
 /// Selects and saves the daily champion.
-pub fn train_daily(data_dir: &Path, models_dir: &Path, settings: &SelectSettings) -> Result<DailyOutcome> {
+pub fn train_daily(
+    data_dir: &Path,
+    models_dir: &Path,
+    settings: &SelectSettings,
+) -> Result<DailyOutcome> {
     let t0 = Instant::now();
     let all = read_daily(data_dir)?;
     let main = all
         .iter()
         .find(|s| s.name == ALL_STORES)
         .ok_or_else(|| PipelineError::BadInput(format!("daily.csv has no {ALL_STORES} series")))?;
-    let stores: Vec<(String, Vec<f64>)> = all.iter().filter(|s| s.name != ALL_STORES).map(|s| (s.name.clone(), s.train.clone())).collect();
-    let sel = select(main.start, &main.train, &main.test, &stores, settings).map_err(|e| PipelineError::BadInput(format!("daily model: {e}")))?;
+    let stores: Vec<(String, Vec<f64>)> = all
+        .iter()
+        .filter(|s| s.name != ALL_STORES)
+        .map(|s| (s.name.clone(), s.train.clone()))
+        .collect();
+    let sel = select(main.start, &main.train, &main.test, &stores, settings)
+        .map_err(|e| PipelineError::BadInput(format!("daily model: {e}")))?;
     let last_day = main.start + Duration::days(main.train.len() as i64 - 1);
     let test_window = match &sel.test {
         Some((_, fc)) => {
@@ -124,8 +153,16 @@ pub fn train_daily(data_dir: &Path, models_dir: &Path, settings: &SelectSettings
         trained_at: chrono::Utc::now().to_rfc3339(),
         test_window,
     };
-    std::fs::create_dir_all(models_dir).map_err(|e| PipelineError::Io { path: models_dir.to_path_buf(), reason: e.to_string() })?;
-    artifact.save(&models_dir.join(DAILY_ARTIFACT)).map_err(|e| PipelineError::Io { path: models_dir.join(DAILY_ARTIFACT), reason: e.to_string() })?;
+    std::fs::create_dir_all(models_dir).map_err(|e| PipelineError::Io {
+        path: models_dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    artifact
+        .save(&models_dir.join(DAILY_ARTIFACT))
+        .map_err(|e| PipelineError::Io {
+            path: models_dir.join(DAILY_ARTIFACT),
+            reason: e.to_string(),
+        })?;
     Ok(DailyOutcome {
         model: sel.champion.name(),
         order: sel.champion.order().map(|o| o.to_string()),

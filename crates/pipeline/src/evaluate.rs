@@ -76,11 +76,14 @@ pub fn evaluate(
     preds.push(("seasonal_naive".into(), b));
     let daily_path = models_dir.join(crate::daily::DAILY_ARTIFACT);
     let daily = if daily_path.exists() {
-        Some(DailyArtifact::load(&daily_path).map_err(|e| crate::PipelineError::BadInput(format!("{}: {e}", daily_path.display())))?)
+        Some(DailyArtifact::load(&daily_path).map_err(|e| {
+            crate::PipelineError::BadInput(format!("{}: {e}", daily_path.display()))
+        })?)
     } else {
         None
     };
-    let mut doc = serde_json::to_value(&out).map_err(|e| crate::PipelineError::BadInput(e.to_string()))?;
+    let mut doc =
+        serde_json::to_value(&out).map_err(|e| crate::PipelineError::BadInput(e.to_string()))?;
     if let (Some(d), Some(map)) = (&daily, doc.as_object_mut())
         && let Some(t) = &d.test
     {
@@ -132,15 +135,18 @@ pub fn evaluate(
             }
             Ok(())
         })?;
-        if let Some(d) = &daily {
-            write_atomic(&plots.join("daily_forecast.csv"), |w| {
-                writeln!(w, "date,actual,forecast,lower_95,upper_95")?;
-                for t in &d.test_window {
-                    writeln!(w, "{},{},{},{},{}", t.date, t.actual, t.mean, t.lower, t.upper)?;
-                }
-                Ok(())
-            })?;
-        }
+        // Written even without a daily model (header only), so the plot output always exists.
+        write_atomic(&plots.join("daily_forecast.csv"), |w| {
+            writeln!(w, "date,actual,forecast,lower_95,upper_95")?;
+            for t in daily.iter().flat_map(|d| &d.test_window) {
+                writeln!(
+                    w,
+                    "{},{},{},{},{}",
+                    t.date, t.actual, t.mean, t.lower, t.upper
+                )?;
+            }
+            Ok(())
+        })?;
         write_atomic(&plots.join("feature_importance.csv"), |w| {
             writeln!(w, "model,feature,importance")?;
             for (kind, model) in &predictor.models {

@@ -295,3 +295,51 @@ pub fn evaluate_records(
     }
     Ok(out)
 }
+
+/// The run of the daily champion selection: every candidate's rolling-origin MASE, the
+/// champion's order and test scores, and `sarima.json` as the artifact.
+pub fn daily_record(
+    outcome: &crate::daily::DailyOutcome,
+    settings: &salescast_daily::SelectSettings,
+    models_dir: &Path,
+    ctx: &RunContext,
+) -> RunRecord {
+    let mut r = RunRecord::new(new_key(), &ctx.experiment, "train-sarima");
+    r.start_time -= (outcome.fit_seconds * 1000.0) as i64;
+    ctx.apply(&mut r, "train");
+    r.tag("model.family", "sarima")
+        .tag("daily.champion", outcome.model.clone());
+    r.param("model", "sarima")
+        .param("champion", &outcome.model)
+        .param(
+            "order",
+            outcome.order.clone().unwrap_or_else(|| "none".into()),
+        )
+        .param("cv.folds", settings.folds)
+        .param("cv.fold_days", settings.fold_days)
+        .param("calendar.holidays", settings.calendar.holidays)
+        .param("calendar.fourier_terms", settings.calendar.fourier_terms)
+        .param("stores", outcome.stores);
+    if let Some(t) = &outcome.test {
+        r.metric("test_mae", t.mae, 0)
+            .metric("test_rmse", t.rmse, 0)
+            .metric("test_mape", t.mape, 0)
+            .metric("test_mase", t.mase, 0);
+    }
+    if let Some(aic) = outcome.aic {
+        r.metric("aic", aic, 0);
+    }
+    r.metric("fit_seconds", outcome.fit_seconds, 0);
+    for (i, c) in outcome.candidates.iter().enumerate() {
+        r.param(format!("candidate.{i}"), &c.name);
+        if let Some(m) = c.mean_mase {
+            r.metric(format!("cv_mase.candidate_{i}"), m, 0);
+        }
+    }
+    r.artifacts = existing([(
+        models_dir.join(crate::daily::DAILY_ARTIFACT),
+        format!("models/{}", crate::daily::DAILY_ARTIFACT),
+    )]);
+    r.finish(RunStatus::Finished);
+    r
+}

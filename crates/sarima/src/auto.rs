@@ -91,19 +91,33 @@ impl AutoSarima {
     /// candidate.
     pub fn fit(&self, y: &[f64], exog: &Regressors) -> Result<AutoResult> {
         if let Some((i, v)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(SarimaError::NonFinite { what: "the series".into(), index: i, value: *v });
+            return Err(SarimaError::NonFinite {
+                what: "the series".into(),
+                index: i,
+                value: *v,
+            });
         }
         if y.len() < 8 {
-            return Err(SarimaError::TooShort { order: "automatic".into(), need: 8, got: y.len() });
+            return Err(SarimaError::TooShort {
+                order: "automatic".into(),
+                need: 8,
+                got: y.len(),
+            });
         }
         let seasonal = self.period > 1 && y.len() >= 2 * self.period + 2;
         let s = if seasonal { self.period } else { 1 };
         let big_d = match (self.seasonal_d, seasonal) {
             (_, false) => 0,
             (Some(v), true) => v,
-            (None, true) => usize::from(self.max_seasonal_d > 0 && seasonal_strength(y, s) >= SEASONAL_STRENGTH_THRESHOLD),
+            (None, true) => usize::from(
+                self.max_seasonal_d > 0 && seasonal_strength(y, s) >= SEASONAL_STRENGTH_THRESHOLD,
+            ),
         };
-        let seasonal_order = |o: Order| Order { seasonal_d: big_d, period: if seasonal { s } else { 0 }, ..o };
+        let seasonal_order = |o: Order| Order {
+            seasonal_d: big_d,
+            period: if seasonal { s } else { 0 },
+            ..o
+        };
         let d = match self.d {
             Some(v) => v,
             None => {
@@ -112,9 +126,15 @@ impl AutoSarima {
             }
         };
         let w = difference(y, &seasonal_order(Order::arima(0, d, 0)));
-        let (lo, hi) = w.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        let (lo, hi) = w
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(*v), b.max(*v))
+            });
         if w.is_empty() || hi - lo <= 1e-12 * (1.0 + hi.abs()) {
-            return Err(SarimaError::Constant { order: format!("d={d}, D={big_d}") });
+            return Err(SarimaError::Constant {
+                order: format!("d={d}, D={big_d}"),
+            });
         }
         let trends: &[Trend] = match d + big_d {
             0 => &[Trend::Constant, Trend::None],
@@ -141,11 +161,16 @@ impl AutoSarima {
         let mut fitted: HashMap<(Order, Trend), Option<FittedSarima>> = HashMap::new();
         let mut trace = Vec::new();
         let t0 = trends[0];
-        let mut batch: Vec<(Order, Trend)> = [make(2, 2, 1, 1), make(0, 0, 0, 0), make(1, 0, 1, 0), make(0, 1, 0, 1)]
-            .into_iter()
-            .filter(|o| allowed(o))
-            .map(|o| (o, t0))
-            .collect();
+        let mut batch: Vec<(Order, Trend)> = [
+            make(2, 2, 1, 1),
+            make(0, 0, 0, 0),
+            make(1, 0, 1, 0),
+            make(0, 1, 0, 1),
+        ]
+        .into_iter()
+        .filter(|o| allowed(o))
+        .map(|o| (o, t0))
+        .collect();
         let mut best: Option<(Order, Trend, f64)> = None;
         loop {
             batch.retain(|k| !fitted.contains_key(k));
@@ -156,7 +181,11 @@ impl AutoSarima {
             if batch.is_empty() {
                 break;
             }
-            type Outcome = ((Order, Trend), std::result::Result<FittedSarima, SarimaError>, f64);
+            type Outcome = (
+                (Order, Trend),
+                std::result::Result<FittedSarima, SarimaError>,
+                f64,
+            );
             let results: Vec<Outcome> = batch
                 .par_iter()
                 .map(|&(o, t)| {
@@ -167,7 +196,11 @@ impl AutoSarima {
                         .tolerance(SEARCH_TOLERANCE)
                         .fit_exog(y, exog)
                         .and_then(|f| {
-                            if f.aicc().is_finite() { Ok(f) } else { Err(SarimaError::Likelihood("AICc is not finite".into())) }
+                            if f.aicc().is_finite() {
+                                Ok(f)
+                            } else {
+                                Err(SarimaError::Likelihood("AICc is not finite".into()))
+                            }
                         });
                     ((o, t), r, start.elapsed().as_secs_f64())
                 })
@@ -193,7 +226,7 @@ impl AutoSarima {
                 fitted.insert((o, t), r);
             }
             let Some((b, bt, _)) = best else { break };
-            if !improved && !batch.iter().any(|k| *k == (b, bt)) && fitted.len() > 4 {
+            if !improved && !batch.contains(&(b, bt)) && fitted.len() > 4 {
                 break;
             }
             // Neighbours of the current best.
@@ -214,9 +247,12 @@ impl AutoSarima {
             ];
             for (dp, dq, dsp, dsq) in steps {
                 let add = |v: usize, dv: i64| usize::try_from(v as i64 + dv).ok();
-                if let (Some(p), Some(q), Some(sp), Some(sq)) =
-                    (add(b.p, dp), add(b.q, dq), add(b.seasonal_p, dsp), add(b.seasonal_q, dsq))
-                {
+                if let (Some(p), Some(q), Some(sp), Some(sq)) = (
+                    add(b.p, dp),
+                    add(b.q, dq),
+                    add(b.seasonal_p, dsp),
+                    add(b.seasonal_q, dsq),
+                ) {
                     let o = make(p, q, sp, sq);
                     if allowed(&o) {
                         next.push((o, bt));
@@ -238,12 +274,23 @@ impl AutoSarima {
                 }
             }
         }
-        let (o, t, _) = best.ok_or_else(|| SarimaError::Likelihood("no candidate model could be fitted".into()))?;
+        let (o, t, _) = best
+            .ok_or_else(|| SarimaError::Likelihood("no candidate model could be fitted".into()))?;
         // Candidates are compared at a looser tolerance (AICc differences that matter are
         // units, not 1e-6); the winner is refitted to full precision.
-        let rough = fitted.remove(&(o, t)).flatten().ok_or_else(|| SarimaError::Likelihood("best model lost".into()))?;
-        let model = Sarima::new(o).trend(t).max_iter(self.max_iter).fit_exog(y, exog).unwrap_or(rough);
-        Ok(AutoResult { model, candidates: trace })
+        let rough = fitted
+            .remove(&(o, t))
+            .flatten()
+            .ok_or_else(|| SarimaError::Likelihood("best model lost".into()))?;
+        let model = Sarima::new(o)
+            .trend(t)
+            .max_iter(self.max_iter)
+            .fit_exog(y, exog)
+            .unwrap_or(rough);
+        Ok(AutoResult {
+            model,
+            candidates: trace,
+        })
     }
 }
 
@@ -299,7 +346,9 @@ mod tests {
 
     fn lcg(seed: &mut u64) -> f64 {
         // Uniform in (-0.5, 0.5); enough noise for order tests without a dependency.
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 11) as f64 / (1u64 << 53) as f64) - 0.5
     }
 
@@ -307,7 +356,13 @@ mod tests {
     fn kpss_separates_a_random_walk_from_noise() {
         let mut seed = 7;
         let noise: Vec<f64> = (0..400).map(|_| lcg(&mut seed)).collect();
-        let walk: Vec<f64> = noise.iter().scan(0.0, |s, v| { *s += v; Some(*s) }).collect();
+        let walk: Vec<f64> = noise
+            .iter()
+            .scan(0.0, |s, v| {
+                *s += v;
+                Some(*s)
+            })
+            .collect();
         assert!(kpss(&noise) < KPSS_CRITICAL_5PCT);
         assert!(kpss(&walk) > KPSS_CRITICAL_5PCT);
         assert_eq!(ndiffs(&walk, 2), 1);
@@ -317,16 +372,22 @@ mod tests {
     #[test]
     fn picks_a_seasonal_difference_for_a_strong_weekly_pattern() {
         let mut seed = 3;
-        let y: Vec<f64> = (0..364).map(|t| 10.0 * ((t % 7) as f64) + lcg(&mut seed)).collect();
+        let y: Vec<f64> = (0..364)
+            .map(|t| 10.0 * ((t % 7) as f64) + lcg(&mut seed))
+            .collect();
         assert!(seasonal_strength(&y, 7) > SEASONAL_STRENGTH_THRESHOLD);
-        let r = AutoSarima::new(7).fit(&y, &Regressors::none()).expect("auto");
+        let r = AutoSarima::new(7)
+            .fit(&y, &Regressors::none())
+            .expect("auto");
         assert_eq!(r.model.order.seasonal_d, 1);
         assert!(r.candidates.len() >= 4);
     }
 
     #[test]
     fn constant_series_is_an_error() {
-        let e = AutoSarima::new(7).fit(&[5.0; 100], &Regressors::none()).unwrap_err();
+        let e = AutoSarima::new(7)
+            .fit(&[5.0; 100], &Regressors::none())
+            .unwrap_err();
         assert!(matches!(e, SarimaError::Constant { .. }), "{e}");
     }
 }

@@ -13,10 +13,18 @@ pub enum SarimaError {
     InvalidSetting { name: &'static str, reason: String },
     /// The series is shorter than the model needs.
     #[error("series too short for {order}: need at least {need} observations, got {got}")]
-    TooShort { order: String, need: usize, got: usize },
+    TooShort {
+        order: String,
+        need: usize,
+        got: usize,
+    },
     /// A value of the series or of a regressor is NaN or infinite.
     #[error("{what} has a non-finite value ({value}) at index {index}")]
-    NonFinite { what: String, index: usize, value: f64 },
+    NonFinite {
+        what: String,
+        index: usize,
+        value: f64,
+    },
     /// The series (after differencing) has no variation left to model.
     #[error("the series is constant after differencing ({order}); there is nothing to estimate")]
     Constant { order: String },

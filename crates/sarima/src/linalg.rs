@@ -79,7 +79,10 @@ mod tests {
         let x2: Vec<f64> = (0..20).map(|i| ((i * 7) % 5) as f64).collect();
         let y: Vec<f64> = x1.iter().zip(&x2).map(|(a, b)| 2.0 * a - 3.0 * b).collect();
         let b = least_squares(&[x1, x2], &y).expect("solvable");
-        assert!((b[0] - 2.0).abs() < 1e-8 && (b[1] + 3.0).abs() < 1e-8, "{b:?}");
+        assert!(
+            (b[0] - 2.0).abs() < 1e-8 && (b[1] + 3.0).abs() < 1e-8,
+            "{b:?}"
+        );
         assert!(least_squares(&[vec![0.0; 5]], &[1.0; 5]).is_none());
     }
 }

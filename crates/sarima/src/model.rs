@@ -68,7 +68,11 @@ impl Regressors {
                 )));
             }
             if let Some((i, v)) = col.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(SarimaError::NonFinite { what: format!("regressor {name}"), index: i, value: *v });
+                return Err(SarimaError::NonFinite {
+                    what: format!("regressor {name}"),
+                    index: i,
+                    value: *v,
+                });
             }
         }
         Ok(())
@@ -94,7 +98,10 @@ impl Trend {
         match self {
             Trend::None => None,
             Trend::Constant => Some(("const".into(), vec![1.0; n])),
-            Trend::Drift => Some(("drift".into(), (from..from + n).map(|t| (t + 1) as f64).collect())),
+            Trend::Drift => Some((
+                "drift".into(),
+                (from..from + n).map(|t| (t + 1) as f64).collect(),
+            )),
         }
     }
 
@@ -103,8 +110,12 @@ impl Trend {
         match self.column(from, n) {
             None => regressors.clone(),
             Some((name, col)) => Regressors {
-                names: std::iter::once(name).chain(regressors.names.iter().cloned()).collect(),
-                columns: std::iter::once(col).chain(regressors.columns.iter().cloned()).collect(),
+                names: std::iter::once(name)
+                    .chain(regressors.names.iter().cloned())
+                    .collect(),
+                columns: std::iter::once(col)
+                    .chain(regressors.columns.iter().cloned())
+                    .collect(),
             },
         }
     }
@@ -149,14 +160,27 @@ impl Params {
         let seasonal_ar = take(order.seasonal_p);
         let seasonal_ma = take(order.seasonal_q);
         let sigma2 = take(1).first().copied().unwrap_or(1.0);
-        Self { exog, ar, ma, seasonal_ar, seasonal_ma, sigma2 }
+        Self {
+            exog,
+            ar,
+            ma,
+            seasonal_ar,
+            seasonal_ma,
+            sigma2,
+        }
     }
 
     /// The reduced AR and MA polynomials.
     fn polynomials(&self, order: &Order) -> (Vec<f64>, Vec<f64>) {
         let s = order.step();
-        let ar = poly::mul(&poly::ar_polynomial(&self.ar, 1), &poly::ar_polynomial(&self.seasonal_ar, s));
-        let ma = poly::mul(&poly::ma_polynomial(&self.ma, 1), &poly::ma_polynomial(&self.seasonal_ma, s));
+        let ar = poly::mul(
+            &poly::ar_polynomial(&self.ar, 1),
+            &poly::ar_polynomial(&self.seasonal_ar, s),
+        );
+        let ma = poly::mul(
+            &poly::ma_polynomial(&self.ma, 1),
+            &poly::ma_polynomial(&self.seasonal_ma, s),
+        );
         (ar, ma)
     }
 
@@ -181,7 +205,12 @@ pub struct Sarima {
 impl Sarima {
     /// A model of the given orders with default settings (at most 200 L-BFGS iterations).
     pub fn new(order: Order) -> Self {
-        Self { order, trend: Trend::None, max_iter: 200, tolerance: 1e-7 }
+        Self {
+            order,
+            trend: Trend::None,
+            max_iter: 200,
+            tolerance: 1e-7,
+        }
     }
 
     /// Adds a constant or a drift.
@@ -219,35 +248,59 @@ impl Sarima {
         let order = self.order;
         order.validate()?;
         if self.max_iter == 0 || self.max_iter > 100_000 {
-            return Err(SarimaError::InvalidSetting { name: "max_iter", reason: "must be between 1 and 100000".into() });
+            return Err(SarimaError::InvalidSetting {
+                name: "max_iter",
+                reason: "must be between 1 and 100000".into(),
+            });
         }
         if !(self.tolerance > 0.0 && self.tolerance < 1.0) {
-            return Err(SarimaError::InvalidSetting { name: "tolerance", reason: "must be in (0, 1)".into() });
+            return Err(SarimaError::InvalidSetting {
+                name: "tolerance",
+                reason: "must be in (0, 1)".into(),
+            });
         }
         if let Some((i, v)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(SarimaError::NonFinite { what: "the series".into(), index: i, value: *v });
+            return Err(SarimaError::NonFinite {
+                what: "the series".into(),
+                index: i,
+                value: *v,
+            });
         }
         exog.check(y.len(), "observations")?;
         if exog.names.iter().any(|n| n == "const" || n == "drift") {
-            return Err(SarimaError::Regressors("\"const\" and \"drift\" are reserved for the trend setting".into()));
+            return Err(SarimaError::Regressors(
+                "\"const\" and \"drift\" are reserved for the trend setting".into(),
+            ));
         }
         let need = self.min_observations(exog.len());
         if y.len() < need {
-            return Err(SarimaError::TooShort { order: order.to_string(), need, got: y.len() });
+            return Err(SarimaError::TooShort {
+                order: order.to_string(),
+                need,
+                got: y.len(),
+            });
         }
         let user_exog = exog;
         let exog = &self.trend.augment(exog, 0, y.len());
         let w = difference(y, &order);
         let (mean, var) = mean_var(&w);
-        if !(var > 1e-20 * (1.0 + mean * mean)) {
-            return Err(SarimaError::Constant { order: order.to_string() });
+        if var.is_nan() || var <= 1e-20 * (1.0 + mean * mean) {
+            return Err(SarimaError::Constant {
+                order: order.to_string(),
+            });
         }
         // Work on a unit-scale copy: the optimiser then sees parameters of similar size. The
         // diffuse variance is rescaled with the data, so the likelihood is the same function.
         let scale = var.sqrt();
         let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
         let diffuse = DIFFUSE_VARIANCE / (scale * scale);
-        let problem = Problem { order, y: &ys, exog, diffuse, n_eff: (y.len() - order.k_diff()) as f64 };
+        let problem = Problem {
+            order,
+            y: &ys,
+            exog,
+            diffuse,
+            n_eff: (y.len() - order.k_diff()) as f64,
+        };
         let start = start_params(&order, &ys, exog);
         let u0 = problem.unconstrain(&start);
         let f0 = problem.objective(&u0);
@@ -261,13 +314,19 @@ impl Sarima {
             zero.seasonal_ma.fill(0.0);
             let u = problem.unconstrain(&zero);
             if !problem.objective(&u).is_finite() {
-                return Err(SarimaError::Likelihood(format!("{order} at its starting values")));
+                return Err(SarimaError::Likelihood(format!(
+                    "{order} at its starting values"
+                )));
             }
             u
         };
-        let (u, iterations, gradient_norm, converged) = problem.optimise(u0, self.max_iter, self.tolerance)?;
+        let (u, iterations, gradient_norm, converged) =
+            problem.optimise(u0, self.max_iter, self.tolerance)?;
         if !converged {
-            return Err(SarimaError::NotConverged { iterations, gradient_norm });
+            return Err(SarimaError::NotConverged {
+                iterations,
+                gradient_norm,
+            });
         }
         let mut params = problem.constrain(&u);
         params.exog.iter_mut().for_each(|b| *b *= scale);
@@ -331,14 +390,24 @@ fn css(w: &[f64], p: usize, q: usize, step: usize) -> (Vec<f64>, Vec<f64>, f64) 
     if q > 0 {
         let y: Vec<f64> = w[k..].to_vec();
         let cols: Vec<Vec<f64>> = (1..=k).map(|l| w[k - l..w.len() - l].to_vec()).collect();
-        let Some(b) = least_squares(&cols, &y) else { return zeros };
-        resid = y.iter().enumerate().map(|(t, v)| v - cols.iter().zip(&b).map(|(c, b)| c[t] * b).sum::<f64>()).collect();
+        let Some(b) = least_squares(&cols, &y) else {
+            return zeros;
+        };
+        resid = y
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v - cols.iter().zip(&b).map(|(c, b)| c[t] * b).sum::<f64>())
+            .collect();
     }
     // Row t of the regression is observation r + t; residual index i is observation k + i.
     let y: Vec<f64> = w[r..].to_vec();
-    let mut cols: Vec<Vec<f64>> = (1..=p).map(|i| w[r - i * step..w.len() - i * step].to_vec()).collect();
+    let mut cols: Vec<Vec<f64>> = (1..=p)
+        .map(|i| w[r - i * step..w.len() - i * step].to_vec())
+        .collect();
     cols.extend((1..=q).map(|i| resid[r - k - i * step..resid.len() - i * step].to_vec()));
-    let Some(b) = least_squares(&cols, &y) else { return zeros };
+    let Some(b) = least_squares(&cols, &y) else {
+        return zeros;
+    };
     let sse: f64 = y
         .iter()
         .enumerate()
@@ -377,7 +446,14 @@ fn start_params(order: &Order, y: &[f64], exog: &Regressors) -> Params {
         sma.fill(0.0);
     }
     let sigma2 = var.max(svar).max(1e-8);
-    Params { exog: beta, ar, ma, seasonal_ar: sar, seasonal_ma: sma, sigma2 }
+    Params {
+        exog: beta,
+        ar,
+        ma,
+        seasonal_ar: sar,
+        seasonal_ma: sma,
+        sigma2,
+    }
 }
 
 /// The optimisation problem on the unit-scale series.
@@ -398,9 +474,15 @@ impl Problem<'_> {
         let o = &self.order;
         let mut p = Params::from_slice(o, self.exog.len(), u);
         p.ar = poly::constrain_stationary(&p.ar);
-        p.ma = poly::constrain_stationary(&p.ma).iter().map(|v| -v).collect();
+        p.ma = poly::constrain_stationary(&p.ma)
+            .iter()
+            .map(|v| -v)
+            .collect();
         p.seasonal_ar = poly::constrain_stationary(&p.seasonal_ar);
-        p.seasonal_ma = poly::constrain_stationary(&p.seasonal_ma).iter().map(|v| -v).collect();
+        p.seasonal_ma = poly::constrain_stationary(&p.seasonal_ma)
+            .iter()
+            .map(|v| -v)
+            .collect();
         p.sigma2 = p.sigma2 * p.sigma2;
         p
     }
@@ -410,9 +492,18 @@ impl Problem<'_> {
         let or_zero = |v: Option<Vec<f64>>, n: usize| v.unwrap_or_else(|| vec![0.0; n]);
         let mut u = p.exog.clone();
         u.extend(or_zero(poly::unconstrain_stationary(&p.ar), p.ar.len()));
-        u.extend(or_zero(poly::unconstrain_stationary(&neg(&p.ma)), p.ma.len()));
-        u.extend(or_zero(poly::unconstrain_stationary(&p.seasonal_ar), p.seasonal_ar.len()));
-        u.extend(or_zero(poly::unconstrain_stationary(&neg(&p.seasonal_ma)), p.seasonal_ma.len()));
+        u.extend(or_zero(
+            poly::unconstrain_stationary(&neg(&p.ma)),
+            p.ma.len(),
+        ));
+        u.extend(or_zero(
+            poly::unconstrain_stationary(&p.seasonal_ar),
+            p.seasonal_ar.len(),
+        ));
+        u.extend(or_zero(
+            poly::unconstrain_stationary(&neg(&p.seasonal_ma)),
+            p.seasonal_ma.len(),
+        ));
         u.push(p.sigma2.sqrt());
         u
     }
@@ -428,10 +519,16 @@ impl Problem<'_> {
         }
     }
 
-    fn optimise(&self, u0: Vec<f64>, max_iter: u64, tol: f64) -> Result<(Vec<f64>, u64, f64, bool)> {
+    fn optimise(
+        &self,
+        u0: Vec<f64>,
+        max_iter: u64,
+        tol: f64,
+    ) -> Result<(Vec<f64>, u64, f64, bool)> {
         // Backtracking needs the gradient only at the accepted point, which on these problems
         // halves the filter runs per iteration compared with a More-Thuente search.
-        let condition = ArmijoCondition::new(1e-4).map_err(|e| SarimaError::Likelihood(e.to_string()))?;
+        let condition =
+            ArmijoCondition::new(1e-4).map_err(|e| SarimaError::Likelihood(e.to_string()))?;
         let linesearch = BacktrackingLineSearch::new(condition);
         let solver = LBFGS::new(linesearch, 10)
             .with_tolerance_grad(tol)
@@ -469,7 +566,11 @@ struct Cost<'a, 'b> {
 
 impl<'a, 'b> Cost<'a, 'b> {
     fn new(problem: &'a Problem<'b>) -> Self {
-        Self { problem, last: std::sync::Mutex::new(None), last_norm: std::sync::Mutex::new(f64::INFINITY) }
+        Self {
+            problem,
+            last: std::sync::Mutex::new(None),
+            last_norm: std::sync::Mutex::new(f64::INFINITY),
+        }
     }
 }
 
@@ -495,7 +596,11 @@ impl Gradient for Cost<'_, '_> {
 
     fn gradient(&self, u: &Self::Param) -> std::result::Result<Vec<f64>, argmin::core::Error> {
         let norm = self.last_norm.lock().map(|n| *n).unwrap_or(0.0);
-        let here = self.last.lock().ok().and_then(|l| l.as_ref().filter(|(x, _)| x == u).map(|(_, f)| *f));
+        let here = self
+            .last
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().filter(|(x, _)| x == u).map(|(_, f)| *f));
         let g = if norm > CENTRAL_BELOW {
             let f0 = here.unwrap_or_else(|| self.problem.objective(u));
             forward_gradient(self.problem, u, f0)
@@ -570,11 +675,21 @@ pub struct FittedSarima {
 
 impl FittedSarima {
     /// Filters `y` with given parameters: the fitted model for those parameters (no estimation).
-    pub fn from_params(order: Order, params: Params, y: &[f64], exog: &Regressors, iterations: u64) -> Result<Self> {
+    pub fn from_params(
+        order: Order,
+        params: Params,
+        y: &[f64],
+        exog: &Regressors,
+        iterations: u64,
+    ) -> Result<Self> {
         order.validate()?;
         exog.check(y.len(), "observations")?;
         if params.exog.len() != exog.len() {
-            return Err(SarimaError::Regressors(format!("{} coefficients for {} regressors", params.exog.len(), exog.len())));
+            return Err(SarimaError::Regressors(format!(
+                "{} coefficients for {} regressors",
+                params.exog.len(),
+                exog.len()
+            )));
         }
         let offset = exog.combine(&params.exog, y.len());
         let ssm = params.state_space(&order, DIFFUSE_VARIANCE);
@@ -625,7 +740,12 @@ impl FittedSarima {
     /// Standardised innovations after the burn-in.
     pub fn standardized_residuals(&self) -> Vec<f64> {
         let k = self.nobs - self.nobs_effective;
-        self.residuals.iter().zip(&self.fitted_std).skip(k).map(|(r, s)| r / s).collect()
+        self.residuals
+            .iter()
+            .zip(&self.fitted_std)
+            .skip(k)
+            .map(|(r, s)| r / s)
+            .collect()
     }
 
     /// Ljung–Box test of the standardised residuals up to `lags`: the statistic and its
@@ -634,24 +754,37 @@ impl FittedSarima {
         let e = self.standardized_residuals();
         let n = e.len();
         if lags == 0 || lags >= n {
-            return Err(SarimaError::InvalidSetting { name: "lags", reason: format!("must be between 1 and {}", n.saturating_sub(1)) });
+            return Err(SarimaError::InvalidSetting {
+                name: "lags",
+                reason: format!("must be between 1 and {}", n.saturating_sub(1)),
+            });
         }
         let (mean, var) = mean_var(&e);
         let denom = var * n as f64;
         let mut q = 0.0;
         for k in 1..=lags {
-            let acf: f64 = (k..n).map(|t| (e[t] - mean) * (e[t - k] - mean)).sum::<f64>() / denom;
+            let acf: f64 = (k..n)
+                .map(|t| (e[t] - mean) * (e[t - k] - mean))
+                .sum::<f64>()
+                / denom;
             q += acf * acf / (n - k) as f64;
         }
         q *= n as f64 * (n as f64 + 2.0);
         let df = lags.saturating_sub(self.order.n_arma()).max(1) as f64;
-        let p = ChiSquared::new(df).map(|c| 1.0 - c.cdf(q)).unwrap_or(f64::NAN);
+        let p = ChiSquared::new(df)
+            .map(|c| 1.0 - c.cdf(q))
+            .unwrap_or(f64::NAN);
         Ok((q, p))
     }
 
     /// Forecasts `horizon` periods after the sample, with the regressors' future values
     /// (one column per regressor, `horizon` values each) and intervals at `level` (0–1).
-    pub fn forecast_exog(&self, horizon: usize, future: &Regressors, level: Option<f64>) -> Result<Forecast> {
+    pub fn forecast_exog(
+        &self,
+        horizon: usize,
+        future: &Regressors,
+        level: Option<f64>,
+    ) -> Result<Forecast> {
         if future.names != self.regressors {
             return Err(SarimaError::Forecast(format!(
                 "the model was fitted with regressors {:?}, got {:?}",
@@ -666,18 +799,33 @@ impl FittedSarima {
                     .map_err(|e| SarimaError::Forecast(e.to_string()))?
                     .inverse_cdf(0.5 + l / 2.0),
             ),
-            Some(l) => return Err(SarimaError::Forecast(format!("interval level {l} must be strictly between 0 and 1"))),
+            Some(l) => {
+                return Err(SarimaError::Forecast(format!(
+                    "interval level {l} must be strictly between 0 and 1"
+                )));
+            }
             None => None,
         };
         let ssm = self.params.state_space(&self.order, DIFFUSE_VARIANCE);
         let (mut point, vars) = ssm::forecast(&ssm, &self.next_state, &self.next_cov, horizon);
-        for (p, x) in point.iter_mut().zip(future.combine(&self.params.exog, horizon)) {
+        for (p, x) in point
+            .iter_mut()
+            .zip(future.combine(&self.params.exog, horizon))
+        {
             *p += x;
         }
         let intervals = z.zip(level).map(|(z, level)| ForecastIntervals {
             level,
-            lower: point.iter().zip(&vars).map(|(m, v)| m - z * v.sqrt()).collect(),
-            upper: point.iter().zip(&vars).map(|(m, v)| m + z * v.sqrt()).collect(),
+            lower: point
+                .iter()
+                .zip(&vars)
+                .map(|(m, v)| m - z * v.sqrt())
+                .collect(),
+            upper: point
+                .iter()
+                .zip(&vars)
+                .map(|(m, v)| m + z * v.sqrt())
+                .collect(),
         });
         Ok(Forecast { point, intervals })
     }
@@ -690,7 +838,12 @@ impl augurs_core::Predict for FittedSarima {
         self.nobs
     }
 
-    fn predict_inplace(&self, horizon: usize, level: Option<f64>, forecast: &mut Forecast) -> Result<()> {
+    fn predict_inplace(
+        &self,
+        horizon: usize,
+        level: Option<f64>,
+        forecast: &mut Forecast,
+    ) -> Result<()> {
         *forecast = self.forecast_exog(horizon, &Regressors::none(), level)?;
         Ok(())
     }
@@ -699,14 +852,28 @@ impl augurs_core::Predict for FittedSarima {
         let point = self.fitted.clone();
         let intervals = match level {
             Some(l) if l > 0.0 && l < 1.0 => {
-                let z = Normal::new(0.0, 1.0).map_err(|e| SarimaError::Forecast(e.to_string()))?.inverse_cdf(0.5 + l / 2.0);
+                let z = Normal::new(0.0, 1.0)
+                    .map_err(|e| SarimaError::Forecast(e.to_string()))?
+                    .inverse_cdf(0.5 + l / 2.0);
                 Some(ForecastIntervals {
                     level: l,
-                    lower: point.iter().zip(&self.fitted_std).map(|(m, s)| m - z * s).collect(),
-                    upper: point.iter().zip(&self.fitted_std).map(|(m, s)| m + z * s).collect(),
+                    lower: point
+                        .iter()
+                        .zip(&self.fitted_std)
+                        .map(|(m, s)| m - z * s)
+                        .collect(),
+                    upper: point
+                        .iter()
+                        .zip(&self.fitted_std)
+                        .map(|(m, s)| m + z * s)
+                        .collect(),
                 })
             }
-            Some(l) => return Err(SarimaError::Forecast(format!("interval level {l} must be strictly between 0 and 1"))),
+            Some(l) => {
+                return Err(SarimaError::Forecast(format!(
+                    "interval level {l} must be strictly between 0 and 1"
+                )));
+            }
             None => None,
         };
         *forecast = Forecast { point, intervals };

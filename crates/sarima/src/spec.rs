@@ -28,12 +28,28 @@ const MAX_PERIOD: usize = 400;
 impl Order {
     /// A non-seasonal ARIMA(p,d,q).
     pub fn arima(p: usize, d: usize, q: usize) -> Self {
-        Self { p, d, q, seasonal_p: 0, seasonal_d: 0, seasonal_q: 0, period: 0 }
+        Self {
+            p,
+            d,
+            q,
+            seasonal_p: 0,
+            seasonal_d: 0,
+            seasonal_q: 0,
+            period: 0,
+        }
     }
 
     /// A SARIMA(p,d,q)(P,D,Q)s.
     pub fn sarima(p: usize, d: usize, q: usize, sp: usize, sd: usize, sq: usize, s: usize) -> Self {
-        Self { p, d, q, seasonal_p: sp, seasonal_d: sd, seasonal_q: sq, period: s }
+        Self {
+            p,
+            d,
+            q,
+            seasonal_p: sp,
+            seasonal_d: sd,
+            seasonal_q: sq,
+            period: s,
+        }
     }
 
     /// Whether the model has a seasonal part.
@@ -48,8 +64,17 @@ impl Order {
 
     /// Checks the orders describe a model this crate can fit.
     pub fn validate(&self) -> Result<()> {
-        let bad = |reason: String| Err(SarimaError::InvalidOrder { order: self.to_string(), reason });
-        if self.p > MAX_ORDER || self.q > MAX_ORDER || self.seasonal_p > MAX_ORDER || self.seasonal_q > MAX_ORDER {
+        let bad = |reason: String| {
+            Err(SarimaError::InvalidOrder {
+                order: self.to_string(),
+                reason,
+            })
+        };
+        if self.p > MAX_ORDER
+            || self.q > MAX_ORDER
+            || self.seasonal_p > MAX_ORDER
+            || self.seasonal_q > MAX_ORDER
+        {
             return bad(format!("AR and MA orders must be at most {MAX_ORDER}"));
         }
         if self.d > MAX_DIFF || self.seasonal_d > MAX_DIFF {
@@ -90,7 +115,11 @@ impl fmt::Display for Order {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "({},{},{})", self.p, self.d, self.q)?;
         if self.is_seasonal() {
-            write!(f, "({},{},{},{})", self.seasonal_p, self.seasonal_d, self.seasonal_q, self.period)?;
+            write!(
+                f,
+                "({},{},{},{})",
+                self.seasonal_p, self.seasonal_d, self.seasonal_q, self.period
+            )?;
         }
         Ok(())
     }
@@ -107,7 +136,10 @@ mod tests {
         assert!(Order::arima(11, 0, 0).validate().is_err());
         assert!(Order::arima(0, 3, 0).validate().is_err());
         assert!(Order::sarima(1, 1, 1, 1, 1, 1, 7).validate().is_ok());
-        assert_eq!(Order::sarima(1, 1, 1, 1, 1, 1, 7).to_string(), "(1,1,1)(1,1,1,7)");
+        assert_eq!(
+            Order::sarima(1, 1, 1, 1, 1, 1, 7).to_string(),
+            "(1,1,1)(1,1,1,7)"
+        );
         assert_eq!(Order::arima(2, 1, 0).to_string(), "(2,1,0)");
     }
 }

@@ -78,7 +78,9 @@ impl StateSpace {
                 rows[start + i].push((start + i - 1, 1.0));
             }
         }
-        let ar: Vec<f64> = (0..r).map(|i| -ar_poly.get(i + 1).copied().unwrap_or(0.0)).collect();
+        let ar: Vec<f64> = (0..r)
+            .map(|i| -ar_poly.get(i + 1).copied().unwrap_or(0.0))
+            .collect();
         for i in 0..r {
             if ar[i] != 0.0 {
                 rows[arma + i].push((arma, ar[i]));
@@ -94,7 +96,17 @@ impl StateSpace {
         let mut z: Vec<usize> = (0..d).collect();
         z.extend((0..dd).map(|j| d + j * s + s - 1));
         z.push(arma);
-        Self { m, k_diff, r, z, rows, sel, sigma2, diffuse, ar }
+        Self {
+            m,
+            k_diff,
+            r,
+            z,
+            rows,
+            sel,
+            sigma2,
+            diffuse,
+            ar,
+        }
     }
 
     /// Initial state mean and covariance: diffuse differencing states, stationary ARMA block.
@@ -153,7 +165,8 @@ impl StateSpace {
             std::mem::swap(&mut a, &mut tmp);
         }
         Err(SarimaError::Likelihood(
-            "the AR part is not stationary, so the ARMA states have no stationary distribution".into(),
+            "the AR part is not stationary, so the ARMA states have no stationary distribution"
+                .into(),
         ))
     }
 
@@ -228,7 +241,12 @@ pub struct Filtered {
 
 /// Runs the Kalman filter over `y - offset` and returns the log-likelihood of the observations
 /// after the burn-in, plus the filter's by-products when `keep` is set.
-pub fn filter(ssm: &StateSpace, y: &[f64], offset: &[f64], keep: bool) -> Result<(f64, Option<Filtered>)> {
+pub fn filter(
+    ssm: &StateSpace,
+    y: &[f64],
+    offset: &[f64],
+    keep: bool,
+) -> Result<(f64, Option<Filtered>)> {
     let m = ssm.m;
     let (mut a, mut p) = ssm.initial()?;
     let mut tmp = vec![0.0; m * m];
@@ -255,7 +273,7 @@ pub fn filter(ssm: &StateSpace, y: &[f64], offset: &[f64], keep: bool) -> Result
         }
         let pred_state: f64 = ssm.z.iter().map(|&c| a[c]).sum();
         let v = y[t] - offset[t] - pred_state;
-        if !(f > 0.0 && f.is_finite()) || !v.is_finite() {
+        if !(f > 0.0 && f.is_finite() && v.is_finite()) {
             return Err(SarimaError::Likelihood(format!(
                 "innovation variance {f} at observation {t}"
             )));
@@ -306,7 +324,12 @@ pub fn filter(ssm: &StateSpace, y: &[f64], offset: &[f64], keep: bool) -> Result
 
 /// Forecasts `horizon` steps from a predicted state: means and variances of the observations
 /// (before the regression part is added).
-pub fn forecast(ssm: &StateSpace, state: &[f64], cov: &[f64], horizon: usize) -> (Vec<f64>, Vec<f64>) {
+pub fn forecast(
+    ssm: &StateSpace,
+    state: &[f64],
+    cov: &[f64],
+    horizon: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let m = ssm.m;
     let mut a = state.to_vec();
     let mut p = cov.to_vec();

@@ -14,7 +14,11 @@ fn load(name: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
 }
 
 fn columns(v: &Value) -> Vec<Vec<f64>> {
@@ -23,13 +27,24 @@ fn columns(v: &Value) -> Vec<Vec<f64>> {
 
 fn order(g: &Value) -> Order {
     let o: Vec<usize> = floats(&g["order"]).iter().map(|v| *v as usize).collect();
-    let s: Vec<usize> = floats(&g["seasonal_order"]).iter().map(|v| *v as usize).collect();
+    let s: Vec<usize> = floats(&g["seasonal_order"])
+        .iter()
+        .map(|v| *v as usize)
+        .collect();
     Order::sarima(o[0], o[1], o[2], s[0], s[1], s[2], s[3])
 }
 
 fn regressors(g: &Value, key: &str) -> Regressors {
-    let names: Vec<String> = g["exog_names"].as_array().expect("names").iter().map(|v| v.as_str().expect("str").to_owned()).collect();
-    Regressors { names, columns: columns(&g[key]) }
+    let names: Vec<String> = g["exog_names"]
+        .as_array()
+        .expect("names")
+        .iter()
+        .map(|v| v.as_str().expect("str").to_owned())
+        .collect();
+    Regressors {
+        names,
+        columns: columns(&g[key]),
+    }
 }
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -42,7 +57,10 @@ fn check(name: &str) {
     let exog = regressors(&g, "exog");
     let fit = Sarima::new(order(&g)).fit_exog(&y, &exog).expect("fit");
     let llf = g["llf"].as_f64().expect("llf");
-    println!("{name}: ours {:.6} statsmodels {llf:.6} ({} iterations)", fit.loglik, fit.iterations);
+    println!(
+        "{name}: ours {:.6} statsmodels {llf:.6} ({} iterations)",
+        fit.loglik, fit.iterations
+    );
     assert!(
         fit.loglik >= llf - 1e-4 * llf.abs(),
         "{name}: log-likelihood {} below statsmodels' {llf}",
@@ -55,18 +73,35 @@ fn check(name: &str) {
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
         let scaled = i < k_exog || i == ours.len() - 1;
         let err = if scaled { rel(*a, *b) } else { (a - b).abs() };
-        assert!(err < 1e-3, "{name}: parameter {} ours {a} statsmodels {b}", g["param_names"][i]);
+        assert!(
+            err < 1e-3,
+            "{name}: parameter {} ours {a} statsmodels {b}",
+            g["param_names"][i]
+        );
     }
     let future = regressors(&g, "future_exog");
-    let fc = fit.forecast_exog(30, &future, Some(0.95)).expect("forecast");
+    let fc = fit
+        .forecast_exog(30, &future, Some(0.95))
+        .expect("forecast");
     let iv = fc.intervals.expect("intervals");
-    for (key, ours) in [("forecast_mean", &fc.point), ("forecast_lower_95", &iv.lower), ("forecast_upper_95", &iv.upper)] {
+    for (key, ours) in [
+        ("forecast_mean", &fc.point),
+        ("forecast_lower_95", &iv.lower),
+        ("forecast_upper_95", &iv.upper),
+    ] {
         for (h, (a, b)) in ours.iter().zip(floats(&g[key])).enumerate() {
-            assert!(rel(*a, b) < 1e-3, "{name}: {key}[{h}] ours {a} statsmodels {b}");
+            assert!(
+                rel(*a, b) < 1e-3,
+                "{name}: {key}[{h}] ours {a} statsmodels {b}"
+            );
         }
     }
     let aic = g["aic"].as_f64().expect("aic");
-    assert!(fit.aic() <= aic + 1e-4 * aic.abs(), "{name}: AIC {} vs {aic}", fit.aic());
+    assert!(
+        fit.aic() <= aic + 1e-4 * aic.abs(),
+        "{name}: AIC {} vs {aic}",
+        fit.aic()
+    );
 }
 
 #[test]
@@ -114,9 +149,14 @@ fn likelihood_at_statsmodels_parameters_matches() {
             seasonal_ma: take(o.seasonal_q),
             sigma2: *v.last().expect("sigma2"),
         };
-        let fit = salescast_sarima::FittedSarima::from_params(o, params, &y, &exog, 0).expect("filter");
+        let fit =
+            salescast_sarima::FittedSarima::from_params(o, params, &y, &exog, 0).expect("filter");
         let llf = g["llf"].as_f64().expect("llf");
         println!("{name}: ours {:.9} statsmodels {llf:.9}", fit.loglik);
-        assert!(rel(fit.loglik, llf) < 1e-7, "{name}: {} vs {llf}", fit.loglik);
+        assert!(
+            rel(fit.loglik, llf) < 1e-7,
+            "{name}: {} vs {llf}",
+            fit.loglik
+        );
     }
 }
