@@ -25,8 +25,12 @@ const KPSS_CRITICAL_5PCT: f64 = 0.463;
 /// Seasonal strength from which a seasonal difference is taken (Wang, Smith and Hyndman 2006).
 const SEASONAL_STRENGTH_THRESHOLD: f64 = 0.64;
 
-/// Gradient tolerance of the candidate fits during the search.
+/// A candidate's AICc and, from an exact fit, the fitted model.
+type Scored = (f64, Option<FittedSarima>);
+
+/// Gradient tolerance and iteration cap of the candidate fits during the search.
 const SEARCH_TOLERANCE: f64 = 1e-4;
+const SEARCH_MAX_ITER: u64 = 50;
 
 /// Search limits and settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +50,10 @@ pub struct AutoSarima {
     pub seasonal_d: Option<usize>,
     /// Iteration limit of each fit.
     pub max_iter: u64,
+    /// Rank candidates by conditional-sum-of-squares AICc instead of exact fits (R's
+    /// `approximation = TRUE`). Off by default: on our daily series the CSS ranking favoured
+    /// near-boundary models whose exact fits then failed to converge.
+    pub approximation: Option<bool>,
 }
 
 /// One model the search fitted.
@@ -84,6 +92,7 @@ impl AutoSarima {
             d: None,
             seasonal_d: None,
             max_iter: 200,
+            approximation: None,
         }
     }
 
@@ -158,7 +167,8 @@ impl AutoSarima {
                 && o.seasonal_p <= self.max_seasonal_p
                 && o.seasonal_q <= self.max_seasonal_q
         };
-        let mut fitted: HashMap<(Order, Trend), Option<FittedSarima>> = HashMap::new();
+        let approximate = self.approximation.unwrap_or(false);
+        let mut fitted: HashMap<(Order, Trend), Option<Scored>> = HashMap::new();
         let mut trace = Vec::new();
         let t0 = trends[0];
         let mut batch: Vec<(Order, Trend)> = [
@@ -183,37 +193,46 @@ impl AutoSarima {
             }
             type Outcome = (
                 (Order, Trend),
-                std::result::Result<FittedSarima, SarimaError>,
+                std::result::Result<Scored, SarimaError>,
                 f64,
             );
             let results: Vec<Outcome> = batch
                 .par_iter()
                 .map(|&(o, t)| {
                     let start = std::time::Instant::now();
-                    let r = Sarima::new(o)
+                    let spec = Sarima::new(o)
                         .trend(t)
-                        .max_iter(self.max_iter)
+                        .max_iter(self.max_iter.min(SEARCH_MAX_ITER))
                         .tolerance(SEARCH_TOLERANCE)
-                        .fit_exog(y, exog)
-                        .and_then(|f| {
-                            if f.aicc().is_finite() {
-                                Ok(f)
-                            } else {
-                                Err(SarimaError::Likelihood("AICc is not finite".into()))
-                            }
-                        });
+                        .allow_unconverged();
+                    let r = if approximate {
+                        spec.css_aicc(y, exog).map(|a| (a, None))
+                    } else {
+                        spec.fit_exog(y, exog).map(|f| (f.aicc(), Some(f)))
+                    }
+                    .and_then(|(a, f)| {
+                        if a.is_finite() {
+                            Ok((a, f))
+                        } else {
+                            Err(SarimaError::Likelihood("AICc is not finite".into()))
+                        }
+                    });
                     ((o, t), r, start.elapsed().as_secs_f64())
                 })
                 .collect();
             let mut improved = false;
             for ((o, t), r, seconds) in results {
-                let aicc = r.as_ref().ok().map(FittedSarima::aicc);
+                let aicc = r.as_ref().ok().map(|(a, _)| *a);
                 trace.push(Candidate {
                     order: o,
                     trend: t,
                     aicc,
                     error: r.as_ref().err().map(ToString::to_string),
-                    iterations: r.as_ref().map(|f| f.iterations).unwrap_or(0),
+                    iterations: r
+                        .as_ref()
+                        .ok()
+                        .and_then(|(_, f)| f.as_ref().map(|f| f.iterations))
+                        .unwrap_or(0),
                     seconds,
                 });
                 let r = r.ok();
@@ -274,19 +293,45 @@ impl AutoSarima {
                 }
             }
         }
-        let (o, t, _) = best
-            .ok_or_else(|| SarimaError::Likelihood("no candidate model could be fitted".into()))?;
-        // Candidates are compared at a looser tolerance (AICc differences that matter are
-        // units, not 1e-6); the winner is refitted to full precision.
-        let rough = fitted
-            .remove(&(o, t))
-            .flatten()
-            .ok_or_else(|| SarimaError::Likelihood("best model lost".into()))?;
-        let model = Sarima::new(o)
-            .trend(t)
-            .max_iter(self.max_iter)
-            .fit_exog(y, exog)
-            .unwrap_or(rough);
+        if best.is_none() {
+            return Err(SarimaError::Likelihood(
+                "no candidate model could be fitted".into(),
+            ));
+        }
+        // The winner (by approximate or loose-tolerance AICc) is refitted by exact maximum
+        // likelihood to full precision; if that fails, the next best is tried, as auto.arima does.
+        let mut ranked: Vec<((Order, Trend), f64)> = fitted
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|(a, _)| (*k, *a)))
+            .collect();
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut last_error = None;
+        let mut model = None;
+        for ((o, t), _) in ranked.into_iter().take(5) {
+            match Sarima::new(o)
+                .trend(t)
+                .max_iter(self.max_iter)
+                .fit_exog(y, exog)
+            {
+                Ok(m) => {
+                    model = Some(m);
+                    break;
+                }
+                Err(e) => {
+                    // A loose fit of the same model still stands when the strict one fails.
+                    if let Some(Some((_, Some(rough)))) = fitted.remove(&(o, t)) {
+                        model = Some(rough);
+                        break;
+                    }
+                    last_error = Some(e);
+                }
+            }
+        }
+        let model = model.ok_or_else(|| {
+            last_error.unwrap_or_else(|| {
+                SarimaError::Likelihood("no candidate model could be fitted".into())
+            })
+        })?;
         Ok(AutoResult {
             model,
             candidates: trace,

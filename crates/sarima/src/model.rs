@@ -1,8 +1,8 @@
 //! Estimation: starting values, the exact likelihood, L-BFGS, and the fitted model.
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
-use argmin::solver::linesearch::BacktrackingLineSearch;
 use argmin::solver::linesearch::condition::ArmijoCondition;
+use argmin::solver::linesearch::{BacktrackingLineSearch, MoreThuenteLineSearch};
 use argmin::solver::quasinewton::LBFGS;
 use augurs_core::{Forecast, ForecastIntervals};
 use rayon::prelude::*;
@@ -200,6 +200,15 @@ pub struct Sarima {
     pub max_iter: u64,
     /// Gradient-norm tolerance of the (per-observation) negative log-likelihood.
     pub tolerance: f64,
+    /// Whether stopping at `max_iter` short of the tolerance is an error. The order search
+    /// turns it off: a capped fit still ranks (its AICc can only be too high), and the
+    /// winner is refitted to convergence.
+    #[serde(default = "yes")]
+    pub require_convergence: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Sarima {
@@ -210,6 +219,7 @@ impl Sarima {
             trend: Trend::None,
             max_iter: 200,
             tolerance: 1e-7,
+            require_convergence: true,
         }
     }
 
@@ -222,6 +232,12 @@ impl Sarima {
     /// Sets the optimiser's iteration limit.
     pub fn max_iter(mut self, n: u64) -> Self {
         self.max_iter = n;
+        self
+    }
+
+    /// Makes a fit that reaches `max_iter` an answer rather than an error.
+    pub fn allow_unconverged(mut self) -> Self {
+        self.require_convergence = false;
         self
     }
 
@@ -244,7 +260,9 @@ impl Sarima {
     }
 
     /// Fits by exact maximum likelihood.
-    pub fn fit_exog(&self, y: &[f64], exog: &Regressors) -> Result<FittedSarima> {
+    /// Checks settings and data; returns the regressors with the trend column and the scale
+    /// (standard deviation of the differenced series).
+    fn prepare(&self, y: &[f64], exog: &Regressors) -> Result<(Regressors, f64)> {
         let order = self.order;
         order.validate()?;
         if self.max_iter == 0 || self.max_iter > 100_000 {
@@ -280,8 +298,6 @@ impl Sarima {
                 got: y.len(),
             });
         }
-        let user_exog = exog;
-        let exog = &self.trend.augment(exog, 0, y.len());
         let w = difference(y, &order);
         let (mean, var) = mean_var(&w);
         if var.is_nan() || var <= 1e-20 * (1.0 + mean * mean) {
@@ -289,9 +305,49 @@ impl Sarima {
                 order: order.to_string(),
             });
         }
+        Ok((self.trend.augment(exog, 0, y.len()), var.sqrt()))
+    }
+
+    /// AICc from a conditional-sum-of-squares fit instead of the exact likelihood: what R's
+    /// `auto.arima` ranks candidates by on long series (`approximation = TRUE`). A few
+    /// percent of the cost of an exact fit; comparable between models of the same `d` and `D`.
+    pub fn css_aicc(&self, y: &[f64], exog: &Regressors) -> Result<f64> {
+        let (exog, scale) = self.prepare(y, exog)?;
+        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let problem = Problem {
+            order: self.order,
+            y: &ys,
+            exog: &exog,
+            diffuse: DIFFUSE_VARIANCE / (scale * scale),
+            n_eff: (y.len() - self.order.k_diff()) as f64,
+        };
+        let start = start_params(&self.order, &ys, &exog);
+        let u = problem.refine_by_css_only(problem.unconstrain(&start));
+        let (_, mean_sq, n) = problem.css_fit(&u);
+        if !(mean_sq.is_finite() && mean_sq > 0.0) || n == 0 {
+            return Err(SarimaError::Likelihood(format!(
+                "{}: conditional sum of squares failed",
+                self.order
+            )));
+        }
+        let n = n as f64;
+        let k = self.n_params(exog.len() - usize::from(self.trend != Trend::None)) as f64;
+        let sigma2 = mean_sq * scale * scale;
+        let loglik = -0.5 * n * ((2.0 * std::f64::consts::PI * sigma2).ln() + 1.0);
+        if n - k - 1.0 <= 0.0 {
+            return Ok(f64::INFINITY);
+        }
+        Ok(-2.0 * loglik + 2.0 * k + 2.0 * k * (k + 1.0) / (n - k - 1.0))
+    }
+
+    /// Fits by exact maximum likelihood.
+    pub fn fit_exog(&self, y: &[f64], exog: &Regressors) -> Result<FittedSarima> {
+        let order = self.order;
+        let user_exog = exog;
+        let (augmented, scale) = self.prepare(y, exog)?;
+        let exog = &augmented;
         // Work on a unit-scale copy: the optimiser then sees parameters of similar size. The
         // diffuse variance is rescaled with the data, so the likelihood is the same function.
-        let scale = var.sqrt();
         let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
         let diffuse = DIFFUSE_VARIANCE / (scale * scale);
         let problem = Problem {
@@ -320,9 +376,10 @@ impl Sarima {
             }
             u
         };
+        let u0 = problem.refine_by_css(u0);
         let (u, iterations, gradient_norm, converged) =
             problem.optimise(u0, self.max_iter, self.tolerance)?;
-        if !converged {
+        if !converged && self.require_convergence {
             return Err(SarimaError::NotConverged {
                 iterations,
                 gradient_norm,
@@ -508,6 +565,83 @@ impl Problem<'_> {
         u
     }
 
+    /// Conditional sum of squares of the ARMA recursion on the differenced, regression-adjusted
+    /// series, as half the log of the mean square (a profile objective without the variance).
+    /// It needs no covariance recursion, so it costs a few percent of one exact likelihood.
+    fn css_objective(&self, u: &[f64]) -> (f64, f64) {
+        let (f, m, _) = self.css_fit(u);
+        (f, m)
+    }
+
+    /// The CSS objective, the mean square and the number of residuals it is over.
+    fn css_fit(&self, u: &[f64]) -> (f64, f64, usize) {
+        let params = self.constrain(u);
+        let offset = self.exog.combine(&params.exog, self.y.len());
+        let adjusted: Vec<f64> = self.y.iter().zip(&offset).map(|(y, o)| y - o).collect();
+        let w = difference(&adjusted, &self.order);
+        let (ar, ma) = params.polynomials(&self.order);
+        let (pa, qa) = (ar.len() - 1, ma.len() - 1);
+        if w.len() <= pa + 1 {
+            return (PENALTY, 1.0, 0);
+        }
+        let mut e = vec![0.0; w.len()];
+        let mut sse = 0.0;
+        for t in pa..w.len() {
+            let mut v: f64 = (0..=pa).map(|i| ar[i] * w[t - i]).sum();
+            for j in 1..=qa.min(t) {
+                v -= ma[j] * e[t - j];
+            }
+            e[t] = v;
+            sse += v * v;
+        }
+        let mean_sq = sse / (w.len() - pa) as f64;
+        if !(mean_sq.is_finite() && mean_sq > 0.0) {
+            return (PENALTY, 1.0, 0);
+        }
+        (0.5 * mean_sq.ln(), mean_sq, w.len() - pa)
+    }
+
+    /// Moves the start to the conditional-sum-of-squares optimum (what R's `arima` does before
+    /// the exact likelihood, "CSS-ML"): the exact optimisation then needs far fewer iterations.
+    /// Kept only when the exact likelihood agrees it is a better start.
+    fn refine_by_css(&self, u0: Vec<f64>) -> Vec<f64> {
+        let u = self.refine_by_css_only(u0.clone());
+        if self.objective(&u) < self.objective(&u0) {
+            u
+        } else {
+            u0
+        }
+    }
+
+    /// The CSS optimum from `u0`, with the variance set to the CSS mean square.
+    fn refine_by_css_only(&self, u0: Vec<f64>) -> Vec<f64> {
+        let k = u0.len() - 1;
+        if self.order.n_arma() == 0 && self.exog.is_empty() {
+            return u0;
+        }
+        let sigma = u0[k];
+        let full = |x: &[f64]| {
+            let mut v = x.to_vec();
+            v.push(sigma);
+            v
+        };
+        let cost = FnCost(|x: &[f64]| self.css_objective(&full(x)).0);
+        let solver = match LBFGS::new(MoreThuenteLineSearch::new(), 7).with_tolerance_grad(1e-6) {
+            Ok(s) => s,
+            Err(_) => return u0,
+        };
+        let run = Executor::new(cost, solver)
+            .configure(|state| state.param(u0[..k].to_vec()).max_iters(60))
+            .run();
+        let Some(best) = run.ok().and_then(|r| r.state().get_best_param().cloned()) else {
+            return u0;
+        };
+        let mut u = full(&best);
+        let (_, mean_sq) = self.css_objective(&u);
+        u[k] = mean_sq.sqrt();
+        u
+    }
+
     /// Negative log-likelihood per effective observation.
     fn objective(&self, u: &[f64]) -> f64 {
         let params = self.constrain(u);
@@ -519,74 +653,131 @@ impl Problem<'_> {
         }
     }
 
+    /// L-BFGS with a backtracking line search (the gradient is then needed only at accepted
+    /// points, half the filter runs of a More-Thuente search), restarted from the best point
+    /// with exact-as-possible central differences when it stops with a gradient that is not
+    /// small: a stall of the line search on a rough forward-difference direction must not pass
+    /// for convergence.
     fn optimise(
         &self,
         u0: Vec<f64>,
         max_iter: u64,
         tol: f64,
     ) -> Result<(Vec<f64>, u64, f64, bool)> {
-        // Backtracking needs the gradient only at the accepted point, which on these problems
-        // halves the filter runs per iteration compared with a More-Thuente search.
-        let condition =
-            ArmijoCondition::new(1e-4).map_err(|e| SarimaError::Likelihood(e.to_string()))?;
-        let linesearch = BacktrackingLineSearch::new(condition);
-        let solver = LBFGS::new(linesearch, 10)
-            .with_tolerance_grad(tol)
-            .and_then(|s| s.with_tolerance_cost(1e-14))
-            .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
-        let run = Executor::new(Cost::new(self), solver)
-            .configure(|state| state.param(u0.clone()).max_iters(max_iter))
-            .run();
-        let state = match run {
-            Ok(r) => r.state().clone(),
-            Err(e) => return Err(SarimaError::Likelihood(format!("optimiser: {e}"))),
-        };
-        let iterations = state.get_iter();
-        let best = state.get_best_param().cloned().unwrap_or(u0);
-        let grad = numeric_gradient(self, &best);
-        let gnorm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-        let converged = match state.get_termination_status() {
-            TerminationStatus::Terminated(TerminationReason::MaxItersReached) => gnorm <= 1e-4,
-            TerminationStatus::Terminated(_) => true,
-            TerminationStatus::NotTerminated => false,
-        };
-        Ok((best, iterations, gnorm, converged))
+        let mut u = u0;
+        let mut used = 0u64;
+        let mut central = false;
+        let mut previous: Option<f64> = None;
+        for _round in 0..4 {
+            let cost = Cost { problem: self };
+            let budget = max_iter.saturating_sub(used).max(1);
+            // The first round backtracks (cheap); a restart uses More-Thuente, whose curvature
+            // condition keeps the quasi-Newton updates sound near a flat optimum.
+            let run = if central {
+                let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+                    .with_tolerance_grad(tol)
+                    .and_then(|s| s.with_tolerance_cost(1e-14))
+                    .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
+                Executor::new(cost, solver)
+                    .configure(|state| state.param(u.clone()).max_iters(budget))
+                    .run()
+                    .map(|r| r.state().clone())
+            } else {
+                let condition = ArmijoCondition::new(1e-4)
+                    .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
+                let solver = LBFGS::new(BacktrackingLineSearch::new(condition), 10)
+                    .with_tolerance_grad(tol)
+                    .and_then(|s| s.with_tolerance_cost(1e-14))
+                    .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
+                Executor::new(cost, solver)
+                    .configure(|state| state.param(u.clone()).max_iters(budget))
+                    .run()
+                    .map(|r| r.state().clone())
+            };
+            let state = run.map_err(|e| SarimaError::Likelihood(format!("optimiser: {e}")))?;
+            used += state.get_iter();
+            let cost = state.get_best_cost();
+            if let Some(best) = state.get_best_param() {
+                u = best.clone();
+            }
+            let gnorm = numeric_gradient(self, &u)
+                .iter()
+                .map(|g| g * g)
+                .sum::<f64>()
+                .sqrt();
+            let status = state.get_termination_status().clone();
+            let out_of_budget = used >= max_iter
+                || matches!(
+                    status,
+                    TerminationStatus::Terminated(TerminationReason::MaxItersReached)
+                );
+            // A restart that no longer lowers the cost has reached the objective's numerical
+            // floor: with approximately diffuse states and a tiny variance the likelihood is
+            // only accurate to ~1e-9 relative, and a finite-difference gradient there is noise.
+            let at_floor = previous.is_some_and(|p: f64| p - cost <= 1e-9 * cost.abs().max(1.0));
+            let restart_above = RESTART_ABOVE.max(10.0 * tol);
+            if gnorm <= restart_above || at_floor || out_of_budget {
+                let converged = gnorm <= restart_above || at_floor || gnorm <= 1e-4;
+                return Ok((u, used, gnorm, converged));
+            }
+            previous = Some(cost);
+            central = true;
+        }
+        let gnorm = numeric_gradient(self, &u)
+            .iter()
+            .map(|g| g * g)
+            .sum::<f64>()
+            .sqrt();
+        Ok((u, used, gnorm, gnorm <= 1e-4))
     }
 }
 
-/// The cost for argmin. It remembers the last point it evaluated, so a forward-difference
-/// gradient at that point needs `k` more filter runs, not `k + 1`.
+/// Gradient norm (per-observation objective) above which a stopped optimiser is restarted.
+const RESTART_ABOVE: f64 = 1e-5;
+
+/// A cost given by a closure, with central-difference gradients (for cheap objectives).
+struct FnCost<F>(F);
+
+impl<F: Fn(&[f64]) -> f64> CostFunction for FnCost<F> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, u: &Self::Param) -> std::result::Result<f64, argmin::core::Error> {
+        Ok((self.0)(u))
+    }
+}
+
+impl<F: Fn(&[f64]) -> f64> Gradient for FnCost<F> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, u: &Self::Param) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        let mut x = u.clone();
+        Ok((0..u.len())
+            .map(|i| {
+                let h = 1e-6 * u[i].abs().max(1.0);
+                x[i] = u[i] + h;
+                let up = (self.0)(&x);
+                x[i] = u[i] - h;
+                let down = (self.0)(&x);
+                x[i] = u[i];
+                (up - down) / (2.0 * h)
+            })
+            .collect())
+    }
+}
+
+/// The exact likelihood as argmin's cost, with central-difference gradients.
 struct Cost<'a, 'b> {
     problem: &'a Problem<'b>,
-    last: std::sync::Mutex<Option<(Vec<f64>, f64)>>,
-    /// Gradient norm of the previous call: forward differences while it is large, central
-    /// differences (twice the runs, far more accurate) near the optimum.
-    last_norm: std::sync::Mutex<f64>,
 }
-
-impl<'a, 'b> Cost<'a, 'b> {
-    fn new(problem: &'a Problem<'b>) -> Self {
-        Self {
-            problem,
-            last: std::sync::Mutex::new(None),
-            last_norm: std::sync::Mutex::new(f64::INFINITY),
-        }
-    }
-}
-
-/// Gradient norm (of the per-observation objective) below which central differences are used.
-const CENTRAL_BELOW: f64 = 1e-2;
 
 impl CostFunction for Cost<'_, '_> {
     type Param = Vec<f64>;
     type Output = f64;
 
     fn cost(&self, u: &Self::Param) -> std::result::Result<f64, argmin::core::Error> {
-        let f = self.problem.objective(u);
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((u.clone(), f));
-        }
-        Ok(f)
+        Ok(self.problem.objective(u))
     }
 }
 
@@ -594,23 +785,11 @@ impl Gradient for Cost<'_, '_> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
 
+    /// Forward differences would halve the filter runs, but near the optimum the likelihood
+    /// is only accurate to about 1e-9 relative (approximately diffuse states next to a small
+    /// variance), and their `O(h)` error then stalls the line search short of the maximum.
     fn gradient(&self, u: &Self::Param) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        let norm = self.last_norm.lock().map(|n| *n).unwrap_or(0.0);
-        let here = self
-            .last
-            .lock()
-            .ok()
-            .and_then(|l| l.as_ref().filter(|(x, _)| x == u).map(|(_, f)| *f));
-        let g = if norm > CENTRAL_BELOW {
-            let f0 = here.unwrap_or_else(|| self.problem.objective(u));
-            forward_gradient(self.problem, u, f0)
-        } else {
-            numeric_gradient(self.problem, u)
-        };
-        if let Ok(mut n) = self.last_norm.lock() {
-            *n = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-        }
-        Ok(g)
+        Ok(numeric_gradient(self.problem, u))
     }
 }
 
@@ -628,19 +807,6 @@ fn numeric_gradient(problem: &Problem<'_>, u: &[f64]) -> Vec<f64> {
             x[i] = u[i] - h;
             let down = problem.objective(&x);
             (up - down) / (2.0 * h)
-        })
-        .collect()
-}
-
-/// Forward differences from a known `f(u)`.
-fn forward_gradient(problem: &Problem<'_>, u: &[f64], f0: f64) -> Vec<f64> {
-    (0..u.len())
-        .into_par_iter()
-        .map(|i| {
-            let mut x = u.to_vec();
-            let h = 1e-7 * u[i].abs().max(1.0);
-            x[i] = u[i] + h;
-            (problem.objective(&x) - f0) / h
         })
         .collect()
 }
