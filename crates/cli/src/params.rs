@@ -46,6 +46,8 @@ pub struct SarimaParams {
     pub fourier_terms: Option<usize>,
     /// Holiday flags among the calendar regressors.
     pub holidays: Option<bool>,
+    /// Also backtest over the test window's season one year earlier.
+    pub seasonal_fold: Option<bool>,
 }
 
 impl SarimaParams {
@@ -54,6 +56,7 @@ impl SarimaParams {
         salescast_daily::SelectSettings {
             folds: self.folds.unwrap_or(d.folds),
             fold_days: self.fold_days.unwrap_or(d.fold_days),
+            seasonal_fold: self.seasonal_fold.unwrap_or(d.seasonal_fold),
             calendar: salescast_daily::CalendarSpec {
                 holidays: self.holidays.unwrap_or(d.calendar.holidays),
                 fourier_terms: self.fourier_terms.unwrap_or(d.calendar.fourier_terms),

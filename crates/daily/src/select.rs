@@ -19,6 +19,13 @@ pub struct SelectSettings {
     pub fold_days: usize,
     /// Calendar regressors of the SARIMAX candidate.
     pub calendar: CalendarSpec,
+    /// Add a fold over the test window's season one year earlier.
+    #[serde(default = "yes")]
+    pub seasonal_fold: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SelectSettings {
@@ -27,6 +34,7 @@ impl Default for SelectSettings {
             folds: 3,
             fold_days: 28,
             calendar: CalendarSpec::default(),
+            seasonal_fold: true,
         }
     }
 }
@@ -67,7 +75,7 @@ impl SelectSettings {
 pub struct CandidateResult {
     pub name: String,
     pub recipe: Recipe,
-    /// MASE per fold (NaN, `null` in JSON, where the fold failed).
+    /// MASE per fold, the seasonal fold last (NaN, `null` in JSON, where the fold failed).
     #[serde(with = "crate::nan::vec")]
     pub fold_mase: Vec<f64>,
     /// Mean MASE over the folds; `None` when any fold failed.
@@ -151,20 +159,32 @@ pub fn select(
     }
     let recipes = candidates(start, train, settings)?;
     let origin = train.len() - settings.folds * settings.fold_days;
+    // Fold windows: `folds` consecutive windows of `fold_days` before the test window, plus
+    // (when the history allows) the test window's own season one year earlier (52 weeks, so
+    // weekdays line up) over the test window's length: the recent folds alone never contain
+    // the holiday peak the test window may hold.
+    let mut windows: Vec<(usize, usize)> = (0..settings.folds)
+        .map(|f| (origin + f * settings.fold_days, settings.fold_days))
+        .collect();
+    if settings.seasonal_fold && !test.is_empty() && train.len() >= 364 + need {
+        let end = train.len() - 364;
+        windows.push((end, test.len().min(364)));
+    }
+    let n_windows = windows.len();
     let jobs: Vec<(usize, usize)> = (0..recipes.len())
-        .flat_map(|c| (0..settings.folds).map(move |f| (c, f)))
+        .flat_map(|c| (0..n_windows).map(move |f| (c, f)))
         .collect();
     let fold_results: Vec<std::result::Result<f64, String>> = jobs
         .par_iter()
         .map(|&(c, f)| {
-            let end = origin + f * settings.fold_days;
+            let (end, days) = windows[f];
             let fitted = recipes[c]
                 .fit(start, &train[..end])
                 .map_err(|e| e.to_string())?;
             let fc = fitted
-                .forecast(start, settings.fold_days, None)
+                .forecast(start, days, None)
                 .map_err(|e| e.to_string())?;
-            let actual = &train[end..end + settings.fold_days];
+            let actual = &train[end..end + days];
             Ok(Scores::new(actual, &fc.point, &train[..end]).mase)
         })
         .collect();
@@ -173,7 +193,7 @@ pub fn select(
         .enumerate()
         .map(|(c, recipe)| {
             let folds: Vec<&std::result::Result<f64, String>> = fold_results
-                [c * settings.folds..(c + 1) * settings.folds]
+                [c * n_windows..(c + 1) * n_windows]
                 .iter()
                 .collect();
             let error = folds.iter().find_map(|r| r.as_ref().err().cloned());
@@ -228,10 +248,32 @@ pub fn select(
         let fc = champion.forecast(start, test.len(), Some(0.95))?;
         Some((Scores::new(test, &fc.point, train), fc))
     };
-    let recipe = champion.recipe();
+    // Each store gets the champion's recipe; where that fails (a store series can be too
+    // irregular for the orders chosen on the total), the next candidates in ranking order.
+    let first = champion.recipe();
+    let order: Vec<Recipe> = std::iter::once(first.clone())
+        .chain(
+            ranked
+                .iter()
+                .map(|c| c.recipe.clone())
+                .filter(|r| *r != first),
+        )
+        .collect();
     let fitted: Vec<(String, Result<DailyModel>)> = stores
         .par_iter()
-        .map(|(name, y)| (name.clone(), recipe.fit(start, y)))
+        .map(|(name, y)| {
+            let mut first_error = None;
+            for recipe in &order {
+                match recipe.fit(start, y) {
+                    Ok(m) => return (name.clone(), Ok(m)),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            let e = first_error.unwrap_or_else(|| DailyError::Mstl("no candidate".into()));
+            (name.clone(), Err(e))
+        })
         .collect();
     let mut store_models = BTreeMap::new();
     let mut store_errors = BTreeMap::new();
