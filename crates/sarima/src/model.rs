@@ -811,6 +811,17 @@ fn numeric_gradient(problem: &Problem<'_>, u: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The standard normal quantile of a two-sided interval at `level` (0–1, exclusive).
+fn z_score(level: f64) -> Result<f64> {
+    if !(level > 0.0 && level < 1.0) {
+        return Err(SarimaError::Forecast(format!(
+            "interval level {level} must be strictly between 0 and 1"
+        )));
+    }
+    let normal = Normal::new(0.0, 1.0).map_err(|e| SarimaError::Forecast(e.to_string()))?;
+    Ok(normal.inverse_cdf(0.5 + level / 2.0))
+}
+
 /// A fitted SARIMA(X): parameters, fit statistics and the filtered state at the end of the
 /// sample, which is all a forecast needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -959,19 +970,7 @@ impl FittedSarima {
         }
         future.check(horizon, "forecast periods")?;
         let future = &self.trend.augment(future, self.nobs, horizon);
-        let z = match level {
-            Some(l) if l > 0.0 && l < 1.0 => Some(
-                Normal::new(0.0, 1.0)
-                    .map_err(|e| SarimaError::Forecast(e.to_string()))?
-                    .inverse_cdf(0.5 + l / 2.0),
-            ),
-            Some(l) => {
-                return Err(SarimaError::Forecast(format!(
-                    "interval level {l} must be strictly between 0 and 1"
-                )));
-            }
-            None => None,
-        };
+        let z = level.map(z_score).transpose()?;
         let ssm = self.params.state_space(&self.order, DIFFUSE_VARIANCE);
         let (mut point, vars) = ssm::forecast(&ssm, &self.next_state, &self.next_cov, horizon);
         for (p, x) in point
@@ -1017,10 +1016,8 @@ impl augurs_core::Predict for FittedSarima {
     fn predict_in_sample_inplace(&self, level: Option<f64>, forecast: &mut Forecast) -> Result<()> {
         let point = self.fitted.clone();
         let intervals = match level {
-            Some(l) if l > 0.0 && l < 1.0 => {
-                let z = Normal::new(0.0, 1.0)
-                    .map_err(|e| SarimaError::Forecast(e.to_string()))?
-                    .inverse_cdf(0.5 + l / 2.0);
+            Some(l) => {
+                let z = z_score(l)?;
                 Some(ForecastIntervals {
                     level: l,
                     lower: point
@@ -1034,11 +1031,6 @@ impl augurs_core::Predict for FittedSarima {
                         .map(|(m, s)| m + z * s)
                         .collect(),
                 })
-            }
-            Some(l) => {
-                return Err(SarimaError::Forecast(format!(
-                    "interval level {l} must be strictly between 0 and 1"
-                )));
             }
             None => None,
         };

@@ -3,20 +3,10 @@
 use augurs_core::{Fit, Predict};
 use salescast_sarima::auto::AutoSarima;
 use salescast_sarima::{FittedSarima, Order, Regressors, Sarima, SarimaError};
-use serde_json::Value;
 
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/golden/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
-}
+mod common;
 
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
+use common::{floats, load};
 
 fn airline() -> Vec<f64> {
     floats(&load("airline")["y"])

@@ -8,18 +8,9 @@
 use salescast_sarima::{Order, Regressors, Sarima};
 use serde_json::Value;
 
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/golden/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
-}
+mod common;
 
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
+use common::{floats, load};
 
 fn columns(v: &Value) -> Vec<Vec<f64>> {
     v.as_array().expect("array").iter().map(floats).collect()
