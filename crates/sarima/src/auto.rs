@@ -7,7 +7,8 @@
 //! 3. a stepwise search over `p, q, P, Q` (and the constant or drift when `d + D <= 1`) on AICc:
 //!    four starting models, then the neighbours of the best model (one order up or down, or
 //!    both non-seasonal or both seasonal orders together, and the constant toggled) until no
-//!    neighbour improves. Neighbours are fitted in parallel across cores.
+//!    neighbour improves. Neighbours are fitted one per core at a time, moving on at the first
+//!    group that improves.
 //!
 //! Models that fail to fit (too short for the order, no convergence) are skipped, not fatal.
 
@@ -184,10 +185,16 @@ impl AutoSarima {
         let mut best: Option<(Order, Trend, f64)> = None;
         loop {
             batch.retain(|k| !fitted.contains_key(k));
-            batch.sort_by_key(|(o, t)| (o.p, o.q, o.seasonal_p, o.seasonal_q, *t as u8));
-            batch.dedup();
+            let mut seen = std::collections::HashSet::new();
+            batch.retain(|k| seen.insert(*k));
             let room = self.max_models.saturating_sub(fitted.len());
             batch.truncate(room);
+            // After the starting models, neighbours go in groups of one per core and the search
+            // moves on at the first group that improves (auto.arima moves at the first
+            // improving neighbour); fitting every neighbour of every step wastes most fits.
+            if fitted.len() >= 4 {
+                batch.truncate(rayon::current_num_threads().max(2));
+            }
             if batch.is_empty() {
                 break;
             }
@@ -245,9 +252,6 @@ impl AutoSarima {
                 fitted.insert((o, t), r);
             }
             let Some((b, bt, _)) = best else { break };
-            if !improved && !batch.contains(&(b, bt)) && fitted.len() > 4 {
-                break;
-            }
             // Neighbours of the current best.
             let mut next = Vec::new();
             let steps: [(i64, i64, i64, i64); 12] = [
@@ -285,8 +289,8 @@ impl AutoSarima {
             }
             batch = next;
             if !improved {
-                // The best did not change: its whole neighbourhood is already fitted or is
-                // what we just queued; one more round settles it.
+                // The best did not change: carry on with its neighbours not fitted yet, and stop
+                // when there are none.
                 batch.retain(|k| !fitted.contains_key(k));
                 if batch.is_empty() {
                     break;
