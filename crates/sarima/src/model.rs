@@ -1,6 +1,9 @@
 //! Estimation: starting values, the exact likelihood, L-BFGS, and the fitted model.
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::core::{
+    CostFunction, Executor, Gradient, IterState, Solver, State, TerminationReason,
+    TerminationStatus,
+};
 use argmin::solver::linesearch::condition::ArmijoCondition;
 use argmin::solver::linesearch::{BacktrackingLineSearch, MoreThuenteLineSearch};
 use argmin::solver::quasinewton::LBFGS;
@@ -526,7 +529,7 @@ struct Problem<'a> {
 /// search back off.
 const PENALTY: f64 = 1e10;
 
-impl Problem<'_> {
+impl<'b> Problem<'b> {
     fn constrain(&self, u: &[f64]) -> Params {
         let o = &self.order;
         let mut p = Params::from_slice(o, self.exog.len(), u);
@@ -653,6 +656,27 @@ impl Problem<'_> {
         }
     }
 
+    /// One L-BFGS run (memory 10) from `u` with the given line search.
+    fn lbfgs<'s, L>(
+        &'s self,
+        linesearch: L,
+        u: &[f64],
+        budget: u64,
+        tol: f64,
+    ) -> Result<std::result::Result<LbfgsState, argmin::core::Error>>
+    where
+        LBFGS<L, Vec<f64>, Vec<f64>, f64>: Solver<Cost<'s, 'b>, LbfgsState>,
+    {
+        let solver = LBFGS::new(linesearch, 10)
+            .with_tolerance_grad(tol)
+            .and_then(|s| s.with_tolerance_cost(1e-14))
+            .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
+        Ok(Executor::new(Cost { problem: self }, solver)
+            .configure(|state| state.param(u.to_vec()).max_iters(budget))
+            .run()
+            .map(|r| r.state().clone()))
+    }
+
     /// L-BFGS with a backtracking line search (the gradient is then needed only at accepted
     /// points, half the filter runs of a More-Thuente search), restarted from the best point
     /// with exact-as-possible central differences when it stops with a gradient that is not
@@ -669,30 +693,15 @@ impl Problem<'_> {
         let mut central = false;
         let mut previous: Option<f64> = None;
         for _round in 0..4 {
-            let cost = Cost { problem: self };
             let budget = max_iter.saturating_sub(used).max(1);
             // The first round backtracks (cheap); a restart uses More-Thuente, whose curvature
             // condition keeps the quasi-Newton updates sound near a flat optimum.
             let run = if central {
-                let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-                    .with_tolerance_grad(tol)
-                    .and_then(|s| s.with_tolerance_cost(1e-14))
-                    .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
-                Executor::new(cost, solver)
-                    .configure(|state| state.param(u.clone()).max_iters(budget))
-                    .run()
-                    .map(|r| r.state().clone())
+                self.lbfgs(MoreThuenteLineSearch::new(), &u, budget, tol)?
             } else {
                 let condition = ArmijoCondition::new(1e-4)
                     .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
-                let solver = LBFGS::new(BacktrackingLineSearch::new(condition), 10)
-                    .with_tolerance_grad(tol)
-                    .and_then(|s| s.with_tolerance_cost(1e-14))
-                    .map_err(|e| SarimaError::Likelihood(e.to_string()))?;
-                Executor::new(cost, solver)
-                    .configure(|state| state.param(u.clone()).max_iters(budget))
-                    .run()
-                    .map(|r| r.state().clone())
+                self.lbfgs(BacktrackingLineSearch::new(condition), &u, budget, tol)?
             };
             let state = run.map_err(|e| SarimaError::Likelihood(format!("optimiser: {e}")))?;
             used += state.get_iter();
@@ -731,6 +740,9 @@ impl Problem<'_> {
         Ok((u, used, gnorm, gnorm <= 1e-4))
     }
 }
+
+/// The optimiser state of an L-BFGS run on parameter vectors.
+type LbfgsState = IterState<Vec<f64>, Vec<f64>, (), (), (), f64>;
 
 /// Gradient norm (per-observation objective) above which a stopped optimiser is restarted.
 const RESTART_ABOVE: f64 = 1e-5;
