@@ -4,10 +4,8 @@
 //! round-trip form), and both go through `Predictor::score_fields`, so a row scores identically
 //! whichever way it arrives, and identically to `salescast predict`.
 
-use std::io::Read;
-
-use salescast_core::schema::{ColumnMap, FieldErrorKind};
-use salescast_core::{Column, FieldError, Mode};
+use salescast_core::schema::FieldErrorKind;
+use salescast_core::{Column, FieldError};
 use salescast_models::Kind;
 use salescast_models::serving::{Predictor, ScoreError};
 use serde_json::{Map, Value};
@@ -235,117 +233,6 @@ pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {
     Err(bad(
         "expected one of dataframe_split, dataframe_records, instances or inputs",
     ))
-}
-
-/// One scored CSV row: its cells as sent and the prediction or the reason it has none.
-#[derive(Debug, Clone)]
-pub struct ScoredRow {
-    pub cells: Vec<String>,
-    pub result: Result<f64, String>,
-}
-
-/// A scored CSV upload.
-#[derive(Debug, Clone)]
-pub struct ScoredCsv {
-    pub headers: Vec<String>,
-    pub rows: Vec<ScoredRow>,
-}
-
-/// Reads a CSV in the data contract from `input` as it arrives and scores each row. A bad row
-/// gets its reason; a missing column, a non-UTF-8 header, an empty upload or too many rows fail
-/// the whole request.
-pub fn score_csv(
-    input: impl Read,
-    p: &Predictor,
-    kind: Kind,
-    max_rows: usize,
-) -> Result<ScoredCsv, ApiError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(input);
-    let mut records = rdr.byte_records();
-    let header = match records.next() {
-        None => {
-            return Err(ApiError::unprocessable(
-                "empty_csv",
-                "the uploaded file is empty: expected a header row and data rows",
-            )
-            .field("file"));
-        }
-        Some(Err(e)) => {
-            return Err(ApiError::unprocessable("bad_csv", format!("header: {e}")).field("file"));
-        }
-        Some(Ok(h)) => h,
-    };
-    let mut headers = Vec::with_capacity(header.len());
-    for (i, cell) in header.iter().enumerate() {
-        let cell = if i == 0 {
-            cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell)
-        } else {
-            cell
-        };
-        let text = std::str::from_utf8(cell).map_err(|_| {
-            ApiError::unprocessable(
-                "not_utf8",
-                "the header row is not UTF-8 text: expected a UTF-8 CSV",
-            )
-            .field("file")
-        })?;
-        headers.push(text.trim().to_owned());
-    }
-    let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| {
-        ApiError::unprocessable("missing_column", m.to_string()).field(
-            m.0.first()
-                .map(|c| c.name().to_owned())
-                .unwrap_or_else(|| "file".into()),
-        )
-    })?;
-    let mut rows = Vec::new();
-    for rec in records {
-        let line = rows.len() + 2;
-        if rows.len() == max_rows {
-            return Err(ApiError::too_large(format!(
-                "more than {max_rows} rows in one upload (SALESCAST_MAX_BATCH_ROWS)"
-            ))
-            .field("file"));
-        }
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                rows.push(ScoredRow {
-                    cells: Vec::new(),
-                    result: Err(format!("line {line}: {e}")),
-                });
-                continue;
-            }
-        };
-        let cells: Vec<String> = rec
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
-        let result = if rec.iter().any(|c| std::str::from_utf8(c).is_err()) {
-            Err("the row is not UTF-8 text".to_owned())
-        } else if rec.len() != headers.len() {
-            Err(format!(
-                "the row has {} fields, the header {}",
-                rec.len(),
-                headers.len()
-            ))
-        } else {
-            p.score_fields(|c| map.get(c).map(|i| cells[i].as_str()), Some(kind))
-                .map_err(|e| e.to_string())
-        };
-        rows.push(ScoredRow { cells, result });
-    }
-    if rows.is_empty() {
-        return Err(ApiError::unprocessable(
-            "empty_csv",
-            "the uploaded file has a header but no rows",
-        )
-        .field("file"));
-    }
-    Ok(ScoredCsv { headers, rows })
 }
 
 #[cfg(test)]

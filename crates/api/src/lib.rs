@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 pub mod error;
 pub mod input;
 pub mod metrics;

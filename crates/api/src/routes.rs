@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::batch::{self, ScoredCsv};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{self, ScoredCsv};
+use crate::input;
 use crate::state::{AppState, LoadAttempt, Loaded};
 
 pub type Shared = Arc<AppState>;
@@ -262,12 +263,14 @@ pub async fn predict_batch_csv(
     let max_rows = state.limits.max_batch_rows;
     let predictor_l = l.clone();
     let parse = tokio::task::spawn_blocking(move || {
-        input::score_csv(
+        let scored = batch::score_csv(
             ChannelReader::new(rx),
             &predictor_l.predictor,
             kind,
             max_rows,
-        )
+        )?;
+        let text = if json { None } else { Some(scored.to_csv()) };
+        Ok::<_, ApiError>((scored, text))
     });
     let mut upload_error = None;
     loop {
@@ -291,15 +294,14 @@ pub async fn predict_batch_csv(
     if let Some(e) = upload_error {
         return Err(e);
     }
-    let scored = scored?;
-    let ok = scored.rows.iter().filter(|r| r.result.is_ok()).count();
+    let (scored, text) = scored?;
+    let ok = scored.results().filter(|r| r.is_ok()).count();
     state.metrics.predicted(kind.name(), ok as u64);
-    if json {
-        Ok(Json(batch_json(&scored, kind, version)).into_response())
-    } else {
-        let text = batch_csv(&scored)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
-        Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
+    match text {
+        None => Ok(Json(batch_json(&scored, kind, version)).into_response()),
+        Some(text) => {
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
+        }
     }
 }
 
@@ -316,50 +318,21 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
 
 fn batch_json(s: &ScoredCsv, kind: Kind, version: String) -> BatchResult {
     let predictions: Vec<BatchRow> = s
-        .rows
-        .iter()
+        .results()
         .enumerate()
         .map(|(i, r)| BatchRow {
             row: i + 1,
-            predicted_revenue: r.result.as_ref().ok().copied(),
-            error: r.result.as_ref().err().cloned(),
+            predicted_revenue: r.as_ref().ok().copied(),
+            error: r.as_ref().err().cloned(),
         })
         .collect();
     BatchResult {
         model: kind.name().to_owned(),
         model_version: version,
-        rows: s.rows.len(),
-        errors: s.rows.iter().filter(|r| r.result.is_err()).count(),
+        rows: predictions.len(),
+        errors: predictions.iter().filter(|r| r.error.is_some()).count(),
         predictions,
     }
-}
-
-fn batch_csv(s: &ScoredCsv) -> Result<Vec<u8>, String> {
-    let mut w = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(Vec::new());
-    let head = s
-        .headers
-        .iter()
-        .map(String::as_str)
-        .chain(["predicted_revenue", "error"]);
-    w.write_record(head).map_err(|e| e.to_string())?;
-    for r in &s.rows {
-        let mut rec: Vec<String> = r.cells.clone();
-        rec.resize(s.headers.len(), String::new());
-        match &r.result {
-            Ok(v) => {
-                rec.push(v.to_string());
-                rec.push(String::new());
-            }
-            Err(e) => {
-                rec.push(String::new());
-                rec.push(e.clone());
-            }
-        }
-        w.write_record(&rec).map_err(|e| e.to_string())?;
-    }
-    w.into_inner().map_err(|e| e.to_string())
 }
 
 /// A `Read` over chunks arriving on a channel, for the blocking CSV parser.

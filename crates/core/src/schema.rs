@@ -317,10 +317,12 @@ pub fn parse_discount(s: &str) -> std::result::Result<f64, FieldError> {
 
 /// Parses a promotion flag: 0/1, true/false, yes/no (any case).
 pub fn parse_flag(s: &str) -> std::result::Result<bool, FieldError> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "1.0" => Ok(true),
-        "0" | "false" | "no" | "0.0" => Ok(false),
-        _ => Err(FieldError::new(
+    let t = s.trim();
+    let is = |words: [&str; 4]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+    match () {
+        () if is(["1", "true", "yes", "1.0"]) => Ok(true),
+        () if is(["0", "false", "no", "0.0"]) => Ok(false),
+        () => Err(FieldError::new(
             Column::Promotion,
             FieldErrorKind::BadFlag,
             s,

@@ -4,13 +4,15 @@
 //! two cannot disagree. Everything it learned (vocabularies, imputation, scaling) comes from the
 //! training days and is saved as a versioned artifact.
 
-use std::collections::HashMap;
+use chrono::NaiveDate;
+
 use std::path::Path;
 
 use rayon::prelude::*;
 use salescast_core::artifact::{load_json, save_json};
 use salescast_core::{TimeSplit, Transaction};
 use salescast_preprocess::CleaningStats;
+use salescast_preprocess::stats::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{self, CalendarFeatures};
@@ -65,7 +67,7 @@ pub const N_FEATURES: usize = calendar::NAMES.len() + CONTEXT_NAMES.len();
 #[serde(from = "Vec<String>", into = "Vec<String>")]
 pub struct Vocab {
     values: Vec<String>,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
 }
 
 impl From<Vec<String>> for Vocab {
@@ -304,23 +306,36 @@ impl FeatureTransform {
         const CHUNK: usize = 4096;
         data.par_chunks_mut(CHUNK * d)
             .zip(rows.par_chunks(CHUNK))
-            .for_each(|(out, rows)| {
-                let mut cal: Option<CalendarFeatures> = None;
-                let mut cal_date = None;
-                for (o, t) in out.chunks_exact_mut(d).zip(rows) {
-                    if cal_date != Some(t.date) {
-                        cal = Some(CalendarFeatures::of(t.date));
-                        cal_date = Some(t.date);
-                    }
-                    if let Some(c) = &cal {
-                        self.encode(t, c, scale, o);
-                    }
-                }
-            });
+            .for_each(|(out, rows)| self.encode_into(rows, scale, out));
         FeatureMatrix {
             n_rows: rows.len(),
             n_cols: d,
             data,
+        }
+    }
+
+    /// The row-major feature rows of `rows` on the calling thread (the serving path's batches,
+    /// which are parallelised by the caller); equal to [`Self::transform_one`] row by row.
+    pub fn transform_many(&self, rows: &[&Transaction]) -> Vec<f64> {
+        let mut out = vec![0.0; rows.len() * self.n_features()];
+        self.encode_into(rows, self.options.scale, &mut out);
+        out
+    }
+
+    /// Encodes `rows` into `out`; calendar features are reused between consecutive rows of
+    /// the same day, which is most rows of sorted data.
+    fn encode_into(&self, rows: &[&Transaction], scale: bool, out: &mut [f64]) {
+        let mut cal: Option<(NaiveDate, CalendarFeatures)> = None;
+        for (o, t) in out.chunks_exact_mut(self.n_features()).zip(rows) {
+            let c = match cal {
+                Some((day, c)) if day == t.date => c,
+                _ => {
+                    let c = CalendarFeatures::of(t.date);
+                    cal = Some((t.date, c));
+                    c
+                }
+            };
+            self.encode(t, &c, scale, o);
         }
     }
 

@@ -14,6 +14,9 @@ use crate::gbm::GradientBoosting;
 const MAGIC: &[u8; 8] = b"SCMODEL\0";
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Rows per block of batch prediction.
+const BLOCK: usize = 256;
+
 /// Model families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,6 +101,25 @@ impl Model {
 
     /// Predicts a row-major matrix, in parallel.
     pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let d = self.check_matrix(x)?;
+        let blocks: Vec<Vec<f64>> = x
+            .par_chunks(d * BLOCK)
+            .map(|block| self.predict_block(block, d))
+            .collect();
+        Ok(blocks.concat())
+    }
+
+    /// Predicts a row-major matrix on the calling thread (callers that already parallelise).
+    pub fn predict_seq(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let d = self.check_matrix(x)?;
+        let mut out = Vec::with_capacity(x.len() / d);
+        for block in x.chunks(d * BLOCK) {
+            out.extend(self.predict_block(block, d));
+        }
+        Ok(out)
+    }
+
+    fn check_matrix(&self, x: &[f64]) -> Result<usize> {
         let d = self.feature_names().len();
         if d == 0 || !x.len().is_multiple_of(d) {
             return Err(ModelError::Shape {
@@ -106,32 +128,27 @@ impl Model {
                 got: x.len() % d.max(1),
             });
         }
-        // Tree-major over blocks of rows: one tree's nodes stay in cache while it scores the
-        // whole block. Trees are summed in the same order as `predict_row`, so the numbers are
-        // identical to scoring row by row.
-        const BLOCK: usize = 256;
+        Ok(d)
+    }
+
+    /// Tree-major over a block of rows: one tree's nodes stay in cache while it scores the
+    /// whole block, and [`Tree::predict_many`] walks several rows at once. Trees are summed in
+    /// the same order as `predict_row`, so the numbers are identical to scoring row by row.
+    fn predict_block(&self, block: &[f64], d: usize) -> Vec<f64> {
         let trees: &[crate::tree::Tree] = match self {
             Model::RandomForest(m) => &m.trees,
             Model::GradientBoosting(m) => &m.trees,
         };
-        let blocks: Vec<Vec<f64>> = x
-            .par_chunks(d * BLOCK)
-            .map(|block| {
-                let n = block.len() / d;
-                let mut acc = vec![0.0; n];
-                for t in trees {
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        *a += t.predict(&block[i * d..(i + 1) * d]);
-                    }
-                }
-                match self {
-                    Model::RandomForest(_) => acc.iter_mut().for_each(|a| *a /= trees.len() as f64),
-                    Model::GradientBoosting(m) => acc.iter_mut().for_each(|a| *a += m.base),
-                }
-                acc
-            })
-            .collect();
-        Ok(blocks.concat())
+        let n = block.len() / d;
+        let mut acc = vec![0.0; n];
+        for t in trees {
+            t.predict_many(block, d, &mut acc);
+        }
+        match self {
+            Model::RandomForest(_) => acc.iter_mut().for_each(|a| *a /= trees.len() as f64),
+            Model::GradientBoosting(m) => acc.iter_mut().for_each(|a| *a += m.base),
+        }
+        acc
     }
 
     /// Serializes into the compact binary artifact.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use salescast_core::Transaction;
 use salescast_core::artifact::{load_json, save_json};
 use salescast_features::FeatureTransform;
@@ -152,6 +153,62 @@ impl Predictor {
     pub fn predict(&self, t: &Transaction, kind: Option<Kind>) -> Result<f64> {
         let model = self.model(kind)?;
         Ok(model.predict_row(&self.transform.transform_one(t)))
+    }
+
+    /// Scores many raw rows, `cell(row, column)` giving each column's text: the same rules,
+    /// transform and model as [`Self::score_fields`], with the same numbers to the bit, but in
+    /// parallel chunks whose valid rows are encoded and scored together (tree-major), which is
+    /// several times faster than row by row. Results are in the order of `rows`.
+    pub fn score_many<'a, R, F>(
+        &self,
+        rows: &'a [R],
+        cell: F,
+        kind: Option<Kind>,
+    ) -> Vec<std::result::Result<f64, ScoreError>>
+    where
+        R: Sync,
+        F: Fn(&'a R, salescast_core::Column) -> Option<&'a str> + Sync,
+    {
+        const CHUNK: usize = 1024;
+        let model = match self.model(kind) {
+            Ok(m) => m,
+            Err(e) => return vec![Err(ScoreError::Model(e.to_string())); rows.len()],
+        };
+        rows.par_chunks(CHUNK)
+            .flat_map_iter(|chunk| {
+                let parsed: Vec<std::result::Result<Transaction, ScoreError>> = chunk
+                    .iter()
+                    .map(|r| {
+                        salescast_core::schema::parse_row(
+                            |c| cell(r, c),
+                            salescast_core::Mode::Scoring,
+                        )
+                        .map_err(ScoreError::Fields)
+                    })
+                    .collect();
+                let valid: Vec<&Transaction> =
+                    parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
+                let scored = model
+                    .predict_seq(&self.transform.transform_many(&valid))
+                    .map_err(|e| ScoreError::Model(e.to_string()));
+                let mut values = match &scored {
+                    Ok(v) => v.iter().copied(),
+                    Err(_) => [].iter().copied(),
+                };
+                parsed
+                    .into_iter()
+                    .map(|p| {
+                        let _ = p?;
+                        match &scored {
+                            Ok(_) => values
+                                .next()
+                                .ok_or_else(|| ScoreError::Model("a prediction is missing".into())),
+                            Err(e) => Err(e.clone()),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Scores one raw row given each column's text (`None` when absent): the contract's rules,

@@ -30,6 +30,20 @@ pub struct Tree {
     pub nodes: Vec<Node>,
     pub bins: Vec<u8>,
     pub gains: Vec<f32>,
+    /// The layout batch scoring walks, built from `nodes` on first use.
+    #[serde(skip)]
+    pub scoring: ScoringCache,
+}
+
+/// The tree's depth (its longest root-to-leaf path), derived from the nodes: never part of the
+/// artifact, and never a reason for two trees to differ.
+#[derive(Debug, Clone, Default)]
+pub struct ScoringCache(std::sync::OnceLock<u32>);
+
+impl PartialEq for ScoringCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Tree {
@@ -43,6 +57,55 @@ impl Tree {
             }
             i = n.left as usize + usize::from(x[n.feature as usize] > n.value);
         }
+    }
+
+    /// Adds this tree's prediction for each row of the row-major `x` (`d` columns) to `acc`.
+    /// Eight rows walk the tree together for exactly the tree's depth, a row that reached its
+    /// leaf staying there: no branch depends on the data, and the eight chains of loads are
+    /// independent, so the processor overlaps them. The sums are [`Self::predict`]'s.
+    pub fn predict_many(&self, x: &[f64], d: usize, acc: &mut [f64]) {
+        const LANES: usize = 8;
+        let depth = *self.scoring.0.get_or_init(|| self.max_depth());
+        let mut rows = x.chunks_exact(d * LANES);
+        let mut accs = acc.chunks_exact_mut(LANES);
+        let nodes = &self.nodes[..];
+        for (block, out) in (&mut rows).zip(&mut accs) {
+            let mut at = [0usize; LANES];
+            for _ in 0..depth {
+                for (k, i) in at.iter_mut().enumerate() {
+                    let n = &nodes[*i];
+                    let v = block[k * d + n.feature as usize];
+                    let next = n.left as usize + usize::from(v > n.value);
+                    *i = if n.left == 0 { *i } else { next };
+                }
+            }
+            for (a, i) in out.iter_mut().zip(at) {
+                *a += nodes[i].value;
+            }
+        }
+        for (row, a) in rows.remainder().chunks_exact(d).zip(accs.into_remainder()) {
+            *a += self.predict(row);
+        }
+    }
+
+    /// The number of splits on the longest path from the root to a leaf.
+    fn max_depth(&self) -> u32 {
+        let mut depth = vec![0u32; self.nodes.len()];
+        let mut max = 0;
+        // Children always come after their parent, so one forward pass sees every parent first.
+        for i in 0..self.nodes.len() {
+            let n = self.nodes[i];
+            if n.left != 0 {
+                let (l, below) = (n.left as usize, depth[i] + 1);
+                for c in [l, l + 1] {
+                    if let Some(slot) = depth.get_mut(c) {
+                        *slot = below;
+                        max = max.max(below);
+                    }
+                }
+            }
+        }
+        max
     }
 
     #[inline]
@@ -479,7 +542,15 @@ impl<'a> Grower<'a> {
                 leaves.push((left, task.start..mid));
             }
         }
-        (Tree { nodes, bins, gains }, leaves)
+        (
+            Tree {
+                nodes,
+                bins,
+                gains,
+                scoring: ScoringCache::default(),
+            },
+            leaves,
+        )
     }
 }
 

@@ -148,7 +148,8 @@ fn bad_hyperparameters_are_named() {
 
 #[test]
 fn artifacts_round_trip_and_check_schema() {
-    let train = data(1000, 6);
+    // not a multiple of the eight rows batch scoring walks together
+    let train = data(1003, 6);
     for model in [
         Model::RandomForest(rf().fit(&train, &|_| {}).unwrap()),
         Model::GradientBoosting(
@@ -168,6 +169,7 @@ fn artifacts_round_trip_and_check_schema() {
             .map(|i| model.predict_row(train.row(i)))
             .collect();
         assert_eq!(model.predict(&train.x).unwrap(), rows);
+        assert_eq!(model.predict_seq(&train.x).unwrap(), rows);
         assert_eq!(
             back.predict(&train.x).unwrap(),
             model.predict(&train.x).unwrap()

@@ -7,10 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use rayon::prelude::*;
+use salescast_core::Mode;
 use salescast_core::artifact::write_atomic;
 use salescast_core::schema::ColumnMap;
-use salescast_core::{Column, Mode};
 use salescast_models::Kind;
 use salescast_models::serving::Predictor;
 use salescast_preprocess::RawRows;
@@ -33,18 +32,21 @@ pub struct PredictSummary {
 }
 
 /// Scores one row given its cells; `Err` is the message for the `error` column.
-fn score(
+/// Scores a chunk of rows together, in parallel, as the API does.
+fn score_chunk(
     p: &Predictor,
     kind: Kind,
     map: &ColumnMap,
-    cell: &dyn Fn(usize) -> Option<String>,
-) -> std::result::Result<f64, String> {
-    let cells: Vec<(Column, Option<String>)> = Column::ALL
-        .iter()
-        .map(|&c| (c, map.get(c).and_then(cell)))
-        .collect();
-    p.score_fields(|c: Column| cells[c as usize].1.as_deref(), Some(kind))
-        .map_err(|e| e.to_string())
+    rows: &[Vec<String>],
+) -> Vec<std::result::Result<f64, String>> {
+    p.score_many(
+        rows,
+        |r, c| map.get(c).and_then(|j| r.get(j)).map(String::as_str),
+        Some(kind),
+    )
+    .into_iter()
+    .map(|r| r.map_err(|e| e.to_string()))
+    .collect()
 }
 
 /// Maps the input's header onto the contract (scoring mode: targets not required).
@@ -145,10 +147,7 @@ pub fn predict(
                             .collect()
                     })
                     .collect();
-                let results = rows
-                    .par_iter()
-                    .map(|r| score(&predictor, kind, &map, &|j| r.get(j).cloned()))
-                    .collect();
+                let results = score_chunk(&predictor, kind, &map, &rows);
                 write_rows(&mut c, &rows, results, &mut summary)?;
                 b.set_position(end as u64);
             }
@@ -215,17 +214,10 @@ pub fn predict(
                 if rows.is_empty() {
                     break;
                 }
-                let results = rows
-                    .par_iter()
-                    .zip(&utf8_bad)
-                    .map(|(r, &bad)| {
-                        if bad {
-                            Err("the row is not valid UTF-8".to_owned())
-                        } else {
-                            score(&predictor, kind, &map, &|j| r.get(j).cloned())
-                        }
-                    })
-                    .collect();
+                let mut results = score_chunk(&predictor, kind, &map, &rows);
+                for (r, _) in results.iter_mut().zip(&utf8_bad).filter(|(_, bad)| **bad) {
+                    *r = Err("the row is not valid UTF-8".to_owned());
+                }
                 write_rows(&mut c, &rows, results, &mut summary)?;
                 b.set_position(reader.position().byte());
             }

@@ -6,9 +6,11 @@
 
 use std::collections::HashMap;
 
-/// Per-row grouping while fitting: a fast hasher with a fixed seed (these maps are never
-/// serialized or iterated into output order).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+/// A hash map with a fast hasher and a fixed seed, for per-row grouping while fitting and for
+/// the lookups done once per scored row. The keys are training values, not request input that
+/// could aim for collisions; the fixed seed also makes serialized maps come out in the same
+/// order every run.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 use salescast_core::{TimeSplit, Transaction, schema::UNKNOWN};
 use serde::{Deserialize, Serialize};
@@ -49,11 +51,11 @@ pub struct CleaningStats {
     pub split: TimeSplit,
     pub rule: OutlierRule,
     /// Most frequent category of each product (ties: alphabetical).
-    pub product_category: HashMap<String, String>,
-    pub product_median_price: HashMap<String, f64>,
-    pub category_median_price: HashMap<String, f64>,
+    pub product_category: FastMap<String, String>,
+    pub product_median_price: FastMap<String, f64>,
+    pub category_median_price: FastMap<String, f64>,
     pub global_median_price: f64,
-    pub category_fences: HashMap<String, Fences>,
+    pub category_fences: FastMap<String, Fences>,
     pub global_fences: Fences,
 }
 
@@ -112,7 +114,7 @@ impl CleaningStats {
                     .or_default() += 1;
             }
         }
-        let product_category: HashMap<String, String> = counts
+        let product_category: FastMap<String, String> = counts
             .into_iter()
             .filter_map(|(p, cats)| {
                 cats.into_iter()
@@ -122,7 +124,7 @@ impl CleaningStats {
             .collect();
         fn category_of<'a>(
             t: &'a Transaction,
-            product_category: &'a HashMap<String, String>,
+            product_category: &'a FastMap<String, String>,
         ) -> &'a str {
             t.category.as_deref().unwrap_or_else(|| {
                 product_category
