@@ -126,27 +126,45 @@ impl BinMapper {
                     *o = self.bin(k % d, *v);
                 }
             });
+        let mut columns = vec![0u8; bins.len()];
+        columns
+            .par_chunks_mut(data.n_rows.max(1))
+            .enumerate()
+            .for_each(|(f, col)| {
+                for (c, row) in col.iter_mut().zip(bins.chunks_exact(d)) {
+                    *c = row[f];
+                }
+            });
         Binned {
             n_rows: data.n_rows,
             n_features: d,
             bins,
+            columns,
         }
     }
 }
 
-/// Row-major binned features: a row's bins are contiguous, so a histogram pass reads each row
-/// once and updates every feature's histogram from it.
+/// Binned features, twice: row-major, so that a histogram pass reads each row once and updates
+/// every feature's histogram from it, and feature-major, so that partitioning a node on one
+/// feature reads that feature's bins alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binned {
     pub n_rows: usize,
     pub n_features: usize,
     pub bins: Vec<u8>,
+    pub columns: Vec<u8>,
 }
 
 impl Binned {
     #[inline]
     pub fn get(&self, row: usize, feature: usize) -> u8 {
         self.bins[row * self.n_features + feature]
+    }
+
+    /// Every row's bin of `feature`.
+    #[inline]
+    pub fn column(&self, feature: usize) -> &[u8] {
+        &self.columns[feature * self.n_rows..(feature + 1) * self.n_rows]
     }
 
     #[inline]

@@ -144,7 +144,13 @@ impl GradientBoostingParams {
         let n_sample = ((self.subsample * n as f64).round() as usize).clamp(1, n);
         let n_cols = ((self.colsample * d as f64).round() as usize).clamp(1, d);
         for round in 0..self.n_rounds {
-            let grad: Vec<f64> = train.y.iter().zip(&pred).map(|(y, p)| y - p).collect();
+            let grad: Vec<f64> = train
+                .y
+                .par_iter()
+                .zip(&pred)
+                .with_min_len(CHUNK)
+                .map(|(y, p)| y - p)
+                .collect();
             let mut rows: Vec<u32> = if n_sample < n {
                 let mut r: Vec<u32> = sample(&mut rng, n, n_sample)
                     .into_iter()
@@ -164,10 +170,18 @@ impl GradientBoostingParams {
             };
             // Integer gradients (12 bits, fewer for huge data so that a sum over all rows fits an
             // i32): exact enough to rank splits, and cheap to histogram.
-            let max = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            let max = grad
+                .par_iter()
+                .with_min_len(CHUNK)
+                .map(|g| g.abs())
+                .reduce(|| 0.0, f64::max);
             let levels = (f64::from(i32::MAX) / n as f64).clamp(1.0, 2047.0).floor();
             let scale = if max > 0.0 { max / levels } else { 1.0 };
-            let quantized: Vec<i32> = grad.iter().map(|g| (g / scale).round() as i32).collect();
+            let quantized: Vec<i32> = grad
+                .par_iter()
+                .with_min_len(CHUNK)
+                .map(|g| (g / scale).round() as i32)
+                .collect();
             let grads = Gradients {
                 g: &grad,
                 h: &hess,
@@ -175,10 +189,16 @@ impl GradientBoostingParams {
             };
             let (mut tree, leaves) = grower.grow_with_leaves(&mut rows, &grads, &cols, &mut rng);
             // Leaf values from the exact gradients of the rows each leaf holds.
-            for (node, range) in &leaves {
-                let members = &rows[range.clone()];
-                let sum: f64 = members.iter().map(|&r| grad[r as usize]).sum();
-                tree.nodes[*node].value = sum / (members.len() as f64 + self.lambda);
+            let values: Vec<f64> = leaves
+                .par_iter()
+                .map(|(_, range)| {
+                    let members = &rows[range.clone()];
+                    let sum: f64 = members.iter().map(|&r| grad[r as usize]).sum();
+                    sum / (members.len() as f64 + self.lambda)
+                })
+                .collect();
+            for ((node, _), v) in leaves.iter().zip(values) {
+                tree.nodes[*node].value = v;
             }
             tree.scale(self.learning_rate);
             // Sampled rows get their leaf's value directly; only the others need a traversal.
@@ -244,8 +264,20 @@ impl GradientBoostingParams {
     }
 }
 
+/// Rows per task of the per-round passes over all rows.
+const CHUNK: usize = 16_384;
+
+/// Root mean squared error; summed in fixed chunks so that the result does not depend on the
+/// number of threads.
 fn rmse_of(y: &[f64], p: &[f64]) -> f64 {
-    (y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / y.len().max(1) as f64).sqrt()
+    let sum: f64 = y
+        .par_chunks(CHUNK)
+        .zip(p.par_chunks(CHUNK))
+        .map(|(y, p)| y.iter().zip(p).map(|(a, b)| (a - b).powi(2)).sum::<f64>())
+        .collect::<Vec<f64>>()
+        .iter()
+        .sum();
+    (sum / y.len().max(1) as f64).sqrt()
 }
 
 /// A fitted boosting model.

@@ -178,34 +178,59 @@ pub struct Gradients<'a> {
 }
 
 /// One 256-cell histogram per feature: a `u8` bin indexes it without a bounds check.
-struct Hist {
-    cells: Vec<[Cell; 256]>,
+enum Hist {
+    Exact(Vec<[Cell; 256]>),
+    /// Quantized gradients (`g ≈ q · scale`, unit hessians): per bin, one 8-byte cell with the
+    /// sum of `q` in its high half and the row count in its low half. A third of the exact
+    /// form's size, and added or subtracted exactly.
+    Packed {
+        cells: Vec<[u64; 256]>,
+        scale: f64,
+    },
 }
 
 impl Hist {
-    fn zeroed(features: usize) -> Self {
-        Self {
-            cells: vec![[Cell::default(); 256]; features],
-        }
-    }
-
     fn add(&mut self, other: &Hist) {
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
-            for (x, y) in a.iter_mut().zip(b) {
-                x.g += y.g;
-                x.h += y.h;
-                x.n += y.n;
+        match (self, other) {
+            (Hist::Exact(a), Hist::Exact(b)) => {
+                for (a, b) in a.iter_mut().zip(b) {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.g += y.g;
+                        x.h += y.h;
+                        x.n += y.n;
+                    }
+                }
             }
+            (Hist::Packed { cells: a, .. }, Hist::Packed { cells: b, .. }) => {
+                for (a, b) in a.iter_mut().zip(b) {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x = x.wrapping_add(*y);
+                    }
+                }
+            }
+            _ => debug_assert!(false, "histograms of different kinds"),
         }
     }
 
     fn subtract(&mut self, other: &Hist) {
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
-            for (x, y) in a.iter_mut().zip(b) {
-                x.g -= y.g;
-                x.h -= y.h;
-                x.n -= y.n;
+        match (self, other) {
+            (Hist::Exact(a), Hist::Exact(b)) => {
+                for (a, b) in a.iter_mut().zip(b) {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.g -= y.g;
+                        x.h -= y.h;
+                        x.n -= y.n;
+                    }
+                }
             }
+            (Hist::Packed { cells: a, .. }, Hist::Packed { cells: b, .. }) => {
+                for (a, b) in a.iter_mut().zip(b) {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x = x.wrapping_sub(*y);
+                    }
+                }
+            }
+            _ => debug_assert!(false, "histograms of different kinds"),
         }
     }
 }
@@ -225,6 +250,83 @@ pub struct Grower<'a> {
     binned: &'a Binned,
     bins: &'a BinMapper,
     params: GrowParams,
+    groups: Groups,
+}
+
+/// Features histogrammed together. Several features with few bins (weekday, quarter, flags,
+/// codes) are read as one code whose bin is their joint value, so a row costs one histogram
+/// update per group instead of one per feature; each feature's histogram is then the sum of
+/// the joint one over the others, a pass over at most 256 cells. On the transaction features
+/// this makes 12 updates of 19.
+#[derive(Debug, Clone)]
+struct Groups {
+    /// Per group, its features as (feature, stride of its bin in the code, number of bins).
+    members: Vec<Vec<(usize, usize, usize)>>,
+    /// Row-major codes: `codes[r * groups + k]` is row `r`'s code in group `k`.
+    codes: Vec<u8>,
+}
+
+impl Groups {
+    /// Packs features by increasing number of bins while the product of their bin counts
+    /// stays within 256.
+    fn new(binned: &Binned, bins: &BinMapper) -> Self {
+        let d = bins.edges.len();
+        let mut order: Vec<usize> = (0..d).collect();
+        order.sort_by_key(|&f| (bins.n_bins(f), f));
+        let mut members: Vec<Vec<(usize, usize, usize)>> = Vec::new();
+        let mut product = 0usize;
+        for f in order {
+            let n = bins.n_bins(f);
+            match members.last_mut() {
+                Some(group) if product * n <= 256 => {
+                    group.push((f, product, n));
+                    product *= n;
+                }
+                _ => {
+                    members.push(vec![(f, 1, n)]);
+                    product = n;
+                }
+            }
+        }
+        let k = members.len().max(1);
+        let mut codes = vec![0u8; binned.n_rows * k];
+        codes
+            .par_chunks_mut(k * 4096)
+            .zip(binned.bins.par_chunks(d.max(1) * 4096))
+            .for_each(|(out, rows)| {
+                for (o, row) in out.chunks_exact_mut(k).zip(rows.chunks_exact(d.max(1))) {
+                    for (c, group) in o.iter_mut().zip(&members) {
+                        let code: usize = group
+                            .iter()
+                            .map(|&(f, stride, _)| usize::from(row[f]) * stride)
+                            .sum();
+                        *c = code as u8;
+                    }
+                }
+            });
+        Self { members, codes }
+    }
+
+    fn len(&self) -> usize {
+        self.members.len().max(1)
+    }
+
+    fn row(&self, r: usize) -> &[u8] {
+        let k = self.len();
+        &self.codes[r * k..(r + 1) * k]
+    }
+
+    /// Adds each group's joint cells into its features' cells (`add(feature, bin, cell)`).
+    fn marginalise<C: Copy>(&self, joint: &[[C; 256]], mut add: impl FnMut(usize, usize, C)) {
+        for (cells, group) in joint.iter().zip(&self.members) {
+            let product: usize = group.iter().map(|m| m.2).product();
+            for (code, &cell) in cells[..product].iter().enumerate() {
+                for &(f, stride, n) in group {
+                    add(f, code / stride % n, cell);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Grower<'_> {
@@ -248,6 +350,7 @@ impl<'a> Grower<'a> {
             binned,
             bins,
             params,
+            groups: Groups::new(binned, bins),
         }
     }
 
@@ -261,44 +364,47 @@ impl<'a> Grower<'a> {
         let d = self.n_features();
         let (g, h) = (grads.g, grads.h);
         let unit = self.params.unit_hessian;
+        let k = self.groups.len();
         let fill = |rows: &[u32]| {
-            let mut hist = Hist::zeroed(d);
             if let Some((q, scale)) = grads.quantized {
-                // 8-byte cells keep a node's histograms in L1; the caller bounds |q| so that
-                // no sum over the rows can overflow an i32.
-                let mut acc = vec![[(0i32, 0u32); 256]; d];
+                // A row costs one add per group. The caller bounds |q| so that no sum over the
+                // rows overflows an i32, and a count never reaches 2^32, so the two halves of
+                // a cell never carry into each other.
+                let mut joint = vec![[0u64; 256]; k];
                 for &r in rows {
                     let r = r as usize;
-                    let qr = q[r];
-                    for (cells, &b) in acc.iter_mut().zip(self.binned.row(r)) {
-                        let c = &mut cells[b as usize];
-                        c.0 += qr;
-                        c.1 += 1;
+                    let add = ((i64::from(q[r]) << 32) as u64).wrapping_add(1);
+                    for (cells, &c) in joint.iter_mut().zip(self.groups.row(r)) {
+                        let cell = &mut cells[c as usize];
+                        *cell = cell.wrapping_add(add);
                     }
                 }
-                for (out, a) in hist.cells.iter_mut().zip(&acc) {
-                    for (c, &(gq, n)) in out.iter_mut().zip(a) {
-                        *c = Cell {
-                            g: gq as f64 * scale,
-                            h: f64::from(n),
-                            n,
-                        };
-                    }
-                }
-                return hist;
+                let mut cells = vec![[0u64; 256]; d];
+                self.groups.marginalise(&joint, |f, b, v| {
+                    cells[f][b] = cells[f][b].wrapping_add(v);
+                });
+                return Hist::Packed { cells, scale };
             }
+            let mut joint = vec![[Cell::default(); 256]; k];
             for &r in rows {
                 let r = r as usize;
                 let gr = g[r];
                 let hr = if unit { 1.0 } else { h[r] };
-                for (cells, &b) in hist.cells.iter_mut().zip(self.binned.row(r)) {
-                    let c = &mut cells[b as usize];
-                    c.g += gr;
-                    c.h += hr;
-                    c.n += 1;
+                for (cells, &c) in joint.iter_mut().zip(self.groups.row(r)) {
+                    let cell = &mut cells[c as usize];
+                    cell.g += gr;
+                    cell.h += hr;
+                    cell.n += 1;
                 }
             }
-            hist
+            let mut cells = vec![[Cell::default(); 256]; d];
+            self.groups.marginalise(&joint, |f, b, v| {
+                let c = &mut cells[f][b];
+                c.g += v.g;
+                c.h += v.h;
+                c.n += v.n;
+            });
+            Hist::Exact(cells)
         };
         if self.params.parallel && rows.len() >= 16_384 {
             let parts = rayon::current_num_threads().max(1);
@@ -309,31 +415,50 @@ impl<'a> Grower<'a> {
                     a.add(&b);
                     a
                 })
-                .unwrap_or_else(|| Hist::zeroed(d))
+                .unwrap_or_else(|| fill(&[]))
         } else {
             fill(rows)
         }
     }
 
     /// Reorders `rows` so that those with `bin <= split_bin` come first; returns their count.
-    /// Large nodes (boosting) are partitioned in fixed-size chunks in parallel, whose left parts
-    /// are then gathered by rotations; fixed chunks keep the order independent of thread count.
-    fn partition(&self, rows: &mut [u32], feature: usize, split_bin: u8) -> usize {
+    /// The partition is stable: a node's rows stay in ascending order, so histogram building
+    /// reads the binned data front to back, which the prefetcher follows, instead of jumping
+    /// around 5 MB of it. Large nodes (boosting) are partitioned in fixed-size chunks in
+    /// parallel, whose left parts are then gathered by rotations (which keep the order); fixed
+    /// chunks keep the result independent of thread count.
+    fn partition(
+        &self,
+        rows: &mut [u32],
+        scratch: &mut [u32],
+        feature: usize,
+        split_bin: u8,
+    ) -> usize {
         const CHUNK: usize = 1 << 16;
-        let sequential = |part: &mut [u32]| {
-            let mut i = 0;
+        let column = self.binned.column(feature);
+        let sequential = |(part, right): (&mut [u32], &mut [u32])| {
+            // Each row is written to both sides and the side that keeps it advances, so no
+            // branch depends on the data.
+            let (mut i, mut k) = (0, 0);
             for j in 0..part.len() {
-                if self.binned.get(part[j] as usize, feature) <= split_bin {
-                    part.swap(i, j);
-                    i += 1;
-                }
+                let r = part[j];
+                let left = column[r as usize] <= split_bin;
+                part[i] = r;
+                right[k] = r;
+                i += usize::from(left);
+                k += usize::from(!left);
             }
+            part[i..].copy_from_slice(&right[..k]);
             i
         };
         if !self.params.parallel || rows.len() < 2 * CHUNK {
-            return sequential(rows);
+            return sequential((rows, scratch));
         }
-        let lefts: Vec<usize> = rows.par_chunks_mut(CHUNK).map(sequential).collect();
+        let lefts: Vec<usize> = rows
+            .par_chunks_mut(CHUNK)
+            .zip(scratch.par_chunks_mut(CHUNK))
+            .map(sequential)
+            .collect();
         let mut left_end = lefts[0];
         for (k, &l) in lefts.iter().enumerate().skip(1) {
             let start = k * CHUNK;
@@ -351,30 +476,50 @@ impl<'a> Grower<'a> {
         let p = &self.params;
         let parent = self.score(g, h);
         let mut best: Option<Split> = None;
+        // Weighs the split after `bin` given the left side's totals; false once the right
+        // side is too small for any later bin.
+        let mut consider = |f: usize, bin: usize, gl: f64, hl: f64, nl: u32| -> bool {
+            let nr = n - nl;
+            if nl < p.min_samples_leaf || hl < p.min_child_weight {
+                return true;
+            }
+            if nr < p.min_samples_leaf || h - hl < p.min_child_weight {
+                return false;
+            }
+            let gain = self.score(gl, hl) + self.score(g - gl, h - hl) - parent;
+            if gain > 1e-12 * parent.abs().max(1.0) && best.as_ref().is_none_or(|s| gain > s.gain) {
+                best = Some(Split {
+                    feature: f,
+                    bin: bin as u8,
+                    gain,
+                    left: (gl, hl, nl),
+                });
+            }
+            true
+        };
         for &f in features {
-            let cells = &hist.cells[f][..self.bins.n_bins(f)];
-            let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
-            for (b, c) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
-                gl += c.g;
-                hl += c.h;
-                nl += c.n;
-                let nr = n - nl;
-                if nl < p.min_samples_leaf || hl < p.min_child_weight {
-                    continue;
+            let last = self.bins.n_bins(f).saturating_sub(1);
+            match hist {
+                Hist::Exact(cells) => {
+                    let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0u32);
+                    for (b, c) in cells[f][..last].iter().enumerate() {
+                        gl += c.g;
+                        hl += c.h;
+                        nl += c.n;
+                        if !consider(f, b, gl, hl, nl) {
+                            break;
+                        }
+                    }
                 }
-                if nr < p.min_samples_leaf || h - hl < p.min_child_weight {
-                    break;
-                }
-                let gain = self.score(gl, hl) + self.score(g - gl, h - hl) - parent;
-                if gain > 1e-12 * parent.abs().max(1.0)
-                    && best.as_ref().is_none_or(|s| gain > s.gain)
-                {
-                    best = Some(Split {
-                        feature: f,
-                        bin: b as u8,
-                        gain,
-                        left: (gl, hl, nl),
-                    });
+                Hist::Packed { cells, scale } => {
+                    let (mut ql, mut nl) = (0i64, 0u32);
+                    for (b, &c) in cells[f][..last].iter().enumerate() {
+                        ql += i64::from((c >> 32) as u32 as i32);
+                        nl += c as u32;
+                        if !consider(f, b, ql as f64 * scale, f64::from(nl), nl) {
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -415,6 +560,11 @@ impl<'a> Grower<'a> {
 
     /// As [`Self::grow`], also returning each leaf's node and its range in `rows` (which ends
     /// up grouped by leaf), so that boosting updates its predictions without traversing.
+    ///
+    /// The tree grows level by level: the nodes of a level are split, partitioned and get
+    /// their children's histograms in parallel (the small nodes deep in a tree would otherwise
+    /// leave a core idle), while feature sampling and node numbering stay in a fixed order, so
+    /// the tree does not depend on the number of threads.
     pub fn grow_with_leaves<R: Rng>(
         &self,
         rows: &mut [u32],
@@ -443,7 +593,9 @@ impl<'a> Grower<'a> {
         let mut nodes = vec![self.leaf(g0, h0)];
         let mut bins = vec![0u8];
         let mut gains = vec![0f32];
-        let mut stack = vec![Task {
+        // Where partitioning puts a node's right rows before they move back behind its left ones.
+        let mut scratch = vec![0u32; rows.len()];
+        let mut level = vec![Task {
             node: 0,
             start: 0,
             end: rows.len(),
@@ -452,95 +604,95 @@ impl<'a> Grower<'a> {
             g: g0,
             h: h0,
         }];
-        while let Some(task) = stack.pop() {
-            let n = task.end - task.start;
-            if !self.can_split(task.depth, n) {
-                leaves.push((task.node, task.start..task.end));
-                continue;
-            }
-            let hist = match task.hist {
-                Some(hist) => hist,
-                None => self.build_hist(&rows[task.start..task.end], grads),
-            };
-            let k = self.params.max_features.min(allowed.len()).max(1);
-            let features: Vec<usize> = if k < allowed.len() {
-                sample(rng, allowed.len(), k)
-                    .into_iter()
-                    .map(|i| allowed[i])
-                    .collect()
-            } else {
-                allowed.to_vec()
-            };
-            let Some(split) = self.best_split(&hist, task.g, task.h, n as u32, &features) else {
-                leaves.push((task.node, task.start..task.end));
-                continue;
-            };
-            let mid = task.start
-                + self.partition(&mut rows[task.start..task.end], split.feature, split.bin);
-            let (gl, hl, _) = split.left;
-            let (gr, hr) = (task.g - gl, task.h - hl);
-            let left = nodes.len();
-            nodes.push(self.leaf(gl, hl));
-            nodes.push(self.leaf(gr, hr));
-            bins.extend([0, 0]);
-            gains.extend([0.0, 0.0]);
-            nodes[task.node] = Node {
-                feature: split.feature as u32,
-                left: left as u32,
-                value: self.bins.edges[split.feature]
-                    .get(split.bin as usize)
-                    .copied()
-                    .unwrap_or(f64::INFINITY),
-            };
-            bins[task.node] = split.bin;
-            gains[task.node] = split.gain as f32;
-            let depth = task.depth + 1;
-            let (nl, nr) = (mid - task.start, task.end - mid);
-            let (split_l, split_r) = (self.can_split(depth, nl), self.can_split(depth, nr));
-            let (mut hist_l, mut hist_r) = (None, None);
-            if split_l || split_r {
-                // Scan the smaller child; the larger one's histogram is the parent's minus it.
-                let left_small = nl <= nr;
-                let (s, e) = if left_small {
-                    (task.start, mid)
+        while !level.is_empty() {
+            let mut tasks = Vec::with_capacity(level.len());
+            for task in level {
+                if self.can_split(task.depth, task.end - task.start) {
+                    tasks.push(task);
                 } else {
-                    (mid, task.end)
-                };
-                let small = self.build_hist(&rows[s..e], grads);
-                let mut large = hist;
-                large.subtract(&small);
-                if left_small {
-                    (hist_l, hist_r) = (Some(small), Some(large));
-                } else {
-                    (hist_l, hist_r) = (Some(large), Some(small));
+                    leaves.push((task.node, task.start..task.end));
                 }
             }
-            if split_r {
-                stack.push(Task {
-                    node: left + 1,
-                    start: mid,
-                    end: task.end,
-                    depth,
-                    hist: hist_r,
-                    g: gr,
-                    h: hr,
-                });
-            } else {
-                leaves.push((left + 1, mid..task.end));
+            let k = self.params.max_features.min(allowed.len()).max(1);
+            let features: Vec<Vec<usize>> = tasks
+                .iter()
+                .map(|_| {
+                    if k < allowed.len() {
+                        sample(rng, allowed.len(), k)
+                            .into_iter()
+                            .map(|i| allowed[i])
+                            .collect()
+                    } else {
+                        allowed.to_vec()
+                    }
+                })
+                .collect();
+            // Each task's rows and scratch space, as disjoint slices (tasks are in row order).
+            let mut slices = Vec::with_capacity(tasks.len());
+            let (mut rest, mut spare, mut offset) = (&mut rows[..], &mut scratch[..], 0usize);
+            for t in &tasks {
+                let (_, tail) = rest.split_at_mut(t.start - offset);
+                let (mine, tail) = tail.split_at_mut(t.end - t.start);
+                let (_, spare_tail) = spare.split_at_mut(t.start - offset);
+                let (my_spare, spare_tail) = spare_tail.split_at_mut(t.end - t.start);
+                slices.push((mine, my_spare));
+                rest = tail;
+                spare = spare_tail;
+                offset = t.end;
             }
-            if split_l {
-                stack.push(Task {
+            let outcomes: Vec<Option<Outcome>> = tasks
+                .par_iter_mut()
+                .zip(slices)
+                .zip(&features)
+                .map(|((task, (rows, scratch)), features)| {
+                    self.split_node(task, rows, scratch, grads, features)
+                })
+                .collect();
+            let mut next = Vec::new();
+            for (task, outcome) in tasks.into_iter().zip(outcomes) {
+                let Some(o) = outcome else {
+                    leaves.push((task.node, task.start..task.end));
+                    continue;
+                };
+                let mid = task.start + o.left_rows;
+                let (gl, hl, _) = o.split.left;
+                let (gr, hr) = (task.g - gl, task.h - hl);
+                let left = nodes.len();
+                nodes.push(self.leaf(gl, hl));
+                nodes.push(self.leaf(gr, hr));
+                bins.extend([0, 0]);
+                gains.extend([0.0, 0.0]);
+                nodes[task.node] = Node {
+                    feature: o.split.feature as u32,
+                    left: left as u32,
+                    value: self.bins.edges[o.split.feature]
+                        .get(o.split.bin as usize)
+                        .copied()
+                        .unwrap_or(f64::INFINITY),
+                };
+                bins[task.node] = o.split.bin;
+                gains[task.node] = o.split.gain as f32;
+                let depth = task.depth + 1;
+                next.push(Task {
                     node: left,
                     start: task.start,
                     end: mid,
                     depth,
-                    hist: hist_l,
+                    hist: o.hist_left,
                     g: gl,
                     h: hl,
                 });
-            } else {
-                leaves.push((left, task.start..mid));
+                next.push(Task {
+                    node: left + 1,
+                    start: mid,
+                    end: task.end,
+                    depth,
+                    hist: o.hist_right,
+                    g: gr,
+                    h: hr,
+                });
             }
+            level = next;
         }
         (
             Tree {
@@ -552,6 +704,58 @@ impl<'a> Grower<'a> {
             leaves,
         )
     }
+
+    /// Finds the best split of one node, partitions its rows, and builds the histograms of the
+    /// children that may split again: the smaller child is scanned, the larger one is the
+    /// parent's minus it. `None` when no split gains.
+    fn split_node(
+        &self,
+        task: &mut Task,
+        rows: &mut [u32],
+        scratch: &mut [u32],
+        grads: &Gradients<'_>,
+        features: &[usize],
+    ) -> Option<Outcome> {
+        let n = rows.len();
+        let hist = match task.hist.take() {
+            Some(hist) => hist,
+            None => self.build_hist(rows, grads),
+        };
+        let split = self.best_split(&hist, task.g, task.h, n as u32, features)?;
+        let mid = self.partition(rows, scratch, split.feature, split.bin);
+        let depth = task.depth + 1;
+        let (nl, nr) = (mid, n - mid);
+        let (mut hist_left, mut hist_right) = (None, None);
+        if self.can_split(depth, nl) || self.can_split(depth, nr) {
+            let left_small = nl <= nr;
+            let small = if left_small {
+                self.build_hist(&rows[..mid], grads)
+            } else {
+                self.build_hist(&rows[mid..], grads)
+            };
+            let mut large = hist;
+            large.subtract(&small);
+            if left_small {
+                (hist_left, hist_right) = (Some(small), Some(large));
+            } else {
+                (hist_left, hist_right) = (Some(large), Some(small));
+            }
+        }
+        Some(Outcome {
+            split,
+            left_rows: mid,
+            hist_left,
+            hist_right,
+        })
+    }
+}
+
+/// What splitting one node produced.
+struct Outcome {
+    split: Split,
+    left_rows: usize,
+    hist_left: Option<Hist>,
+    hist_right: Option<Hist>,
 }
 
 #[cfg(test)]
@@ -580,7 +784,7 @@ mod tests {
         let grower = Grower::new(&binned, &bins, params);
         let mut rows: Vec<u32> = (0..n as u32).collect();
         let split = 100u8;
-        let left = grower.partition(&mut rows, 0, split);
+        let left = grower.partition(&mut rows, &mut vec![0; n], 0, split);
         assert!(
             rows[..left]
                 .iter()
