@@ -126,7 +126,7 @@ def main():
         try:
             wait(f"http://127.0.0.1:{pport}/health", proc=peer)
             p = wrk(pport, a.duration, tmp)
-            p["batch"] = batch(pport, csv, 1)
+            p["batch"] = batch(pport, csv, a.reps)
             p["rss"] = peak_rss_mb(peer.pid)
         finally:
             stop(peer)

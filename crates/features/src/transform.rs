@@ -104,6 +104,24 @@ impl Vocab {
     }
 }
 
+/// The calendar features of the last day asked for: consecutive rows of the same day, which is
+/// most rows of sorted data, reuse them instead of searching the holiday calendar again.
+#[derive(Debug, Clone, Default)]
+pub struct CalendarCache(Option<(NaiveDate, CalendarFeatures)>);
+
+impl CalendarCache {
+    pub fn of(&mut self, date: NaiveDate) -> CalendarFeatures {
+        match self.0 {
+            Some((day, c)) if day == date => c,
+            _ => {
+                let c = CalendarFeatures::of(date);
+                self.0 = Some((date, c));
+                c
+            }
+        }
+    }
+}
+
 /// Standardisation `(x - mean) / std` of chosen columns, fitted on training rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StandardScaler {
@@ -314,28 +332,18 @@ impl FeatureTransform {
         }
     }
 
-    /// The row-major feature rows of `rows` on the calling thread (the serving path's batches,
-    /// which are parallelised by the caller); equal to [`Self::transform_one`] row by row.
-    pub fn transform_many(&self, rows: &[&Transaction]) -> Vec<f64> {
-        let mut out = vec![0.0; rows.len() * self.n_features()];
-        self.encode_into(rows, self.options.scale, &mut out);
-        out
+    /// Encodes one row into `out` with the saved options (the serving path), reusing the
+    /// calendar features of the previous row's day from `cache`; equal to
+    /// [`Self::transform_one`].
+    pub fn encode_row(&self, t: &Transaction, cache: &mut CalendarCache, out: &mut [f64]) {
+        self.encode(t, &cache.of(t.date), self.options.scale, out);
     }
 
-    /// Encodes `rows` into `out`; calendar features are reused between consecutive rows of
-    /// the same day, which is most rows of sorted data.
+    /// Encodes `rows` into `out`.
     fn encode_into(&self, rows: &[&Transaction], scale: bool, out: &mut [f64]) {
-        let mut cal: Option<(NaiveDate, CalendarFeatures)> = None;
+        let mut cache = CalendarCache::default();
         for (o, t) in out.chunks_exact_mut(self.n_features()).zip(rows) {
-            let c = match cal {
-                Some((day, c)) if day == t.date => c,
-                _ => {
-                    let c = CalendarFeatures::of(t.date);
-                    cal = Some((t.date, c));
-                    c
-                }
-            };
-            self.encode(t, &c, scale, o);
+            self.encode(t, &cache.of(t.date), scale, o);
         }
     }
 

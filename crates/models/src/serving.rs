@@ -174,22 +174,31 @@ impl Predictor {
             Ok(m) => m,
             Err(e) => return vec![Err(ScoreError::Model(e.to_string())); rows.len()],
         };
+        let d = self.transform.n_features();
         rows.par_chunks(CHUNK)
             .flat_map_iter(|chunk| {
-                let parsed: Vec<std::result::Result<Transaction, ScoreError>> = chunk
+                // One transaction is parsed into again and again, and each valid row is
+                // encoded straight into the chunk's feature matrix.
+                let mut t = Transaction::default();
+                let mut cache = salescast_features::transform::CalendarCache::default();
+                let mut x = Vec::with_capacity(chunk.len() * d);
+                let parsed: Vec<std::result::Result<(), ScoreError>> = chunk
                     .iter()
                     .map(|r| {
-                        salescast_core::schema::parse_row(
+                        salescast_core::schema::parse_row_into(
                             |c| cell(r, c),
                             salescast_core::Mode::Scoring,
+                            &mut t,
                         )
-                        .map_err(ScoreError::Fields)
+                        .map_err(ScoreError::Fields)?;
+                        let at = x.len();
+                        x.resize(at + d, 0.0);
+                        self.transform.encode_row(&t, &mut cache, &mut x[at..]);
+                        Ok(())
                     })
                     .collect();
-                let valid: Vec<&Transaction> =
-                    parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
                 let scored = model
-                    .predict_seq(&self.transform.transform_many(&valid))
+                    .predict_seq(&x)
                     .map_err(|e| ScoreError::Model(e.to_string()));
                 let mut values = match &scored {
                     Ok(v) => v.iter().copied(),
@@ -198,7 +207,7 @@ impl Predictor {
                 parsed
                     .into_iter()
                     .map(|p| {
-                        let _ = p?;
+                        p?;
                         match &scored {
                             Ok(_) => values
                                 .next()

@@ -253,6 +253,9 @@ pub struct Grower<'a> {
     groups: Groups,
 }
 
+/// Nodes with fewer rows build their histograms feature by feature.
+const GROUPED_MIN_ROWS: usize = 4096;
+
 /// Features histogrammed together. Several features with few bins (weekday, quarter, flags,
 /// codes) are read as one code whose bin is their joint value, so a row costs one histogram
 /// update per group instead of one per feature; each feature's histogram is then the sum of
@@ -366,18 +369,35 @@ impl<'a> Grower<'a> {
         let unit = self.params.unit_hessian;
         let k = self.groups.len();
         let fill = |rows: &[u32]| {
+            // Joint histograms save updates per row but cost a pass over every cell to split
+            // up again, which small nodes (most of a deep forest tree) do not repay.
+            let grouped = rows.len() >= GROUPED_MIN_ROWS;
+            let width = if grouped { k } else { d };
+            let codes = |r: usize| {
+                if grouped {
+                    self.groups.row(r)
+                } else {
+                    self.binned.row(r)
+                }
+            };
             if let Some((q, scale)) = grads.quantized {
                 // A row costs one add per group. The caller bounds |q| so that no sum over the
                 // rows overflows an i32, and a count never reaches 2^32, so the two halves of
                 // a cell never carry into each other.
-                let mut joint = vec![[0u64; 256]; k];
+                let mut joint = vec![[0u64; 256]; width];
                 for &r in rows {
                     let r = r as usize;
                     let add = ((i64::from(q[r]) << 32) as u64).wrapping_add(1);
-                    for (cells, &c) in joint.iter_mut().zip(self.groups.row(r)) {
+                    for (cells, &c) in joint.iter_mut().zip(codes(r)) {
                         let cell = &mut cells[c as usize];
                         *cell = cell.wrapping_add(add);
                     }
+                }
+                if !grouped {
+                    return Hist::Packed {
+                        cells: joint,
+                        scale,
+                    };
                 }
                 let mut cells = vec![[0u64; 256]; d];
                 self.groups.marginalise(&joint, |f, b, v| {
@@ -385,17 +405,20 @@ impl<'a> Grower<'a> {
                 });
                 return Hist::Packed { cells, scale };
             }
-            let mut joint = vec![[Cell::default(); 256]; k];
+            let mut joint = vec![[Cell::default(); 256]; width];
             for &r in rows {
                 let r = r as usize;
                 let gr = g[r];
                 let hr = if unit { 1.0 } else { h[r] };
-                for (cells, &c) in joint.iter_mut().zip(self.groups.row(r)) {
+                for (cells, &c) in joint.iter_mut().zip(codes(r)) {
                     let cell = &mut cells[c as usize];
                     cell.g += gr;
                     cell.h += hr;
                     cell.n += 1;
                 }
+            }
+            if !grouped {
+                return Hist::Exact(joint);
             }
             let mut cells = vec![[Cell::default(); 256]; d];
             self.groups.marginalise(&joint, |f, b, v| {
@@ -561,10 +584,10 @@ impl<'a> Grower<'a> {
     /// As [`Self::grow`], also returning each leaf's node and its range in `rows` (which ends
     /// up grouped by leaf), so that boosting updates its predictions without traversing.
     ///
-    /// The tree grows level by level: the nodes of a level are split, partitioned and get
-    /// their children's histograms in parallel (the small nodes deep in a tree would otherwise
-    /// leave a core idle), while feature sampling and node numbering stay in a fixed order, so
-    /// the tree does not depend on the number of threads.
+    /// Boosting splits up to four nodes at a time: they are split, partitioned and get their
+    /// children's histograms in parallel (the small nodes deep in a tree would otherwise leave
+    /// a core idle), while feature sampling and node numbering stay in a fixed order, so the
+    /// tree does not depend on the number of threads.
     pub fn grow_with_leaves<R: Rng>(
         &self,
         rows: &mut [u32],
@@ -595,7 +618,7 @@ impl<'a> Grower<'a> {
         let mut gains = vec![0f32];
         // Where partitioning puts a node's right rows before they move back behind its left ones.
         let mut scratch = vec![0u32; rows.len()];
-        let mut level = vec![Task {
+        let mut stack = vec![Task {
             node: 0,
             start: 0,
             end: rows.len(),
@@ -604,9 +627,15 @@ impl<'a> Grower<'a> {
             g: g0,
             h: h0,
         }];
-        while !level.is_empty() {
-            let mut tasks = Vec::with_capacity(level.len());
-            for task in level {
+        // Boosting's shallow trees split several nodes at once, in parallel; the forest grows
+        // its trees in parallel already and splits one node at a time, depth first, which also
+        // keeps its deep trees' histograms few.
+        let batch = if self.params.parallel { 4 } else { 1 };
+        while !stack.is_empty() {
+            let mut tasks = Vec::with_capacity(batch);
+            while tasks.len() < batch
+                && let Some(task) = stack.pop()
+            {
                 if self.can_split(task.depth, task.end - task.start) {
                     tasks.push(task);
                 } else {
@@ -627,29 +656,45 @@ impl<'a> Grower<'a> {
                     }
                 })
                 .collect();
-            // Each task's rows and scratch space, as disjoint slices (tasks are in row order).
-            let mut slices = Vec::with_capacity(tasks.len());
+            // Each task's rows and scratch space, as disjoint slices.
+            let mut by_start: Vec<usize> = (0..tasks.len()).collect();
+            by_start.sort_unstable_by_key(|&i| tasks[i].start);
+            let mut slices: Vec<Option<(&mut [u32], &mut [u32])>> =
+                (0..tasks.len()).map(|_| None).collect();
             let (mut rest, mut spare, mut offset) = (&mut rows[..], &mut scratch[..], 0usize);
-            for t in &tasks {
+            for i in by_start {
+                let t = &tasks[i];
                 let (_, tail) = rest.split_at_mut(t.start - offset);
                 let (mine, tail) = tail.split_at_mut(t.end - t.start);
                 let (_, spare_tail) = spare.split_at_mut(t.start - offset);
                 let (my_spare, spare_tail) = spare_tail.split_at_mut(t.end - t.start);
-                slices.push((mine, my_spare));
+                slices[i] = Some((mine, my_spare));
                 rest = tail;
                 spare = spare_tail;
                 offset = t.end;
             }
-            let outcomes: Vec<Option<Outcome>> = tasks
-                .par_iter_mut()
-                .zip(slices)
-                .zip(&features)
-                .map(|((task, (rows, scratch)), features)| {
-                    self.split_node(task, rows, scratch, grads, features)
-                })
-                .collect();
-            let mut next = Vec::new();
-            for (task, outcome) in tasks.into_iter().zip(outcomes) {
+            let split = |((task, slice), features): ((&mut Task, _), &Vec<usize>)| {
+                let (rows, scratch): (&mut [u32], &mut [u32]) = slice?;
+                self.split_node(task, rows, scratch, grads, features)
+            };
+            let outcomes: Vec<Option<Outcome>> = if self.params.parallel {
+                tasks
+                    .par_iter_mut()
+                    .zip(slices)
+                    .zip(&features)
+                    .map(split)
+                    .collect()
+            } else {
+                tasks
+                    .iter_mut()
+                    .zip(slices)
+                    .zip(&features)
+                    .map(split)
+                    .collect()
+            };
+            // Children go on the stack last task first, right child first, so that the next
+            // node taken is the first task's left child, as depth first would have it.
+            for (task, outcome) in tasks.into_iter().zip(outcomes).rev() {
                 let Some(o) = outcome else {
                     leaves.push((task.node, task.start..task.end));
                     continue;
@@ -673,16 +718,7 @@ impl<'a> Grower<'a> {
                 bins[task.node] = o.split.bin;
                 gains[task.node] = o.split.gain as f32;
                 let depth = task.depth + 1;
-                next.push(Task {
-                    node: left,
-                    start: task.start,
-                    end: mid,
-                    depth,
-                    hist: o.hist_left,
-                    g: gl,
-                    h: hl,
-                });
-                next.push(Task {
+                stack.push(Task {
                     node: left + 1,
                     start: mid,
                     end: task.end,
@@ -691,8 +727,16 @@ impl<'a> Grower<'a> {
                     g: gr,
                     h: hr,
                 });
+                stack.push(Task {
+                    node: left,
+                    start: task.start,
+                    end: mid,
+                    depth,
+                    hist: o.hist_left,
+                    g: gl,
+                    h: hl,
+                });
             }
-            level = next;
         }
         (
             Tree {
