@@ -143,24 +143,22 @@ impl GradientBoostingParams {
         let (mut best, mut best_round) = (f64::INFINITY, 0usize);
         let n_sample = ((self.subsample * n as f64).round() as usize).clamp(1, n);
         let n_cols = ((self.colsample * d as f64).round() as usize).clamp(1, d);
+        // Buffers of a round, kept across rounds: fresh ones would be faulted in every round.
+        let (mut grad, mut quantized) = (vec![0.0; n], vec![0i32; n]);
+        let (mut rows, mut scratch) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for round in 0..self.n_rounds {
-            let grad: Vec<f64> = train
-                .y
-                .par_iter()
+            grad.par_iter_mut()
+                .zip(&train.y)
                 .zip(&pred)
                 .with_min_len(CHUNK)
-                .map(|(y, p)| y - p)
-                .collect();
-            let mut rows: Vec<u32> = if n_sample < n {
-                let mut r: Vec<u32> = sample(&mut rng, n, n_sample)
-                    .into_iter()
-                    .map(|i| i as u32)
-                    .collect();
-                r.sort_unstable();
-                r
+                .for_each(|((g, y), p)| *g = y - p);
+            rows.clear();
+            if n_sample < n {
+                rows.extend(sample(&mut rng, n, n_sample).into_iter().map(|i| i as u32));
+                rows.sort_unstable();
             } else {
-                (0..n as u32).collect()
-            };
+                rows.extend(0..n as u32);
+            }
             let cols: Vec<usize> = if n_cols < d {
                 let mut c = sample(&mut rng, d, n_cols).into_vec();
                 c.sort_unstable();
@@ -177,17 +175,22 @@ impl GradientBoostingParams {
                 .reduce(|| 0.0, f64::max);
             let levels = (f64::from(i32::MAX) / n as f64).clamp(1.0, 2047.0).floor();
             let scale = if max > 0.0 { max / levels } else { 1.0 };
-            let quantized: Vec<i32> = grad
-                .par_iter()
+            quantized
+                .par_iter_mut()
+                .zip(&grad)
                 .with_min_len(CHUNK)
-                .map(|g| (g / scale).round() as i32)
-                .collect();
+                // Rounds half away from zero as `f64::round`, without its library call.
+                .for_each(|(q, g)| {
+                    let x = g / scale;
+                    *q = (x + 0.5f64.copysign(x)) as i32;
+                });
             let grads = Gradients {
                 g: &grad,
                 h: &hess,
                 quantized: Some((&quantized, scale)),
             };
-            let (mut tree, leaves) = grower.grow_with_leaves(&mut rows, &grads, &cols, &mut rng);
+            let (mut tree, leaves) =
+                grower.grow_in(&mut rows, &mut scratch, &grads, &cols, &mut rng);
             // Leaf values from the exact gradients of the rows each leaf holds.
             let values: Vec<f64> = leaves
                 .par_iter()

@@ -595,6 +595,19 @@ impl<'a> Grower<'a> {
         allowed: &[usize],
         rng: &mut R,
     ) -> (Tree, Vec<(usize, std::ops::Range<usize>)>) {
+        self.grow_in(rows, &mut Vec::new(), grads, allowed, rng)
+    }
+
+    /// As [`Self::grow_with_leaves`], with the partitioning space from the caller, so that
+    /// boosting does not fault in fresh memory for it every round.
+    pub fn grow_in<R: Rng>(
+        &self,
+        rows: &mut [u32],
+        scratch: &mut Vec<u32>,
+        grads: &Gradients<'_>,
+        allowed: &[usize],
+        rng: &mut R,
+    ) -> (Tree, Vec<(usize, std::ops::Range<usize>)>) {
         let mut leaves = Vec::new();
         let all: Vec<usize> = (0..self.n_features()).collect();
         let allowed = if allowed.is_empty() {
@@ -617,7 +630,7 @@ impl<'a> Grower<'a> {
         let mut bins = vec![0u8];
         let mut gains = vec![0f32];
         // Where partitioning puts a node's right rows before they move back behind its left ones.
-        let mut scratch = vec![0u32; rows.len()];
+        scratch.resize(rows.len(), 0);
         let mut stack = vec![Task {
             node: 0,
             start: 0,
