@@ -68,10 +68,12 @@ $(VENV)/.installed: bench/requirements.txt
 	touch $@
 
 ## Benchmarks against the Python peers (release build; medians and ratios).
-bench: venv build-release
+bench: venv build-release repro
 	$(VENV)/bin/python bench/preprocess_vs_pandas.py --bin $(RELEASE_BIN)/salescast
 	$(VENV)/bin/python bench/models_vs_sklearn.py --bin $(RELEASE_BIN)/salescast
 	$(VENV)/bin/python bench/sarima_vs_python.py --reps 3
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(VENV)/bin/python bench/api_load.py --api $(RELEASE_BIN)/salescast-api --reps 5
 	$(CARGO) bench -p salescast-pipeline --bench serving
 	$(CARGO) bench -p salescast-sarima
 

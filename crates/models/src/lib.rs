@@ -10,15 +10,16 @@
 //! serialized for 10,000 rows. At 267,000 rows it cannot reach a fifth of scikit-learn's fit
 //! time nor a 20 MB artifact. So both models share a histogram learner: features binned once
 //! into at most 256 bins, per-node gradient/hessian histograms, the sibling's histogram by
-//! subtraction, trees in parallel (forest) or row chunks in parallel (boosting) with rayon.
-//! Boosting histograms gradients quantized to 12-bit integers (8-byte cells that stay in L1)
-//! and then sets each leaf from the exact gradients of its rows.
+//! subtraction, trees in parallel (forest) or nodes and row chunks in parallel (boosting) with
+//! rayon. Boosting histograms gradients quantized to 12-bit integers (one packed 8-byte cell
+//! per bin) and then sets each leaf from the exact gradients of its rows. See [`tree`] for what
+//! made it fast.
 //!
-//! Measured with `bench/models_vs_sklearn.py` (267,026 training rows, 19 features, 2 cores):
-//! forest fit 10.9 s against scikit-learn's 211.4 s, test MAE 49.9 against 54.5, 60,800 against
-//! 22,300 rows/s scored, 11 MB against 2.4 GB on disk; boosting (early stopping) fit 3.7 s
-//! against XGBoost's 3.9 s for 300 hist rounds (7.7 s for all 300 rounds), MAE 49.5 against
-//! 52.9, 1.23 M against 0.21 M rows/s.
+//! Measured with `bench/models_vs_sklearn.py` (267,026 training rows, 19 features, 2 cores,
+//! medians of 3): forest fit 9.8 s against scikit-learn's 188.5 s, test MAE 49.9 against 54.5,
+//! 186,000 against 27,500 rows/s scored, 11 MB against 2.4 GB on disk; boosting with early
+//! stopping fit 1.4 s against XGBoost's 3.7 s for 300 hist rounds (3.7 s for all 300 of ours),
+//! MAE 49.5 against 52.9, 2.1 M against 0.24 M rows/s.
 //!
 //! ```
 //! use salescast_models::{Dataset, GradientBoostingParams};

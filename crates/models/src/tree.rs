@@ -5,6 +5,13 @@
 //! child is ever scanned. With `g = w·y, h = w` the gain is the weighted variance reduction of a
 //! regression tree (the forest); with `g = y − F, h = 1` and `λ > 0` it is XGBoost's
 //! second-order gain for squared error (boosting).
+//!
+//! What makes it fast, each measured on boosting's 300 rounds over 267,026 rows (2 cores;
+//! 6.1 s before, about 3.3 s after): histogram cells that pack the quantized gradient sum and
+//! the row count into one `u64` (one add per update instead of two; 5.2 → 3.8 s); joint
+//! histograms of low-cardinality features (19 updates per row become 12); boosting splitting
+//! up to four nodes at once, in parallel; a stable, branch-free partition on a feature-major
+//! copy of the bins, into space reused across rounds.
 
 use rand::Rng;
 use rand::seq::index::sample;
