@@ -1,4 +1,5 @@
-//! The little dense linear algebra the estimator needs: least squares for starting values.
+//! The little dense linear algebra the estimator needs: least squares for starting values and
+//! a small general solve for the ARMA autocovariances.
 
 /// Least squares `min |y - X b|` with `X` given by columns, through the normal equations and a
 /// Cholesky factorisation (a tiny ridge keeps collinear columns from failing). `None` when the
@@ -69,9 +70,63 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> bool {
     true
 }
 
+/// Solves `A x = b` in place (`A` row-major `n x n`, overwritten) by Gaussian elimination with
+/// partial pivoting. `false` when `A` is singular to working precision.
+pub fn solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+    for col in 0..n {
+        let Some(pivot) =
+            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
+        else {
+            return false;
+        };
+        let top = a[pivot * n + col];
+        if top == 0.0 || !top.is_finite() {
+            return false;
+        }
+        if pivot != col {
+            for c in 0..n {
+                a.swap(pivot * n + c, col * n + c);
+            }
+            b.swap(pivot, col);
+        }
+        for row in col + 1..n {
+            let factor = a[row * n + col] / top;
+            if factor == 0.0 {
+                continue;
+            }
+            for c in col..n {
+                a[row * n + c] -= factor * a[col * n + c];
+            }
+            b[row] -= factor * b[col];
+        }
+    }
+    for row in (0..n).rev() {
+        let mut v = b[row];
+        for c in row + 1..n {
+            v -= a[row * n + c] * b[c];
+        }
+        b[row] = v / a[row * n + row];
+    }
+    b.iter().all(|v| v.is_finite())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn solves_a_system_that_needs_pivoting() {
+        // [[0, 2, 1], [1, 1, 0], [3, 0, 1]] x = [7, 3, 6]: the first pivot is zero.
+        let mut a = vec![0.0, 2.0, 1.0, 1.0, 1.0, 0.0, 3.0, 0.0, 1.0];
+        let x = [1.0, 2.0, 3.0];
+        let mut b = vec![7.0, 3.0, 6.0];
+        assert!(solve(&mut a, &mut b, 3));
+        for (got, want) in b.iter().zip(x) {
+            assert!((got - want).abs() < 1e-12, "{b:?}");
+        }
+        let mut singular = vec![1.0, 2.0, 2.0, 4.0];
+        assert!(!solve(&mut singular, &mut [1.0, 2.0], 2));
+    }
 
     #[test]
     fn recovers_an_exact_linear_relation() {
