@@ -355,8 +355,6 @@ pub fn filter(
     for i in 0..r {
         b[i * r..(i + 1) * r].copy_from_slice(&p[(k + i) * m + k..(k + i) * m + k + r]);
     }
-    let mut next_b = vec![0.0; r * r];
-    let mut kg = vec![0.0; r];
     let q: Vec<f64> = ssm.sel[k..].iter().map(|s| s * ssm.sigma2.sqrt()).collect();
     // With the differencing states known, the observation minus their part is the differenced
     // series, and the prediction of it is the first ARMA state: the mean needs only the
@@ -367,78 +365,23 @@ pub fn filter(
     } else {
         Vec::new()
     };
-    let mut arma = a[k..].to_vec();
-    let update = block_update_for(r);
-    let (mut f, mut inv_f) = (0.0, 0.0);
-    // Sum of ln F_t, kept as a running product that is folded into the sum only when it
-    // leaves a safe range: one logarithm per many steps instead of one per step.
-    let (mut ln_det, mut det) = (0.0, 1.0);
-    let mut sum_sq = 0.0;
-    let mut converged = false;
-    for (t, wt) in (burn..y.len()).zip(&w) {
-        if !converged {
-            // The first column of the symmetric block is its first row.
-            f = b[0];
-            if !(f > 0.0 && f.is_finite()) {
-                return Err(SarimaError::Likelihood(format!(
-                    "innovation variance {f} at observation {t}"
-                )));
-            }
-            inv_f = 1.0 / f;
-            for (kgi, gi) in kg.iter_mut().zip(&b[..r]) {
-                *kgi = gi * inv_f;
-            }
-        }
-        let v = wt - arma[0];
-        if !v.is_finite() {
-            return Err(SarimaError::Likelihood(format!(
-                "innovation {v} at observation {t}"
-            )));
-        }
-        sum_sq += v * v * inv_f;
-        det *= f;
-        if !(1e-100..=1e100).contains(&det) {
-            ln_det += det.ln();
-            det = 1.0;
-        }
-        if let Some(o) = out.as_mut() {
-            o.predictions.push(y[t] - v);
-            o.innovations.push(v);
-            o.variances.push(f);
-            for (ai, kgi) in a[k..].iter_mut().zip(&kg) {
-                *ai += kgi * v;
-            }
-            ssm.transition(&a, &mut next_a);
-            std::mem::swap(&mut a, &mut next_a);
-        }
-        // a + K v, then the companion transition: a_i <- phi_i a_0 + a_{i+1}.
-        for (ai, kgi) in arma.iter_mut().zip(&kg) {
-            *ai += kgi * v;
-        }
-        let a0 = arma[0];
-        for i in 0..r - 1 {
-            arma[i] = ssm.ar[i] * a0 + arma[i + 1];
-        }
-        arma[r - 1] = ssm.ar[r - 1] * a0;
-        if converged {
-            continue;
-        }
-        update(r, &b, &mut next_b, &kg, &q);
-        // Compare P_{t+1|t} with P_{t|t-1} every few steps (the check costs as much as the
-        // update).
-        if t % 8 == 0 {
-            let (mut change, mut size) = (0.0f64, 0.0f64);
-            for (x, y) in next_b.iter().zip(&b) {
-                let d = (x - y).abs();
-                change = if d > change { d } else { change };
-                size = if x.abs() > size { x.abs() } else { size };
-            }
-            converged = change <= STEADY_TOLERANCE * size;
-        }
-        std::mem::swap(&mut b, &mut next_b);
-    }
-    let counted = w.len().min(y.len() - burn) as f64;
-    loglik -= 0.5 * (counted * LN_2PI + ln_det + det.ln() + sum_sq);
+    let mut block = Block {
+        b,
+        next: vec![0.0; r * r],
+        kg: vec![0.0; r],
+        arma: a[k..].to_vec(),
+        q,
+    };
+    let mut full = out.as_mut().map(|o| Full {
+        ssm,
+        a: &mut a,
+        next_a: &mut next_a,
+        out: o,
+        y: &y[burn..],
+    });
+    let (sum_sq, ln_det) = arma_phase_for(r)(r, &ssm.ar, &w, burn, &mut block, full.as_mut())?;
+    let b = block.b;
+    loglik -= 0.5 * (w.len() as f64 * LN_2PI + ln_det + sum_sq);
     if let Some(o) = out.as_mut() {
         if burn == k {
             p.fill(0.0);
@@ -452,30 +395,163 @@ pub fn filter(
     Ok((loglik, out))
 }
 
-/// One covariance step of the ARMA block after the observation:
-/// `next[i][j] = b[i+1][j+1] - kg_{i+1} g_{j+1} + q_i q_j` (zero outside the block).
-type BlockUpdate = fn(usize, &[f64], &mut [f64], &[f64], &[f64]);
+/// The ARMA block's state during the reduced filter.
+struct Block {
+    /// Predicted covariance `P_t` (row-major `r x r`, symmetric).
+    b: Vec<f64>,
+    /// Scratch for `P_{t+1}`.
+    next: Vec<f64>,
+    /// Gain `P_t e_0 / f_t`.
+    kg: Vec<f64>,
+    /// Predicted ARMA states.
+    arma: Vec<f64>,
+    /// `sqrt(sigma2)` times the MA polynomial.
+    q: Vec<f64>,
+}
 
-/// The block update compiled for exactly `r` states when `r` is small (every model with
-/// weekly seasonality and the usual orders): with the size a constant, the loops are unrolled
-/// and vectorised without tails, which halves the cost of a filter step. Larger blocks use the
-/// general version.
-fn block_update_for(r: usize) -> BlockUpdate {
+/// What the reduced filter also updates when the caller keeps the by-products: the full state
+/// mean (for forecasts) and the per-observation outputs.
+struct Full<'a> {
+    ssm: &'a StateSpace,
+    a: &'a mut Vec<f64>,
+    next_a: &'a mut Vec<f64>,
+    out: &'a mut Filtered,
+    /// The observations of the reduced phase.
+    y: &'a [f64],
+}
+
+/// Runs the reduced filter over the differenced series; returns the sum of squared
+/// standardised innovations and the sum of `ln f_t`.
+type ArmaPhase =
+    fn(usize, &[f64], &[f64], usize, &mut Block, Option<&mut Full<'_>>) -> Result<(f64, f64)>;
+
+/// The reduced filter compiled for exactly `r` states when `r` is small (every model with
+/// weekly seasonality and the usual orders): with the size a constant, every per-step loop
+/// is unrolled without tails, which halves the cost of a step. Larger blocks use the general
+/// version.
+fn arma_phase_for(r: usize) -> ArmaPhase {
     macro_rules! sized {
         ($($n:literal)*) => {
             match r {
-                $($n => block_update::<$n>,)*
-                _ => block_update::<0>,
+                $($n => arma_phase::<$n>,)*
+                _ => arma_phase::<0>,
             }
         };
     }
     sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24)
 }
 
-/// See [`BlockUpdate`]. `R` is the block size when it is known at compile time, `0` when it is
-/// not (then `r` is used). The symmetric matrix is kept in full, so every row is one contiguous
-/// loop of length `r - 1`, and the first column `g` is the first row.
-fn block_update<const R: usize>(r: usize, b: &[f64], next: &mut [f64], kg: &[f64], q: &[f64]) {
+/// See [`ArmaPhase`]. `R` is the block size when it is known at compile time, `0` when it is
+/// not (then `r` is used). The symmetric matrix is kept in full, so every row of the update
+/// is one contiguous loop of length `r - 1`, and the first column `g` is the first row.
+fn arma_phase<const R: usize>(
+    r: usize,
+    ar: &[f64],
+    w: &[f64],
+    first: usize,
+    st: &mut Block,
+    mut full: Option<&mut Full<'_>>,
+) -> Result<(f64, f64)> {
+    let r = if R > 0 { R } else { r };
+    let (ar, q) = (&ar[..r], &st.q[..r]);
+    let (mut f, mut inv_f) = (0.0, 0.0);
+    // Sum of ln f_t, kept as a running product that is folded into the sum only when it
+    // leaves a safe range: one logarithm per many steps instead of one per step.
+    let (mut ln_det, mut det) = (0.0, 1.0);
+    let mut sum_sq = 0.0;
+    let mut converged = false;
+    for (step, wt) in w.iter().enumerate() {
+        let t = first + step;
+        let (b, next, kg, arma) = (
+            &st.b[..r * r],
+            &mut st.next[..r * r],
+            &mut st.kg[..r],
+            &mut st.arma[..r],
+        );
+        if !converged {
+            f = b[0];
+            if !(f > 0.0 && f.is_finite()) {
+                return Err(SarimaError::Likelihood(format!(
+                    "innovation variance {f} at observation {t}"
+                )));
+            }
+            inv_f = 1.0 / f;
+            scale::<R>(r, &b[..r], inv_f, kg);
+        }
+        let v = wt - arma[0];
+        if !v.is_finite() {
+            return Err(SarimaError::Likelihood(format!(
+                "innovation {v} at observation {t}"
+            )));
+        }
+        sum_sq += v * v * inv_f;
+        det *= f;
+        if !(1e-100..=1e100).contains(&det) {
+            ln_det += det.ln();
+            det = 1.0;
+        }
+        if let Some(x) = full.as_mut() {
+            x.out.predictions.push(x.y[step] - v);
+            x.out.innovations.push(v);
+            x.out.variances.push(f);
+            let k = x.ssm.k_diff;
+            for (ai, kgi) in x.a[k..].iter_mut().zip(kg.iter()) {
+                *ai += kgi * v;
+            }
+            x.ssm.transition(x.a, x.next_a);
+            std::mem::swap(x.a, x.next_a);
+        }
+        mean_update::<R>(r, arma, kg, ar, v);
+        if converged {
+            continue;
+        }
+        cov_update::<R>(r, b, next, kg, q);
+        // Compare P_{t+1|t} with P_{t|t-1} now and then (the check costs as much as the
+        // update).
+        if step % 16 == 15 {
+            let (mut change, mut size) = (0.0f64, 0.0f64);
+            for (x, y) in next.iter().zip(b) {
+                let d = (x - y).abs();
+                change = if d > change { d } else { change };
+                size = if x.abs() > size { x.abs() } else { size };
+            }
+            converged = change <= STEADY_TOLERANCE * size;
+        }
+        std::mem::swap(&mut st.b, &mut st.next);
+    }
+    Ok((sum_sq, ln_det + det.ln()))
+}
+
+/// `out = x * c`.
+#[inline(never)]
+fn scale<const R: usize>(r: usize, x: &[f64], c: f64, out: &mut [f64]) {
+    let r = if R > 0 { R } else { r };
+    for (o, x) in out[..r].iter_mut().zip(&x[..r]) {
+        *o = x * c;
+    }
+}
+
+/// The state mean's update and prediction: `a + K v`, then the companion transition
+/// `a_i <- phi_i a_0 + a_{i+1}`.
+#[inline(never)]
+fn mean_update<const R: usize>(r: usize, arma: &mut [f64], kg: &[f64], ar: &[f64], v: f64) {
+    let r = if R > 0 { R } else { r };
+    let (arma, kg, ar) = (&mut arma[..r], &kg[..r], &ar[..r]);
+    for (ai, kgi) in arma.iter_mut().zip(kg) {
+        *ai += kgi * v;
+    }
+    let a0 = arma[0];
+    for i in 0..r - 1 {
+        arma[i] = ar[i] * a0 + arma[i + 1];
+    }
+    arma[r - 1] = ar[r - 1] * a0;
+}
+
+/// `next[i][j] = b[i+1][j+1] - kg_{i+1} g_{j+1} + q_i q_j` (zero outside the block), with `g`
+/// the first row of `b`. A function of its own so that `b` and `next` are known not to
+/// overlap, which is what lets the compiler vectorise the unrolled rows.
+#[inline(never)]
+fn cov_update<const R: usize>(r: usize, b: &[f64], next: &mut [f64], kg: &[f64], q: &[f64]) {
     let r = if R > 0 { R } else { r };
     let (b, next, q) = (&b[..r * r], &mut next[..r * r], &q[..r]);
     let (g, kg) = (&b[1..r], &kg[1..r]);
