@@ -324,6 +324,7 @@ impl Sarima {
             diffuse: DIFFUSE_VARIANCE / (scale * scale),
             n_eff: (y.len() - self.order.k_diff()) as f64,
             forward: false,
+            differenced: Differenced::new(&ys, &exog, &self.order),
         };
         let start = start_params(&self.order, &ys, &exog);
         let u = problem.refine_by_css_only(problem.unconstrain(&start));
@@ -361,6 +362,7 @@ impl Sarima {
             diffuse,
             n_eff: (y.len() - order.k_diff()) as f64,
             forward: self.tolerance >= FORWARD_DIFFERENCES_ABOVE,
+            differenced: Differenced::new(&ys, exog, &order),
         };
         let start = start_params(&order, &ys, exog);
         let u0 = problem.unconstrain(&start);
@@ -527,6 +529,25 @@ struct Problem<'a> {
     n_eff: f64,
     /// Forward instead of central differences for the gradient (see [`numeric_gradient`]).
     forward: bool,
+    /// The differenced series and regressors, for the conditional sum of squares.
+    differenced: Differenced,
+}
+
+/// `Delta^d Delta_s^D` of the series and of each regressor. Differencing is linear, so the
+/// differenced regression residual `Delta(y - X b)` is `Delta y - (Delta X) b`: computed once
+/// per fit instead of once per evaluation of the conditional sum of squares.
+struct Differenced {
+    y: Vec<f64>,
+    columns: Vec<Vec<f64>>,
+}
+
+impl Differenced {
+    fn new(y: &[f64], exog: &Regressors, order: &Order) -> Self {
+        Self {
+            y: difference(y, order),
+            columns: exog.columns.iter().map(|c| difference(c, order)).collect(),
+        }
+    }
 }
 
 /// Returned by the cost where the likelihood cannot be evaluated: large enough to make the line
@@ -583,22 +604,39 @@ impl<'b> Problem<'b> {
     /// The CSS objective, the mean square and the number of residuals it is over.
     fn css_fit(&self, u: &[f64]) -> (f64, f64, usize) {
         let params = self.constrain(u);
-        let offset = self.exog.combine(&params.exog, self.y.len());
-        let adjusted: Vec<f64> = self.y.iter().zip(&offset).map(|(y, o)| y - o).collect();
-        let w = difference(&adjusted, &self.order);
+        let mut w = self.differenced.y.clone();
+        for (column, b) in self.differenced.columns.iter().zip(&params.exog) {
+            for (o, x) in w.iter_mut().zip(column) {
+                *o -= b * x;
+            }
+        }
         let (ar, ma) = params.polynomials(&self.order);
         let (pa, qa) = (ar.len() - 1, ma.len() - 1);
         if w.len() <= pa + 1 {
             return (PENALTY, 1.0, 0);
         }
-        let mut e = vec![0.0; w.len()];
+        // Seasonal products are mostly zeros: only the non-zero lags enter the recursion.
+        let nonzero = |poly: &[f64]| -> Vec<(usize, f64)> {
+            poly.iter()
+                .copied()
+                .enumerate()
+                .skip(1)
+                .filter(|(_, c)| *c != 0.0)
+                .collect()
+        };
+        let (ar_lags, ma_lags) = (nonzero(&ar), nonzero(&ma));
+        // Residuals with `qa` leading zeros, so that every MA lag is in range.
+        let mut e = vec![0.0; w.len() + qa];
         let mut sse = 0.0;
         for t in pa..w.len() {
-            let mut v: f64 = (0..=pa).map(|i| ar[i] * w[t - i]).sum();
-            for j in 1..=qa.min(t) {
-                v -= ma[j] * e[t - j];
+            let mut v = w[t];
+            for &(i, c) in &ar_lags {
+                v += c * w[t - i];
             }
-            e[t] = v;
+            for &(j, c) in &ma_lags {
+                v -= c * e[qa + t - j];
+            }
+            e[qa + t] = v;
             sse += v * v;
         }
         let mean_sq = sse / (w.len() - pa) as f64;
@@ -767,17 +805,19 @@ impl<F: Fn(&[f64]) -> f64> Gradient for FnCost<F> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
 
+    /// Forward differences: the conditional-sum-of-squares optimum only serves as a start for
+    /// the exact likelihood, so `k + 1` evaluations per gradient are enough where central
+    /// differences would take `2k`.
     fn gradient(&self, u: &Self::Param) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        let base = (self.0)(u);
         let mut x = u.clone();
         Ok((0..u.len())
             .map(|i| {
-                let h = 1e-6 * u[i].abs().max(1.0);
+                let h = 1e-7 * u[i].abs().max(1.0);
                 x[i] = u[i] + h;
                 let up = (self.0)(&x);
-                x[i] = u[i] - h;
-                let down = (self.0)(&x);
                 x[i] = u[i];
-                (up - down) / (2.0 * h)
+                (up - base) / h
             })
             .collect())
     }
