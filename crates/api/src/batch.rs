@@ -187,7 +187,10 @@ impl ScoredCsv {
 impl ScoredChunk {
     fn to_csv(&self, width: usize) -> Vec<u8> {
         use std::io::Write as _;
-        let mut out = Vec::with_capacity(self.cells.bytes.len() + self.results.len() * 40);
+        // The fields, a separator after each, and the two added columns.
+        let mut out = Vec::with_capacity(
+            self.cells.buffer().len() + self.cells.ends.len() + self.results.len() * 40,
+        );
         // Most uploads have no field that needs quoting: then cells are copied as they are.
         let plain = !self.cells.needs_quoting();
         let mut number = Vec::with_capacity(32);
