@@ -8,6 +8,10 @@
 //! - Estimation maximises it with argmin's L-BFGS over unconstrained parameters; the AR parts
 //!   stay stationary and the MA parts invertible through Monahan's transform ([`poly`]).
 //! - [`auto`] chooses the orders as Hyndman and Khandakar's stepwise algorithm does.
+//! - Speed comes from the filter, not from approximations: after the burn-in it runs on the
+//!   ARMA block alone with a shift-only covariance step ([`ssm::filter`]). On three years of
+//!   daily data one likelihood evaluation of (1,1,1)(1,1,1,7) costs about 0.1 ms and a fit
+//!   about 26 ms, against about 1 s for statsmodels (`bench/sarima_vs_python.py`).
 
 pub mod auto;
 pub mod error;

@@ -721,9 +721,9 @@ impl<'b> Problem<'b> {
 
     /// L-BFGS with a backtracking line search (the gradient is then needed only at accepted
     /// points, half the filter runs of a More-Thuente search), restarted from the best point
-    /// with exact-as-possible central differences when it stops with a gradient that is not
-    /// small: a stall of the line search on a rough forward-difference direction must not pass
-    /// for convergence.
+    /// with a More-Thuente search when it stops with a gradient that is not small: a stall of
+    /// the backtracking search must not pass for convergence. Gradients are central
+    /// differences, or forward ones for a loose fit (see [`numeric_gradient`]).
     fn optimise(
         &self,
         u0: Vec<f64>,
@@ -789,7 +789,7 @@ type LbfgsState = IterState<Vec<f64>, Vec<f64>, (), (), (), f64>;
 /// Gradient norm (per-observation objective) above which a stopped optimiser is restarted.
 const RESTART_ABOVE: f64 = 1e-5;
 
-/// A cost given by a closure, with central-difference gradients (for cheap objectives).
+/// A cost given by a closure, with forward-difference gradients (for cheap objectives).
 struct FnCost<F>(F);
 
 impl<F: Fn(&[f64]) -> f64> CostFunction for FnCost<F> {
@@ -823,7 +823,7 @@ impl<F: Fn(&[f64]) -> f64> Gradient for FnCost<F> {
     }
 }
 
-/// The exact likelihood as argmin's cost, with central-difference gradients.
+/// The exact likelihood as argmin's cost, with finite-difference gradients.
 struct Cost<'a, 'b> {
     problem: &'a Problem<'b>,
 }
