@@ -748,6 +748,14 @@ mod tests {
                 &[],
                 &[],
             ),
+            // 25 ARMA states: beyond the size-specialised versions of the step.
+            model(
+                &Order::sarima(1, 1, 0, 2, 0, 0, 12),
+                &[0.4],
+                &[],
+                &[0.3, 0.2],
+                &[],
+            ),
         ]
     }
 
@@ -767,6 +775,10 @@ mod tests {
 
     #[test]
     fn reduced_filter_equals_the_dense_filter() {
+        assert!(
+            cases().iter().any(|c| c.r > 24),
+            "a case for the general step"
+        );
         // A deterministic, wiggly series with a trend and a weekly pattern.
         let y: Vec<f64> = (0..300)
             .map(|t| {
