@@ -309,7 +309,6 @@ pub fn filter(
         variances: Vec::with_capacity(y.len()),
         ..Filtered::default()
     });
-    let mut loglik = 0.0;
     let burn = k.min(y.len());
     if burn > 0 {
         let mut tmp = vec![0.0; m * m];
@@ -381,7 +380,8 @@ pub fn filter(
     });
     let (sum_sq, ln_det) = arma_phase_for(r)(r, &ssm.ar, &w, burn, &mut block, full.as_mut())?;
     let b = block.b;
-    loglik -= 0.5 * (w.len() as f64 * LN_2PI + ln_det + sum_sq);
+    // The burn-in observations are left out of the likelihood, as statsmodels does.
+    let loglik = -0.5 * (w.len() as f64 * LN_2PI + ln_det + sum_sq);
     if let Some(o) = out.as_mut() {
         if burn == k {
             p.fill(0.0);
