@@ -132,7 +132,6 @@ impl GradientBoostingParams {
         };
         let grower = Grower::new(&binned, &bins, params);
         let base = train.y.iter().sum::<f64>() / n as f64;
-        let mut pred = vec![base; n];
         let mut vpred: Vec<f64> = valid_binned
             .as_ref()
             .map_or(vec![], |(_, v)| vec![base; v.n_rows]);
@@ -143,15 +142,15 @@ impl GradientBoostingParams {
         let (mut best, mut best_round) = (f64::INFINITY, 0usize);
         let n_sample = ((self.subsample * n as f64).round() as usize).clamp(1, n);
         let n_cols = ((self.colsample * d as f64).round() as usize).clamp(1, d);
+        // The residuals `y − F` of the model so far (squared error's negative gradients), kept
+        // up to date by subtracting each tree's values: the model's predictions themselves are
+        // never needed while training.
+        let mut grad: Vec<f64> = train.y.iter().map(|y| y - base).collect();
+        let (mut max, _) = residual_stats(&grad);
         // Buffers of a round, kept across rounds: fresh ones would be faulted in every round.
-        let (mut grad, mut quantized) = (vec![0.0; n], vec![0i32; n]);
+        let mut quantized = vec![0i32; n];
         let (mut rows, mut scratch) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for round in 0..self.n_rounds {
-            grad.par_iter_mut()
-                .zip(&train.y)
-                .zip(&pred)
-                .with_min_len(CHUNK)
-                .for_each(|((g, y), p)| *g = y - p);
             rows.clear();
             if n_sample < n {
                 rows.extend(sample(&mut rng, n, n_sample).into_iter().map(|i| i as u32));
@@ -168,11 +167,6 @@ impl GradientBoostingParams {
             };
             // Integer gradients (12 bits, fewer for huge data so that a sum over all rows fits an
             // i32): exact enough to rank splits, and cheap to histogram.
-            let max = grad
-                .par_iter()
-                .with_min_len(CHUNK)
-                .map(|g| g.abs())
-                .reduce(|| 0.0, f64::max);
             let levels = (f64::from(i32::MAX) / n as f64).clamp(1.0, 2047.0).floor();
             let scale = if max > 0.0 { max / levels } else { 1.0 };
             quantized
@@ -204,26 +198,53 @@ impl GradientBoostingParams {
                 tree.nodes[*node].value = v;
             }
             tree.scale(self.learning_rate);
-            // Sampled rows get their leaf's value directly; only the others need a traversal.
-            let mut covered = if n_sample < n { vec![false; n] } else { vec![] };
-            for (node, range) in &leaves {
-                let v = tree.nodes[*node].value;
-                for &r in &rows[range.clone()] {
-                    pred[r as usize] += v;
-                    if let Some(c) = covered.get_mut(r as usize) {
-                        *c = true;
+            // Every row's residual loses its leaf's value. The rows are taken in fixed index
+            // chunks in parallel, each finding its part of every leaf's rows (ascending, as the
+            // partition is stable) by binary search; sampled-out rows are traversed. The chunk's
+            // statistics for the next round come in the same pass.
+            let leaf_rows: Vec<(f64, &[u32])> = leaves
+                .iter()
+                .map(|(node, range)| (tree.nodes[*node].value, &rows[range.clone()]))
+                .collect();
+            let stats: Vec<(f64, f64)> = grad
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .map(|(k, chunk)| {
+                    let lo = k * CHUNK;
+                    let hi = lo + chunk.len();
+                    let mut covered = if n_sample < n {
+                        vec![false; chunk.len()]
+                    } else {
+                        vec![]
+                    };
+                    for &(v, members) in &leaf_rows {
+                        debug_assert!(members.is_sorted(), "a leaf's rows out of order");
+                        let a = members.partition_point(|&r| (r as usize) < lo);
+                        let b = members.partition_point(|&r| (r as usize) < hi);
+                        for &r in &members[a..b] {
+                            let i = r as usize - lo;
+                            chunk[i] -= v;
+                            if let Some(c) = covered.get_mut(i) {
+                                *c = true;
+                            }
+                        }
                     }
-                }
-            }
-            if n_sample < n {
-                pred.par_iter_mut()
-                    .zip(&covered)
-                    .enumerate()
-                    .with_min_len(8192)
-                    .filter(|(_, (_, c))| !**c)
-                    .for_each(|(i, (p, _))| *p += tree.predict_binned(&binned, i));
-            }
-            let train_rmse = rmse_of(&train.y, &pred);
+                    if n_sample < n {
+                        for (i, (g, _)) in chunk
+                            .iter_mut()
+                            .zip(&covered)
+                            .enumerate()
+                            .filter(|(_, (_, c))| !**c)
+                        {
+                            *g -= tree.predict_binned(&binned, lo + i);
+                        }
+                    }
+                    residual_stats(chunk)
+                })
+                .collect();
+            max = stats.iter().map(|s| s.0).fold(0.0, f64::max);
+            let sse: f64 = stats.iter().map(|s| s.1).sum();
+            let train_rmse = (sse / n as f64).sqrt();
             let valid_rmse = valid_binned.as_ref().map(|(vb, v)| {
                 vpred
                     .par_iter_mut()
@@ -269,6 +290,12 @@ impl GradientBoostingParams {
 
 /// Rows per task of the per-round passes over all rows.
 const CHUNK: usize = 16_384;
+
+/// The largest absolute value and the sum of squares of `r`.
+fn residual_stats(r: &[f64]) -> (f64, f64) {
+    r.iter()
+        .fold((0.0, 0.0), |(m, s), &x| (f64::max(m, x.abs()), s + x * x))
+}
 
 /// Root mean squared error; summed in fixed chunks so that the result does not depend on the
 /// number of threads.

@@ -9,7 +9,8 @@
 //! What makes it fast, each measured on boosting's 300 rounds over 267,026 rows (2 cores;
 //! 6.1 s before, about 3.3 s after): histogram cells that pack the quantized gradient sum and
 //! the row count into one `u64` (one add per update instead of two; 5.2 → 3.8 s); joint
-//! histograms of low-cardinality features (19 updates per row become 12); boosting splitting
+//! histograms of features that occur in few combinations, such as the calendar features of a
+//! date (19 updates per row become 7; 2.9 → 2.5 s, and the forest 9.9 → 7.8 s); boosting splitting
 //! up to four nodes at once, in parallel; a stable, branch-free partition on a feature-major
 //! copy of the bins, into space reused across rounds.
 
@@ -263,76 +264,144 @@ pub struct Grower<'a> {
 /// Nodes with fewer rows build their histograms feature by feature.
 const GROUPED_MIN_ROWS: usize = 4096;
 
-/// Features histogrammed together. Several features with few bins (weekday, quarter, flags,
-/// codes) are read as one code whose bin is their joint value, so a row costs one histogram
-/// update per group instead of one per feature; each feature's histogram is then the sum of
-/// the joint one over the others, a pass over at most 256 cells. On the transaction features
-/// this makes 12 updates of 19.
+/// Features histogrammed together. A group of features is read as one code per row, the index
+/// of the row's combination of their bins among the combinations that occur, so a row costs one
+/// histogram update per group instead of one per feature; each feature's histogram is then the
+/// sum of the joint one over the others, a pass over the group's codes. Features that depend on
+/// each other combine into few codes: the nine calendar features of a transaction are a
+/// function of its date (about 1,000 codes), the low-cardinality codes and flags combine into
+/// a few hundred, and the transaction features need 7 updates per row instead of 19.
 #[derive(Debug, Clone)]
 struct Groups {
-    /// Per group, its features as (feature, stride of its bin in the code, number of bins).
-    members: Vec<Vec<(usize, usize, usize)>>,
-    /// Row-major codes: `codes[r * groups + k]` is row `r`'s code in group `k`.
-    codes: Vec<u8>,
+    /// Per group, its features.
+    members: Vec<Vec<usize>>,
+    /// Per group, per code, its features' bins (code-major: `decode[g][code * members + j]`).
+    decode: Vec<Vec<u8>>,
+    /// Where each group's cells start in a joint histogram, then the total number of cells.
+    offsets: Vec<usize>,
+    /// Row-major codes: `codes[r * groups + g]` is row `r`'s code in group `g`.
+    codes: Vec<u16>,
 }
 
+/// The most codes of a group: its cells stay within 8 KB of `u64`.
+const MAX_CODES: usize = 1024;
+
+/// Rows sampled to choose a group's next feature (the choice is then checked on every row).
+const GROUPING_SAMPLE: usize = 16_384;
+
 impl Groups {
-    /// Packs features by increasing number of bins while the product of their bin counts
-    /// stays within 256.
+    /// Builds groups greedily: a group starts from the feature with the fewest bins left and
+    /// takes, while its codes stay within [`MAX_CODES`], the feature that multiplies its
+    /// number of codes by the least relative to that feature's bins (the most dependent one).
     fn new(binned: &Binned, bins: &BinMapper) -> Self {
-        let d = bins.edges.len();
-        let mut order: Vec<usize> = (0..d).collect();
-        order.sort_by_key(|&f| (bins.n_bins(f), f));
-        let mut members: Vec<Vec<(usize, usize, usize)>> = Vec::new();
-        let mut product = 0usize;
-        for f in order {
-            let n = bins.n_bins(f);
-            match members.last_mut() {
-                Some(group) if product * n <= 256 => {
-                    group.push((f, product, n));
-                    product *= n;
-                }
-                _ => {
-                    members.push(vec![(f, 1, n)]);
-                    product = n;
-                }
-            }
-        }
-        let k = members.len().max(1);
-        let mut codes = vec![0u8; binned.n_rows * k];
-        codes
-            .par_chunks_mut(k * 4096)
-            .zip(binned.bins.par_chunks(d.max(1) * 4096))
-            .for_each(|(out, rows)| {
-                for (o, row) in out.chunks_exact_mut(k).zip(rows.chunks_exact(d.max(1))) {
-                    for (c, group) in o.iter_mut().zip(&members) {
-                        let code: usize = group
-                            .iter()
-                            .map(|&(f, stride, _)| usize::from(row[f]) * stride)
-                            .sum();
-                        *c = code as u8;
+        let (n, d) = (binned.n_rows, bins.edges.len());
+        let mut left: Vec<usize> = (0..d).collect();
+        left.sort_by_key(|&f| (bins.n_bins(f), f));
+        let step = (n / GROUPING_SAMPLE).max(1);
+        // Pair markers for counting distinct (code, bin) pairs: a pair is seen in this count
+        // when its marker equals the count's stamp, so the markers are never cleared.
+        let mut marks = vec![0u32; MAX_CODES * 256];
+        let mut stamp = 0u32;
+        // The joint code of each pair marked in the current numbering.
+        let mut ids = vec![0u16; MAX_CODES * 256];
+        let (mut members, mut decode, mut columns) = (Vec::new(), Vec::new(), Vec::new());
+        while !left.is_empty() {
+            let first = left.remove(0);
+            let mut group = vec![first];
+            let mut code: Vec<u16> = binned.column(first).iter().map(|&b| u16::from(b)).collect();
+            let mut table: Vec<u8> = (0..bins.n_bins(first)).map(|b| b as u8).collect();
+            let mut count = bins.n_bins(first).max(1);
+            let mut refused: Vec<usize> = Vec::new();
+            loop {
+                let mut best: Option<(f64, usize, usize)> = None;
+                for &f in left.iter().filter(|f| !refused.contains(f)) {
+                    stamp += 1;
+                    let column = binned.column(f);
+                    let mut distinct = 0usize;
+                    for r in (0..n).step_by(step) {
+                        let key = usize::from(code[r]) * 256 + usize::from(column[r]);
+                        if marks[key] != stamp {
+                            marks[key] = stamp;
+                            distinct += 1;
+                        }
+                    }
+                    let growth = distinct as f64 / (count * bins.n_bins(f).max(1)) as f64;
+                    if distinct <= MAX_CODES
+                        && best.is_none_or(|(g, dd, _)| (growth, distinct) < (g, dd))
+                    {
+                        best = Some((growth, distinct, f));
                     }
                 }
-            });
-        Self { members, codes }
+                let Some((_, _, f)) = best else { break };
+                // The joint codes on every row, numbered in order of first appearance.
+                stamp += 1;
+                let column = binned.column(f);
+                let mut next = Vec::with_capacity(n);
+                let (mut new_table, mut m) = (Vec::new(), 0usize);
+                let width = group.len();
+                for (r, &c) in code.iter().enumerate() {
+                    let key = usize::from(c) * 256 + usize::from(column[r]);
+                    if marks[key] != stamp {
+                        marks[key] = stamp;
+                        if m == MAX_CODES {
+                            break;
+                        }
+                        new_table.extend_from_slice(&table[usize::from(c) * width..][..width]);
+                        new_table.push(column[r]);
+                        ids[key] = m as u16;
+                        m += 1;
+                    }
+                    next.push(ids[key]);
+                }
+                if next.len() < n {
+                    refused.push(f);
+                    continue;
+                }
+                group.push(f);
+                left.retain(|&g| g != f);
+                (code, table, count) = (next, new_table, m);
+            }
+            members.push(group);
+            decode.push(table);
+            columns.push(code);
+        }
+        let k = members.len();
+        let mut offsets = vec![0usize];
+        for table in &decode {
+            let width = members[offsets.len() - 1].len();
+            offsets.push(offsets[offsets.len() - 1] + table.len() / width.max(1));
+        }
+        let mut codes = vec![0u16; n * k];
+        for (g, column) in columns.iter().enumerate() {
+            for (r, &c) in column.iter().enumerate() {
+                codes[r * k + g] = c;
+            }
+        }
+        Self {
+            members,
+            decode,
+            offsets,
+            codes,
+        }
     }
 
     fn len(&self) -> usize {
-        self.members.len().max(1)
+        self.members.len()
     }
 
-    fn row(&self, r: usize) -> &[u8] {
+    fn row(&self, r: usize) -> &[u16] {
         let k = self.len();
         &self.codes[r * k..(r + 1) * k]
     }
 
     /// Adds each group's joint cells into its features' cells (`add(feature, bin, cell)`).
-    fn marginalise<C: Copy>(&self, joint: &[[C; 256]], mut add: impl FnMut(usize, usize, C)) {
-        for (cells, group) in joint.iter().zip(&self.members) {
-            let product: usize = group.iter().map(|m| m.2).product();
-            for (code, &cell) in cells[..product].iter().enumerate() {
-                for &(f, stride, n) in group {
-                    add(f, code / stride % n, cell);
+    fn marginalise<C: Copy>(&self, joint: &[C], mut add: impl FnMut(usize, usize, C)) {
+        for (g, group) in self.members.iter().enumerate() {
+            let cells = &joint[self.offsets[g]..self.offsets[g + 1]];
+            let table = self.decode[g].chunks_exact(group.len());
+            for (&cell, bins) in cells.iter().zip(table) {
+                for (&f, &b) in group.iter().zip(bins) {
+                    add(f, usize::from(b), cell);
                 }
             }
         }
@@ -375,59 +444,66 @@ impl<'a> Grower<'a> {
         let (g, h) = (grads.g, grads.h);
         let unit = self.params.unit_hessian;
         let k = self.groups.len();
+        let offsets = &self.groups.offsets[..k];
         let fill = |rows: &[u32]| {
-            // Joint histograms save updates per row but cost a pass over every cell to split
+            // Joint histograms save updates per row but cost a pass over every code to split
             // up again, which small nodes (most of a deep forest tree) do not repay.
-            let grouped = rows.len() >= GROUPED_MIN_ROWS;
-            let width = if grouped { k } else { d };
-            let codes = |r: usize| {
-                if grouped {
-                    self.groups.row(r)
-                } else {
-                    self.binned.row(r)
-                }
-            };
+            let grouped = rows.len() >= GROUPED_MIN_ROWS && k > 0;
             if let Some((q, scale)) = grads.quantized {
                 // A row costs one add per group. The caller bounds |q| so that no sum over the
                 // rows overflows an i32, and a count never reaches 2^32, so the two halves of
                 // a cell never carry into each other.
-                let mut joint = vec![[0u64; 256]; width];
+                let add_of = |r: usize| ((i64::from(q[r]) << 32) as u64).wrapping_add(1);
+                let mut cells = vec![[0u64; 256]; d];
+                if !grouped {
+                    for &r in rows {
+                        let r = r as usize;
+                        let add = add_of(r);
+                        for (cells, &c) in cells.iter_mut().zip(self.binned.row(r)) {
+                            let cell = &mut cells[usize::from(c)];
+                            *cell = cell.wrapping_add(add);
+                        }
+                    }
+                    return Hist::Packed { cells, scale };
+                }
+                let mut joint = vec![0u64; self.groups.offsets[k]];
                 for &r in rows {
                     let r = r as usize;
-                    let add = ((i64::from(q[r]) << 32) as u64).wrapping_add(1);
-                    for (cells, &c) in joint.iter_mut().zip(codes(r)) {
-                        let cell = &mut cells[c as usize];
+                    let add = add_of(r);
+                    for (&o, &c) in offsets.iter().zip(self.groups.row(r)) {
+                        let cell = &mut joint[o + usize::from(c)];
                         *cell = cell.wrapping_add(add);
                     }
                 }
-                if !grouped {
-                    return Hist::Packed {
-                        cells: joint,
-                        scale,
-                    };
-                }
-                let mut cells = vec![[0u64; 256]; d];
                 self.groups.marginalise(&joint, |f, b, v| {
                     cells[f][b] = cells[f][b].wrapping_add(v);
                 });
                 return Hist::Packed { cells, scale };
             }
-            let mut joint = vec![[Cell::default(); 256]; width];
+            let add_to = |cell: &mut Cell, gr: f64, hr: f64| {
+                cell.g += gr;
+                cell.h += hr;
+                cell.n += 1;
+            };
+            let mut cells = vec![[Cell::default(); 256]; d];
+            if !grouped {
+                for &r in rows {
+                    let r = r as usize;
+                    let hr = if unit { 1.0 } else { h[r] };
+                    for (cells, &c) in cells.iter_mut().zip(self.binned.row(r)) {
+                        add_to(&mut cells[usize::from(c)], g[r], hr);
+                    }
+                }
+                return Hist::Exact(cells);
+            }
+            let mut joint = vec![Cell::default(); self.groups.offsets[k]];
             for &r in rows {
                 let r = r as usize;
-                let gr = g[r];
                 let hr = if unit { 1.0 } else { h[r] };
-                for (cells, &c) in joint.iter_mut().zip(codes(r)) {
-                    let cell = &mut cells[c as usize];
-                    cell.g += gr;
-                    cell.h += hr;
-                    cell.n += 1;
+                for (&o, &c) in offsets.iter().zip(self.groups.row(r)) {
+                    add_to(&mut joint[o + usize::from(c)], g[r], hr);
                 }
             }
-            if !grouped {
-                return Hist::Exact(joint);
-            }
-            let mut cells = vec![[Cell::default(); 256]; d];
             self.groups.marginalise(&joint, |f, b, v| {
                 let c = &mut cells[f][b];
                 c.g += v.g;
@@ -826,6 +902,45 @@ struct Outcome {
 mod tests {
     use super::*;
     use crate::data::Dataset;
+
+    #[test]
+    fn groups_join_dependent_features_and_decode_to_every_rows_bins() {
+        // A "date" with 250 values, two features that are functions of it (a weekday and a
+        // month) and one that is not.
+        let n = 20_000;
+        let mut x = Vec::with_capacity(n * 4);
+        for i in 0..n {
+            let day = (i / 40) % 250;
+            x.extend([day % 7, day / 25, (i * 7919) % 200, day].map(|v| v as f64));
+        }
+        let names = ["weekday", "month", "noise", "day"]
+            .map(String::from)
+            .to_vec();
+        let data = Dataset::new(x, vec![0.0; n], names).unwrap();
+        let bins = BinMapper::fit(&data, 256);
+        let binned = bins.transform(&data);
+        let groups = Groups::new(&binned, &bins);
+        let mut seen: Vec<usize> = groups.members.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, vec![0, 1, 2, 3], "every feature in exactly one group");
+        let of = |f: usize| groups.members.iter().position(|g| g.contains(&f)).unwrap();
+        assert_eq!(of(0), of(3));
+        assert_eq!(of(1), of(3));
+        assert_ne!(of(2), of(3));
+        let k = groups.len();
+        for (g, members) in groups.members.iter().enumerate() {
+            let size = groups.offsets[g + 1] - groups.offsets[g];
+            assert!(size <= MAX_CODES);
+            assert_eq!(groups.decode[g].len(), size * members.len());
+            for r in 0..n {
+                let code = usize::from(groups.codes[r * k + g]);
+                assert!(code < size);
+                for (j, &f) in members.iter().enumerate() {
+                    assert_eq!(groups.decode[g][code * members.len() + j], binned.get(r, f));
+                }
+            }
+        }
+    }
 
     #[test]
     fn parallel_partition_matches_the_rule_and_keeps_every_row() {
