@@ -169,13 +169,15 @@ impl GradientBoostingParams {
             // i32): exact enough to rank splits, and cheap to histogram.
             let levels = (f64::from(i32::MAX) / n as f64).clamp(1.0, 2047.0).floor();
             let scale = if max > 0.0 { max / levels } else { 1.0 };
+            let per_level = 1.0 / scale;
             quantized
                 .par_iter_mut()
                 .zip(&grad)
                 .with_min_len(CHUNK)
-                // Rounds half away from zero as `f64::round`, without its library call.
+                // Rounds half away from zero as `f64::round`, without its library call; a
+                // product rather than a quotient, which would cost most of the pass.
                 .for_each(|(q, g)| {
-                    let x = g / scale;
+                    let x = g * per_level;
                     *q = (x + 0.5f64.copysign(x)) as i32;
                 });
             let grads = Gradients {
@@ -185,13 +187,38 @@ impl GradientBoostingParams {
             };
             let (mut tree, leaves) =
                 grower.grow_in(&mut rows, &mut scratch, &grads, &cols, &mut rng);
-            // Leaf values from the exact gradients of the rows each leaf holds.
+            // Leaf values from the exact gradients of the rows each leaf holds, summed per index
+            // chunk (as the update below goes) so that each chunk's reads stay in its cache,
+            // then over the chunks in order.
+            let in_chunk = |members: &[u32], lo: usize, hi: usize| {
+                debug_assert!(members.is_sorted(), "a leaf's rows out of order");
+                let a = members.partition_point(|&r| (r as usize) < lo);
+                let b = members.partition_point(|&r| (r as usize) < hi);
+                a..b
+            };
+            let partial: Vec<Vec<f64>> = grad
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(k, chunk)| {
+                    let lo = k * CHUNK;
+                    leaves
+                        .iter()
+                        .map(|(_, range)| {
+                            let members = &rows[range.clone()];
+                            members[in_chunk(members, lo, lo + chunk.len())]
+                                .iter()
+                                .map(|&r| chunk[r as usize - lo])
+                                .sum::<f64>()
+                        })
+                        .collect()
+                })
+                .collect();
             let values: Vec<f64> = leaves
-                .par_iter()
-                .map(|(_, range)| {
-                    let members = &rows[range.clone()];
-                    let sum: f64 = members.iter().map(|&r| grad[r as usize]).sum();
-                    sum / (members.len() as f64 + self.lambda)
+                .iter()
+                .enumerate()
+                .map(|(l, (_, range))| {
+                    let sum: f64 = partial.iter().map(|p| p[l]).sum();
+                    sum / (range.len() as f64 + self.lambda)
                 })
                 .collect();
             for ((node, _), v) in leaves.iter().zip(values) {
@@ -218,10 +245,7 @@ impl GradientBoostingParams {
                         vec![]
                     };
                     for &(v, members) in &leaf_rows {
-                        debug_assert!(members.is_sorted(), "a leaf's rows out of order");
-                        let a = members.partition_point(|&r| (r as usize) < lo);
-                        let b = members.partition_point(|&r| (r as usize) < hi);
-                        for &r in &members[a..b] {
+                        for &r in &members[in_chunk(members, lo, hi)] {
                             let i = r as usize - lo;
                             chunk[i] -= v;
                             if let Some(c) = covered.get_mut(i) {
@@ -291,10 +315,24 @@ impl GradientBoostingParams {
 /// Rows per task of the per-round passes over all rows.
 const CHUNK: usize = 16_384;
 
-/// The largest absolute value and the sum of squares of `r`.
+/// The largest absolute value and the sum of squares of `r` (finite). Four running sums in a
+/// fixed order: one would be a chain of dependent additions, four of them vectorise.
 fn residual_stats(r: &[f64]) -> (f64, f64) {
-    r.iter()
-        .fold((0.0, 0.0), |(m, s), &x| (f64::max(m, x.abs()), s + x * x))
+    let (mut max, mut sum) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut quads = r.chunks_exact(4);
+    for quad in &mut quads {
+        for j in 0..4 {
+            let a = quad[j].abs();
+            max[j] = if a > max[j] { a } else { max[j] };
+            sum[j] += quad[j] * quad[j];
+        }
+    }
+    for &x in quads.remainder() {
+        max[0] = max[0].max(x.abs());
+        sum[0] += x * x;
+    }
+    let max = max.iter().fold(0.0, |m: f64, &a| m.max(a));
+    (max, (sum[0] + sum[1]) + (sum[2] + sum[3]))
 }
 
 /// Root mean squared error; summed in fixed chunks so that the result does not depend on the

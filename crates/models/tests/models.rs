@@ -184,3 +184,28 @@ fn artifacts_round_trip_and_check_schema() {
         ));
     }
 }
+
+#[test]
+fn boosting_train_loss_is_the_loss_of_its_own_predictions() {
+    // Training keeps residuals rather than predictions, updated leaf by leaf (and by traversal
+    // for rows left out of a round's sample): the loss it records must be the fitted model's.
+    let train = data(3000, 4);
+    for subsample in [1.0, 0.6] {
+        let m = GradientBoostingParams {
+            n_rounds: 25,
+            subsample,
+            ..Default::default()
+        }
+        .fit(&train, None, &|_| {})
+        .unwrap();
+        let sse: f64 = (0..train.n_rows)
+            .map(|i| (train.y[i] - m.predict_row(train.row(i))).powi(2))
+            .sum();
+        let rmse = (sse / train.n_rows as f64).sqrt();
+        let recorded = m.history.last().unwrap().train_rmse;
+        assert!(
+            (rmse - recorded).abs() <= 1e-9 * rmse,
+            "subsample {subsample}: recorded {recorded}, predictions {rmse}"
+        );
+    }
+}
