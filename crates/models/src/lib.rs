@@ -16,10 +16,10 @@
 //! made it fast.
 //!
 //! Measured with `bench/models_vs_sklearn.py` (267,026 training rows, 19 features, 2 cores,
-//! medians of 3): forest fit 9.8 s against scikit-learn's 188.5 s, test MAE 49.9 against 54.5,
-//! 186,000 against 27,500 rows/s scored, 11 MB against 2.4 GB on disk; boosting with early
-//! stopping fit 1.4 s against XGBoost's 3.7 s for 300 hist rounds (3.7 s for all 300 of ours),
-//! MAE 49.5 against 52.9, 2.1 M against 0.24 M rows/s.
+//! medians of 3): forest fit 7.1 s against scikit-learn's 169.6 s, test MAE 49.95 against
+//! 54.54, 385,000 against 27,300 rows/s scored, 11 MB against 2.4 GB on disk; boosting with
+//! early stopping fit 1.0 s against XGBoost's 3.7 s for 300 hist rounds (2.7 s for all 300 of
+//! ours), MAE 49.5 against 52.9, 2.3 M against 0.22 M rows/s.
 //!
 //! ```
 //! use salescast_models::{Dataset, GradientBoostingParams};
