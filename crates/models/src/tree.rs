@@ -311,7 +311,6 @@ impl Groups {
             let mut group = vec![first];
             let mut code: Vec<u16> = binned.column(first).iter().map(|&b| u16::from(b)).collect();
             let mut table: Vec<u8> = (0..bins.n_bins(first)).map(|b| b as u8).collect();
-            let mut count = bins.n_bins(first).max(1);
             let mut refused: Vec<usize> = Vec::new();
             loop {
                 let mut best: Option<(f64, usize, usize)> = None;
@@ -326,6 +325,7 @@ impl Groups {
                             distinct += 1;
                         }
                     }
+                    let count = (table.len() / group.len()).max(1);
                     let growth = distinct as f64 / (count * bins.n_bins(f).max(1)) as f64;
                     if distinct <= MAX_CODES
                         && best.is_none_or(|(g, dd, _)| (growth, distinct) < (g, dd))
@@ -360,7 +360,7 @@ impl Groups {
                 }
                 group.push(f);
                 left.retain(|&g| g != f);
-                (code, table, count) = (next, new_table, m);
+                (code, table) = (next, new_table);
             }
             members.push(group);
             decode.push(table);
@@ -368,9 +368,8 @@ impl Groups {
         }
         let k = members.len();
         let mut offsets = vec![0usize];
-        for table in &decode {
-            let width = members[offsets.len() - 1].len();
-            offsets.push(offsets[offsets.len() - 1] + table.len() / width.max(1));
+        for (table, group) in decode.iter().zip(&members) {
+            offsets.push(offsets[offsets.len() - 1] + table.len() / group.len());
         }
         let mut codes = vec![0u16; n * k];
         for (g, column) in columns.iter().enumerate() {
