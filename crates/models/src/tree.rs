@@ -43,6 +43,28 @@ pub struct Tree {
     pub scoring: ScoringCache,
 }
 
+const LANES: usize = 8;
+
+/// The walk of [`Tree::predict_many`] over the whole groups of [`LANES`] rows, compiled also for
+/// AVX2 and BMI, chosen at run time where the processor has them.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+fma"))]
+fn walk_many(nodes: &[Node], depth: u32, x: &[f64], d: usize, acc: &mut [f64]) {
+    for (block, out) in x.chunks_exact(d * LANES).zip(acc.chunks_exact_mut(LANES)) {
+        let mut at = [0usize; LANES];
+        for _ in 0..depth {
+            for (k, i) in at.iter_mut().enumerate() {
+                let n = &nodes[*i];
+                let v = block[k * d + n.feature as usize];
+                let next = n.left as usize + usize::from(v > n.value);
+                *i = if n.left == 0 { *i } else { next };
+            }
+        }
+        for (a, i) in out.iter_mut().zip(at) {
+            *a += nodes[i].value;
+        }
+    }
+}
+
 /// The tree's depth (its longest root-to-leaf path), derived from the nodes: never part of the
 /// artifact, and never a reason for two trees to differ.
 #[derive(Debug, Clone, Default)]
@@ -72,26 +94,10 @@ impl Tree {
     /// leaf staying there: no branch depends on the data, and the eight chains of loads are
     /// independent, so the processor overlaps them. The sums are [`Self::predict`]'s.
     pub fn predict_many(&self, x: &[f64], d: usize, acc: &mut [f64]) {
-        const LANES: usize = 8;
         let depth = *self.scoring.0.get_or_init(|| self.max_depth());
-        let mut rows = x.chunks_exact(d * LANES);
-        let mut accs = acc.chunks_exact_mut(LANES);
-        let nodes = &self.nodes[..];
-        for (block, out) in (&mut rows).zip(&mut accs) {
-            let mut at = [0usize; LANES];
-            for _ in 0..depth {
-                for (k, i) in at.iter_mut().enumerate() {
-                    let n = &nodes[*i];
-                    let v = block[k * d + n.feature as usize];
-                    let next = n.left as usize + usize::from(v > n.value);
-                    *i = if n.left == 0 { *i } else { next };
-                }
-            }
-            for (a, i) in out.iter_mut().zip(at) {
-                *a += nodes[i].value;
-            }
-        }
-        for (row, a) in rows.remainder().chunks_exact(d).zip(accs.into_remainder()) {
+        walk_many(&self.nodes, depth, x, d, acc);
+        let done = acc.len() / LANES * LANES;
+        for (row, a) in x[done * d..].chunks_exact(d).zip(&mut acc[done..]) {
             *a += self.predict(row);
         }
     }
