@@ -269,7 +269,11 @@ pub async fn predict_batch_csv(
             kind,
             max_rows,
         )?;
-        let text = if json { None } else { Some(scored.to_csv()) };
+        let text = if json {
+            None
+        } else {
+            Some(scored.to_csv_parts())
+        };
         Ok::<_, ApiError>((scored, text))
     });
     let mut upload_error = None;
@@ -299,8 +303,21 @@ pub async fn predict_batch_csv(
     state.metrics.predicted(kind.name(), ok as u64);
     match text {
         None => Ok(Json(batch_json(&scored, kind, version)).into_response()),
-        Some(text) => {
-            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
+        Some(parts) => {
+            let length = parts.iter().map(Vec::len).sum::<usize>();
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(
+                parts
+                    .into_iter()
+                    .map(|p| Ok::<_, std::convert::Infallible>(Bytes::from(p))),
+            ));
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (header::CONTENT_LENGTH, length.to_string()),
+                ],
+                body,
+            )
+                .into_response())
         }
     }
 }
