@@ -136,7 +136,7 @@ def main():
     print(f"\nPOST /predict, wrk 2 threads x 8 connections x {a.duration} s; 100,000-row /predict_batch_csv\n")
     print(f"{'':<34} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'batch s':>8} {'peak RSS MB':>12}")
     for name, r in (("salescast-api (axum)", o), ("Flask + waitress + scikit-learn", p)):
-        print(f"{name:<34} {r['rps']:>10,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['non2xx']:>8} {r['batch']:>8.2f} {r['rss']:>12.0f}")
+        print(f"{name:<34} {r['rps']:>10,.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['non2xx']:>8} {r['batch']:>8.3f} {r['rss']:>12.0f}")
     print(f"\nratios: {o['rps'] / p['rps']:,.0f}x requests/s, {p['batch'] / o['batch']:,.1f}x faster batch; "
           f"salescast-api start to ready {ready * 1000:.0f} ms")
 

@@ -12,7 +12,8 @@
 //! histograms of features that occur in few combinations, such as the calendar features of a
 //! date (19 updates per row become 6; 2.9 → 2.5 s, and the forest 9.9 → 7.8 s); boosting splitting
 //! up to four nodes at once, in parallel; a stable, branch-free partition on a feature-major
-//! copy of the bins, into space reused across rounds.
+//! copy of the bins, into space reused across rounds; the histogram loops compiled also for
+//! AVX2 and BMI, chosen at run time (about 8% less time in paired runs).
 
 use rand::Rng;
 use rand::seq::index::sample;
@@ -61,6 +62,44 @@ fn walk_many(nodes: &[Node], depth: u32, x: &[f64], d: usize, acc: &mut [f64]) {
         }
         for (a, i) in out.iter_mut().zip(at) {
             *a += nodes[i].value;
+        }
+    }
+}
+
+/// A row's update of a packed histogram cell: its quantized gradient in the high half, a count
+/// of one in the low half. The caller bounds |q| so that no sum over the rows overflows an
+/// i32, and a count never reaches 2^32, so the two halves of a cell never carry into each
+/// other.
+#[inline]
+fn packed_add(q: i32) -> u64 {
+    ((i64::from(q) << 32) as u64).wrapping_add(1)
+}
+
+/// Adds each row's packed gradient and count into its groups' joint cells: the inner loop of
+/// boosting's histograms, compiled also for AVX2 and BMI, chosen at run time where the
+/// processor has them.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+fma"))]
+fn fill_joint(rows: &[u32], q: &[i32], codes: &[u16], offsets: &[usize], joint: &mut [u64]) {
+    let k = offsets.len();
+    for &r in rows {
+        let r = r as usize;
+        let add = packed_add(q[r]);
+        for (&o, &c) in offsets.iter().zip(&codes[r * k..(r + 1) * k]) {
+            let cell = &mut joint[o + usize::from(c)];
+            *cell = cell.wrapping_add(add);
+        }
+    }
+}
+
+/// As [`fill_joint`], one cell per feature (nodes too small to repay joint histograms).
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+fma"))]
+fn fill_features(rows: &[u32], q: &[i32], binned: &Binned, cells: &mut [[u64; 256]]) {
+    for &r in rows {
+        let r = r as usize;
+        let add = packed_add(q[r]);
+        for (cells, &c) in cells.iter_mut().zip(binned.row(r)) {
+            let cell = &mut cells[usize::from(c)];
+            *cell = cell.wrapping_add(add);
         }
     }
 }
@@ -456,31 +495,14 @@ impl<'a> Grower<'a> {
             // up again, which small nodes (most of a deep forest tree) do not repay.
             let grouped = rows.len() >= GROUPED_MIN_ROWS && k > 0;
             if let Some((q, scale)) = grads.quantized {
-                // A row costs one add per group. The caller bounds |q| so that no sum over the
-                // rows overflows an i32, and a count never reaches 2^32, so the two halves of
-                // a cell never carry into each other.
-                let add_of = |r: usize| ((i64::from(q[r]) << 32) as u64).wrapping_add(1);
+                // A row costs one add per group (see `packed_add`).
                 let mut cells = vec![[0u64; 256]; d];
                 if !grouped {
-                    for &r in rows {
-                        let r = r as usize;
-                        let add = add_of(r);
-                        for (cells, &c) in cells.iter_mut().zip(self.binned.row(r)) {
-                            let cell = &mut cells[usize::from(c)];
-                            *cell = cell.wrapping_add(add);
-                        }
-                    }
+                    fill_features(rows, q, self.binned, &mut cells);
                     return Hist::Packed { cells, scale };
                 }
                 let mut joint = vec![0u64; self.groups.offsets[k]];
-                for &r in rows {
-                    let r = r as usize;
-                    let add = add_of(r);
-                    for (&o, &c) in offsets.iter().zip(self.groups.row(r)) {
-                        let cell = &mut joint[o + usize::from(c)];
-                        *cell = cell.wrapping_add(add);
-                    }
-                }
+                fill_joint(rows, q, &self.groups.codes, offsets, &mut joint);
                 self.groups.marginalise(&joint, |f, b, v| {
                     cells[f][b] = cells[f][b].wrapping_add(v);
                 });
