@@ -369,80 +369,23 @@ const READ: usize = 1 << 18;
 /// line is no record; a last line may lack its line break), three times faster. From the first
 /// line with a quote or a lone carriage return on, the `csv` crate reads the rest.
 struct Rows<R: Read> {
-    input: Option<R>,
-    /// Read bytes are `buf[pos..end]`; the rest is room for more.
+    source: Source<R>,
+    read: Buffer,
+    rec: csv::ByteRecord,
+}
+
+/// Bytes read and not yet split: `buf[pos..end]`; the rest of `buf` is room for more.
+struct Buffer {
     buf: Vec<u8>,
     pos: usize,
     end: usize,
     eof: bool,
-    general: Option<csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>>,
-    rec: csv::ByteRecord,
 }
 
-impl<R: Read> Rows<R> {
-    fn new(input: R) -> Self {
-        Self::with_room(input, READ)
-    }
-
-    fn with_room(input: R, room: usize) -> Self {
-        Self {
-            input: Some(input),
-            buf: vec![0; room.max(1)],
-            pos: 0,
-            end: 0,
-            eof: false,
-            general: None,
-            rec: csv::ByteRecord::new(),
-        }
-    }
-
-    /// Pushes the next record into `cells`: `Ok(false)` at the end, `Err` (with an empty row
-    /// pushed) for a record the CSV parser could not read.
-    fn next(&mut self, cells: &mut Cells) -> Result<bool, String> {
-        loop {
-            if let Some(general) = &mut self.general {
-                return match general.read_byte_record(&mut self.rec) {
-                    Ok(false) => Ok(false),
-                    Ok(true) => {
-                        cells.push(&self.rec);
-                        Ok(true)
-                    }
-                    Err(e) => {
-                        cells.push_empty();
-                        Err(e.to_string())
-                    }
-                };
-            }
-            let rest = &self.buf[self.pos..self.end];
-            let (line, used) = match memchr::memchr(b'\n', rest) {
-                Some(at) => (&rest[..at], at + 1),
-                None if !self.eof => {
-                    self.fill().inspect_err(|_| cells.push_empty())?;
-                    continue;
-                }
-                None if rest.is_empty() => return Ok(false),
-                None => (rest, rest.len()),
-            };
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if memchr::memchr2(b'"', b'\r', line).is_some() {
-                self.hand_over();
-                continue;
-            }
-            self.pos += used;
-            if !line.is_empty() {
-                cells.push_line(line);
-                return Ok(true);
-            }
-        }
-    }
-
-    /// Reads more of the upload, keeping the unread part (the room doubles for a line longer
-    /// than it).
-    fn fill(&mut self) -> Result<(), String> {
-        let Some(input) = &mut self.input else {
-            self.eof = true;
-            return Ok(());
-        };
+impl Buffer {
+    /// Reads more of `input`, keeping the unread part (the room doubles for a line longer than
+    /// it).
+    fn fill(&mut self, input: &mut impl Read) -> Result<(), String> {
         self.buf.copy_within(self.pos..self.end, 0);
         self.end -= self.pos;
         self.pos = 0;
@@ -467,18 +410,92 @@ impl<R: Read> Rows<R> {
             }
         }
     }
+}
+
+/// Who reads the upload: lines split by hand, or the `csv` crate from the first line that
+/// needs it on (the bytes already read, then the rest).
+enum Source<R: Read> {
+    Lines(R),
+    Csv(Box<csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>>),
+    /// Only while handing over.
+    Gone,
+}
+
+impl<R: Read> Rows<R> {
+    fn new(input: R) -> Self {
+        Self::with_room(input, READ)
+    }
+
+    fn with_room(input: R, room: usize) -> Self {
+        Self {
+            source: Source::Lines(input),
+            read: Buffer {
+                buf: vec![0; room.max(1)],
+                pos: 0,
+                end: 0,
+                eof: false,
+            },
+            rec: csv::ByteRecord::new(),
+        }
+    }
+
+    /// Pushes the next record into `cells`: `Ok(false)` at the end, `Err` (with an empty row
+    /// pushed) for a record that could not be read.
+    fn next(&mut self, cells: &mut Cells) -> Result<bool, String> {
+        loop {
+            let input = match &mut self.source {
+                Source::Lines(input) => input,
+                Source::Csv(general) => {
+                    return match general.read_byte_record(&mut self.rec) {
+                        Ok(false) => Ok(false),
+                        Ok(true) => {
+                            cells.push(&self.rec);
+                            Ok(true)
+                        }
+                        Err(e) => {
+                            cells.push_empty();
+                            Err(e.to_string())
+                        }
+                    };
+                }
+                Source::Gone => return Ok(false),
+            };
+            let read = &mut self.read;
+            let rest = &read.buf[read.pos..read.end];
+            let (line, used) = match memchr::memchr(b'\n', rest) {
+                Some(at) => (&rest[..at], at + 1),
+                None if !read.eof => {
+                    read.fill(input).inspect_err(|_| cells.push_empty())?;
+                    continue;
+                }
+                None if rest.is_empty() => return Ok(false),
+                None => (rest, rest.len()),
+            };
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if memchr::memchr2(b'"', b'\r', line).is_some() {
+                self.hand_over();
+                continue;
+            }
+            read.pos += used;
+            if !line.is_empty() {
+                cells.push_line(line);
+                return Ok(true);
+            }
+        }
+    }
 
     /// Lets the `csv` crate read everything from the current line on.
     fn hand_over(&mut self) {
-        let rest = self.buf[self.pos..self.end].to_vec();
-        (self.pos, self.end) = (0, 0);
-        if let Some(input) = self.input.take() {
-            self.general = Some(
+        let read = &mut self.read;
+        let rest = read.buf[read.pos..read.end].to_vec();
+        (read.pos, read.end) = (0, 0);
+        if let Source::Lines(input) = std::mem::replace(&mut self.source, Source::Gone) {
+            self.source = Source::Csv(Box::new(
                 csv::ReaderBuilder::new()
                     .flexible(true)
                     .has_headers(false)
                     .from_reader(std::io::Cursor::new(rest).chain(input)),
-            );
+            ));
         }
     }
 }
