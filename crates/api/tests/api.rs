@@ -489,6 +489,36 @@ async fn api_predictions_equal_the_offline_command() {
         let uri = format!("/predict_batch_csv?format=json&model={}", kind.name());
         let (s, v, _) = send(&app, upload(&uri, csv_text.as_bytes())).await;
         assert_eq!(s, StatusCode::OK);
+        // The CSV answer: the input rows as they were, then the same predictions as text.
+        let uri = format!("/predict_batch_csv?model={}", kind.name());
+        let (s, _, text) = send(&app, upload(&uri, csv_text.as_bytes())).await;
+        assert_eq!(s, StatusCode::OK);
+        let mut answer = csv::Reader::from_reader(text.as_bytes());
+        let mut input = csv::Reader::from_reader(csv_text.as_bytes());
+        let width = input.headers().unwrap().len();
+        let from_csv: Vec<csv::StringRecord> = answer.records().map(Result::unwrap).collect();
+        assert_eq!(from_csv.len(), offline.len());
+        for ((i, (rec, given)), o) in from_csv
+            .iter()
+            .zip(input.records())
+            .enumerate()
+            .zip(&offline)
+        {
+            let given = given.unwrap();
+            assert_eq!(
+                rec.iter().take(width).collect::<Vec<_>>(),
+                given.iter().collect::<Vec<_>>(),
+                "row {i}"
+            );
+            let b: Option<f64> = rec.get(width).and_then(|v| v.parse().ok());
+            assert_eq!(b.is_some(), o.is_some(), "row {i}");
+            if let (Some(b), Some(o)) = (b, o) {
+                assert!(
+                    (b - o).abs() <= 1e-9 * o.abs().max(1.0),
+                    "row {i}: csv {b} vs {o}"
+                );
+            }
+        }
         let scorable: Vec<Value> = rows
             .iter()
             .zip(&offline)
