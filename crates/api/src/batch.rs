@@ -262,11 +262,6 @@ impl ScoredCsv {
         parts.par_extend(self.chunks.par_iter().map(|c| c.to_csv(width)));
         parts
     }
-
-    /// [`Self::to_csv_parts`] as one text.
-    pub fn to_csv(&self) -> Vec<u8> {
-        self.to_csv_parts().concat()
-    }
 }
 
 impl ScoredChunk {

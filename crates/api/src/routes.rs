@@ -269,12 +269,12 @@ pub async fn predict_batch_csv(
             kind,
             max_rows,
         )?;
-        let text = if json {
+        let csv = if json {
             None
         } else {
             Some(scored.to_csv_parts())
         };
-        Ok::<_, ApiError>((scored, text))
+        Ok::<_, ApiError>((scored, csv))
     });
     let mut upload_error = None;
     loop {
@@ -298,10 +298,10 @@ pub async fn predict_batch_csv(
     if let Some(e) = upload_error {
         return Err(e);
     }
-    let (scored, text) = scored?;
+    let (scored, csv) = scored?;
     let ok = scored.results().filter(|r| r.is_ok()).count();
     state.metrics.predicted(kind.name(), ok as u64);
-    match text {
+    match csv {
         None => Ok(Json(batch_json(&scored, kind, version)).into_response()),
         Some(parts) => {
             let length = parts.iter().map(Vec::len).sum::<usize>();
