@@ -182,6 +182,9 @@ fn fill_features(rows: &[u32], q: &[i32], binned: &Binned, cells: &mut [[u64; 25
 /// Writes `rows` partitioned into `out` (as long): those with `column[r] <= split_bin` first,
 /// then the others, each side in order, given that `left` of them go left. One store per row,
 /// to its place. `None` when the count was wrong (`out` is then garbage, `rows` untouched).
+/// Kept out of line: inlined into `split_node`, its loop ran short of registers and reloaded
+/// four values from the stack every row.
+#[inline(never)]
 fn place(
     rows: &[u32],
     out: &mut [u32],
