@@ -179,6 +179,61 @@ fn fill_features(rows: &[u32], q: &[i32], binned: &Binned, cells: &mut [[u64; 25
     }
 }
 
+/// What a split must meet: rows and hessian weight on each side, and a gain above `floor`.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    min_rows: u32,
+    min_weight: f64,
+    lambda: f64,
+    floor: f64,
+}
+
+/// The best split of one feature from its packed histogram (`cells`, all bins but the last):
+/// the first bin of the largest gain above the floor among those whose both sides meet the
+/// limits, with that gain and the left side's gradient sum and rows. The same sums, in the same
+/// order, as weighing the bins one by one; but the gains of all bins are computed in one loop
+/// without branches, which the compiler turns into vector divisions (four at once with AVX2),
+/// instead of two divisions after one another per bin.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+fma"))]
+fn best_packed_bin(
+    cells: &[u64],
+    scale: f64,
+    g: f64,
+    h: f64,
+    n: u32,
+    parent: f64,
+    limits: Limits,
+) -> Option<(usize, f64, f64, u32)> {
+    let m = cells.len().min(256);
+    let (mut gl, mut nl) = ([0f64; 256], [0u32; 256]);
+    let (mut q, mut count) = (0i64, 0u32);
+    for ((cell, gl), nl) in cells.iter().zip(&mut gl).zip(&mut nl) {
+        q += i64::from((cell >> 32) as u32 as i32);
+        count = count.wrapping_add(*cell as u32);
+        *gl = q as f64 * scale;
+        *nl = count;
+    }
+    let score = |g: f64, h: f64| g * g / (h + limits.lambda);
+    let mut gains = [f64::NEG_INFINITY; 256];
+    for ((gain, &gl), &nl) in gains[..m].iter_mut().zip(&gl[..m]).zip(&nl[..m]) {
+        let hl = f64::from(nl);
+        let fits = nl >= limits.min_rows
+            && hl >= limits.min_weight
+            && n.wrapping_sub(nl) >= limits.min_rows
+            && nl <= n
+            && h - hl >= limits.min_weight;
+        let value = score(gl, hl) + score(g - gl, h - hl) - parent;
+        *gain = if fits { value } else { f64::NEG_INFINITY };
+    }
+    let mut best: Option<(usize, f64)> = None;
+    for (b, &gain) in gains[..m].iter().enumerate() {
+        if gain > limits.floor && best.is_none_or(|(_, top)| gain > top) {
+            best = Some((b, gain));
+        }
+    }
+    best.map(|(b, gain)| (b, gain, gl[b], nl[b]))
+}
+
 /// Writes `rows` partitioned into `out` (as long): those with `column[r] <= split_bin` first,
 /// then the others, each side in order, given that `left` of them go left. One store per row,
 /// to its place. `None` when the count was wrong (`out` is then garbage, `rows` untouched).
@@ -752,7 +807,7 @@ impl<'a> Grower<'a> {
         let mut best: Option<Split> = None;
         // Weighs the split after `bin` given the left side's totals; false once the right
         // side is too small for any later bin.
-        let mut consider = |f: usize, bin: usize, gl: f64, hl: f64, nl: u32| -> bool {
+        let consider = |best: &mut Option<Split>, f: usize, bin: usize, gl: f64, hl: f64, nl: u32| -> bool {
             let nr = n - nl;
             if nl < p.min_samples_leaf || hl < p.min_child_weight {
                 return true;
@@ -762,7 +817,7 @@ impl<'a> Grower<'a> {
             }
             let gain = self.score(gl, hl) + self.score(g - gl, h - hl) - parent;
             if gain > 1e-12 * parent.abs().max(1.0) && best.as_ref().is_none_or(|s| gain > s.gain) {
-                best = Some(Split {
+                *best = Some(Split {
                     feature: f,
                     bin: bin as u8,
                     gain,
@@ -780,19 +835,28 @@ impl<'a> Grower<'a> {
                         gl += c.g;
                         hl += c.h;
                         nl += c.n;
-                        if !consider(f, b, gl, hl, nl) {
+                        if !consider(&mut best, f, b, gl, hl, nl) {
                             break;
                         }
                     }
                 }
                 Hist::Packed { cells, scale } => {
-                    let (mut ql, mut nl) = (0i64, 0u32);
-                    for (b, &c) in cells[f][..last].iter().enumerate() {
-                        ql += i64::from((c >> 32) as u32 as i32);
-                        nl += c as u32;
-                        if !consider(f, b, ql as f64 * scale, f64::from(nl), nl) {
-                            break;
-                        }
+                    let limits = Limits {
+                        min_rows: p.min_samples_leaf,
+                        min_weight: p.min_child_weight,
+                        lambda: p.lambda,
+                        floor: 1e-12 * parent.abs().max(1.0),
+                    };
+                    let found = best_packed_bin(&cells[f][..last], *scale, g, h, n, parent, limits);
+                    if let Some((bin, gain, gl, nl)) = found
+                        && best.as_ref().is_none_or(|s| gain > s.gain)
+                    {
+                        best = Some(Split {
+                            feature: f,
+                            bin: bin as u8,
+                            gain,
+                            left: (gl, f64::from(nl), nl),
+                        });
                     }
                 }
             }
