@@ -85,6 +85,30 @@ fn same_seed_same_model_other_seed_other_model() {
     );
 }
 
+/// Boosting grows each tree's branches in parallel, however the threads happen to take them up:
+/// the model must not depend on it. Enough rows that histograms and partitions are also split
+/// across threads.
+#[test]
+fn boosting_does_not_depend_on_the_number_of_threads() {
+    let train = data(40_000, 5);
+    let g = GradientBoostingParams {
+        n_rounds: 8,
+        colsample: 0.7,
+        early_stopping_rounds: 0,
+        ..Default::default()
+    };
+    let fit = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| g.fit(&train, None, &|_| {}).unwrap())
+    };
+    let one = fit(1);
+    assert_eq!(one, fit(2));
+    assert_eq!(one, fit(3));
+}
+
 #[test]
 fn early_stopping_stops_and_keeps_the_best_round() {
     // A pure-noise target: validation loss stops improving almost at once.
