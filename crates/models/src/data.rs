@@ -78,7 +78,7 @@ impl BinMapper {
                     .map(|i| data.x[i * data.n_features + f])
                     .filter(|v| !v.is_nan())
                     .collect();
-                v.sort_by(f64::total_cmp);
+                v.sort_unstable_by(f64::total_cmp);
                 let mut distinct = v.clone();
                 distinct.dedup();
                 if distinct.len() <= max_bins {

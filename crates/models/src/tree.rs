@@ -208,23 +208,24 @@ fn best_packed_bin(
     limits: Limits,
 ) -> Option<(usize, f64, f64, u32)> {
     let m = cells.len().min(256);
-    let (mut gl, mut nl) = ([0f64; 256], [0u32; 256]);
+    // Counts as floats too (exact below 2^53), so that the gains loop is all one lane width.
+    let (mut gl, mut hl) = ([0f64; 256], [0f64; 256]);
     let (mut q, mut count) = (0i64, 0u32);
-    for ((cell, gl), nl) in cells.iter().zip(&mut gl).zip(&mut nl) {
+    for ((cell, gl), hl) in cells.iter().zip(&mut gl).zip(&mut hl) {
         q += i64::from((cell >> 32) as u32 as i32);
         count = count.wrapping_add(*cell as u32);
         *gl = q as f64 * scale;
-        *nl = count;
+        *hl = f64::from(count);
     }
     let score = |g: f64, h: f64| g * g / (h + limits.lambda);
+    let (min_rows, rows) = (f64::from(limits.min_rows), f64::from(n));
     let mut gains = [f64::NEG_INFINITY; 256];
-    for ((gain, &gl), &nl) in gains[..m].iter_mut().zip(&gl[..m]).zip(&nl[..m]) {
-        let hl = f64::from(nl);
-        let fits = nl >= limits.min_rows
-            && hl >= limits.min_weight
-            && n.wrapping_sub(nl) >= limits.min_rows
-            && nl <= n
-            && h - hl >= limits.min_weight;
+    for ((gain, &gl), &hl) in gains[..m].iter_mut().zip(&gl[..m]).zip(&hl[..m]) {
+        // `&`, not `&&`: no branch, so that the loop vectorises.
+        let fits = (hl >= min_rows)
+            & (hl >= limits.min_weight)
+            & (rows - hl >= min_rows)
+            & (h - hl >= limits.min_weight);
         let value = score(gl, hl) + score(g - gl, h - hl) - parent;
         *gain = if fits { value } else { f64::NEG_INFINITY };
     }
@@ -234,7 +235,7 @@ fn best_packed_bin(
             best = Some((b, gain));
         }
     }
-    best.map(|(b, gain)| (b, gain, gl[b], nl[b]))
+    best.map(|(b, gain)| (b, gain, gl[b], hl[b] as u32))
 }
 
 /// Writes `rows` partitioned into `out` (as long): those with `column[r] <= split_bin` first,
