@@ -939,12 +939,23 @@ impl<'a> Grower<'a> {
         };
         // Node totals live in the same space as the histograms (quantized or exact), so that a
         // parent minus its left child is its right child exactly.
+        // Quantized, they are the root histogram's totals over any one feature's bins (every
+        // row is in one bin of each), exact sums, which spares a pass over the rows.
+        let mut root_hist = None;
         let (g0, h0) = match grads.quantized {
-            Some((q, scale)) => {
-                let s: i64 = rows.iter().map(|&r| i64::from(q[r as usize])).sum();
-                (s as f64 * scale, rows.len() as f64)
+            Some((_, scale)) if self.n_features() > 0 => {
+                let hist = self.build_hist(rows, grads);
+                let (mut sum, mut count) = (0i64, 0u64);
+                if let Hist::Packed { cells, .. } = &hist {
+                    for &c in &cells[0] {
+                        sum += i64::from((c >> 32) as u32 as i32);
+                        count += u64::from(c as u32);
+                    }
+                }
+                root_hist = Some(hist);
+                (sum as f64 * scale, count as f64)
             }
-            None => rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            _ => rows.iter().fold((0.0, 0.0), |(a, b), &r| {
                 (a + grads.g[r as usize], b + grads.h[r as usize])
             }),
         };
@@ -956,7 +967,7 @@ impl<'a> Grower<'a> {
                 start: 0,
                 end: rows.len(),
                 depth: 0,
-                hist: None,
+                hist: root_hist,
                 g: g0,
                 h: h0,
             };
@@ -971,7 +982,7 @@ impl<'a> Grower<'a> {
             start: 0,
             end: rows.len(),
             depth: 0,
-            hist: None,
+            hist: root_hist,
             g: g0,
             h: h0,
         }];
