@@ -972,23 +972,7 @@ impl<'a> Grower<'a> {
         };
         // Scratch space for partitioning.
         scratch.resize(rows.len(), 0);
-        if self.params.parallel && self.params.max_features >= allowed.len() {
-            let root = Task {
-                node: 0,
-                start: 0,
-                end: rows.len(),
-                depth: 0,
-                hist: root_hist,
-                g: g0,
-                h: h0,
-            };
-            let grown = self.grow_below(root, rows, &mut scratch[..], grads, allowed);
-            return self.number(grown);
-        }
-        let mut nodes = vec![self.leaf(g0, h0)];
-        let mut bins = vec![0u8];
-        let mut gains = vec![0f32];
-        let mut stack = vec![Task {
+        let root = Task {
             node: 0,
             start: 0,
             end: rows.len(),
@@ -996,7 +980,15 @@ impl<'a> Grower<'a> {
             hist: root_hist,
             g: g0,
             h: h0,
-        }];
+        };
+        if self.params.parallel && self.params.max_features >= allowed.len() {
+            let grown = self.grow_below(root, rows, &mut scratch[..], grads, allowed);
+            return self.number(grown);
+        }
+        let mut nodes = vec![self.leaf(g0, h0)];
+        let mut bins = vec![0u8];
+        let mut gains = vec![0f32];
+        let mut stack = vec![root];
         // One node at a time, depth first, which keeps a deep tree's histograms few (the forest
         // grows its trees in parallel instead).
         let batch = 1;
@@ -1284,6 +1276,19 @@ mod tests {
     use super::*;
     use crate::data::Dataset;
 
+    /// Depth 4, no limit on leaves, unit hessians.
+    fn shallow(max_features: usize, parallel: bool) -> GrowParams {
+        GrowParams {
+            max_depth: 4,
+            min_samples_leaf: 1,
+            min_child_weight: 0.0,
+            lambda: 1.0,
+            max_features,
+            parallel,
+            unit_hessian: true,
+        }
+    }
+
     #[test]
     fn groups_join_dependent_features_and_decode_to_every_rows_bins() {
         // A "date" with 250 values, two features that are functions of it (a weekday and a
@@ -1345,16 +1350,7 @@ mod tests {
             let data = Dataset::new(x, vec![0.0; n], names).unwrap();
             let bins = BinMapper::fit(&data, 256);
             let binned = bins.transform(&data);
-            let params = GrowParams {
-                max_depth: 4,
-                min_samples_leaf: 1,
-                min_child_weight: 0.0,
-                lambda: 1.0,
-                max_features: d,
-                parallel: false,
-                unit_hessian: true,
-            };
-            let grower = Grower::new(&binned, &bins, params);
+            let grower = Grower::new(&binned, &bins, shallow(d, false));
             assert_eq!(grower.groups.len(), d, "each feature its own group");
             let q: Vec<i32> = (0..n).map(|i| (i as i32 * 37) % 2001 - 1000).collect();
             let g = vec![0.0; n];
@@ -1397,15 +1393,7 @@ mod tests {
         let data = Dataset::new(x, vec![0.0; n], vec!["x".into()]).unwrap();
         let bins = BinMapper::fit(&data, 256);
         let binned = bins.transform(&data);
-        let params = GrowParams {
-            max_depth: 4,
-            min_samples_leaf: 1,
-            min_child_weight: 0.0,
-            lambda: 0.0,
-            max_features: 1,
-            parallel: true,
-            unit_hessian: true,
-        };
+        let params = shallow(1, true);
         let grower = Grower::new(&binned, &bins, params);
         let mut rows: Vec<u32> = (0..n as u32).collect();
         let split = 100u8;
