@@ -1188,7 +1188,7 @@ impl<'a> Grower<'a> {
                 }
             }
         }
-        // The leaves in the order of their rows, as the batch grower lists them.
+        // The leaves in the order of their rows, as the depth-first grower lists them.
         leaves.sort_unstable_by_key(|(_, rows)| rows.start);
         let tree = Tree {
             nodes,
