@@ -488,8 +488,25 @@ pub struct ModelStatus {
     pub name: String,
     pub version: String,
     pub champion: bool,
-    pub trained_at: String,
-    pub fit_seconds: f64,
+    /// When the training ran (from the untracked `timings.json`; absent when that file is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trained_at: Option<String>,
+    /// Seconds of the evaluation fit (from `timings.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit_seconds: Option<f64>,
+    /// Whether the served model was refitted on every day after its evaluation.
+    pub refitted: bool,
+    /// The days and rows the served model was fitted on; `last` is the last day it saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fitted_on: Option<salescast_core::DayRange>,
+    /// The last day the served model saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_day_seen: Option<chrono::NaiveDate>,
+    /// The held-out window `test_metrics` come from (scores of the evaluation fit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub evaluated_on: Option<salescast_core::DayRange>,
     #[schema(value_type = Object)]
     pub test_metrics: Scores,
 }
@@ -520,9 +537,17 @@ pub struct Status {
 pub struct DailyStatus {
     pub champion: String,
     pub order: Option<String>,
-    pub trained_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trained_at: Option<String>,
     pub first_training_day: chrono::NaiveDate,
+    /// The last day the served champion saw; its forecasts start the day after.
     pub last_training_day: chrono::NaiveDate,
+    /// Whether the served champion was re-estimated on every day after its evaluation.
+    pub refitted: bool,
+    /// The held-out window `test_metrics` come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub evaluated_on: Option<salescast_core::DayRange>,
     pub stores: Vec<String>,
     /// MAE, RMSE, MAPE and MASE on the test window.
     #[schema(value_type = Object)]
@@ -535,14 +560,25 @@ fn status_of(state: &AppState) -> Status {
         .as_ref()
         .map(|l| {
             let m = &l.predictor.manifest;
+            let timing =
+                |name: &str, key: &str| l.timings.get("models")?.get(name)?.get(key).cloned();
+            let trained_at = l
+                .timings
+                .get("trained_at")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
             m.models
                 .iter()
                 .map(|(name, e)| ModelStatus {
                     name: name.clone(),
                     version: e.version.clone(),
                     champion: *name == m.champion,
-                    trained_at: m.created_at.clone(),
-                    fit_seconds: e.fit_seconds,
+                    trained_at: trained_at.clone(),
+                    fit_seconds: timing(name, "fit_seconds").and_then(|v| v.as_f64()),
+                    refitted: e.refitted,
+                    fitted_on: e.fitted_on,
+                    last_day_seen: e.fitted_on.map(|f| f.last),
+                    evaluated_on: e.evaluated_on,
                     test_metrics: e.test_metrics,
                 })
                 .collect()
@@ -558,18 +594,24 @@ fn status_of(state: &AppState) -> Status {
         loaded_at: l.as_ref().map(|l| l.loaded_at),
         last_load: state.last_attempt(),
         models,
-        daily: l
-            .as_ref()
-            .and_then(|l| l.daily.as_ref())
-            .map(|d| DailyStatus {
+        daily: l.as_ref().and_then(|l| {
+            l.daily.as_ref().map(|d| DailyStatus {
                 champion: d.model_name(),
                 order: d.champion.order().map(|o| o.to_string()),
-                trained_at: d.trained_at.clone(),
+                trained_at: l
+                    .timings
+                    .get("sarima")
+                    .and_then(|s| s.get("trained_at"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
                 first_training_day: d.start,
                 last_training_day: d.last_day,
+                refitted: d.refitted,
+                evaluated_on: d.evaluated_on,
                 stores: d.stores.keys().cloned().collect(),
                 test_metrics: d.test.and_then(|t| serde_json::to_value(t).ok()),
-            }),
+            })
+        }),
         training_data_sha256: l.map(|l| l.predictor.manifest.training_data_sha256.clone()),
     }
 }

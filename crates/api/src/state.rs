@@ -20,6 +20,9 @@ pub struct Loaded {
     /// The daily champion (`sarima.json`), when the models directory has one.
     pub daily: Option<salescast_daily::DailyArtifact>,
     pub loaded_at: chrono::DateTime<chrono::Utc>,
+    /// `timings.json` of the directory: when training ran and how long each fit took. It is
+    /// informative only (untracked, wall-clock), so a missing or broken file is empty.
+    pub timings: serde_json::Map<String, serde_json::Value>,
 }
 
 /// File name of the daily model in the models directory (as the train stage writes it).
@@ -105,6 +108,7 @@ impl AppState {
             predictor,
             daily,
             loaded_at: now,
+            timings: salescast_core::artifact::load_timings(&self.models_dir),
         });
         self.metrics.set_models(&loaded.predictor);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());

@@ -19,6 +19,20 @@ struct Fixture {
     _dir: tempfile::TempDir,
     raw: PathBuf,
     models: PathBuf,
+    /// The latest date in the raw file.
+    last_day: chrono::NaiveDate,
+}
+
+/// The latest `date` of a contract CSV, read as text so the test does not lean on our parser.
+fn last_date(raw: &Path) -> chrono::NaiveDate {
+    fs::read_to_string(raw)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1))
+        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .max()
+        .unwrap()
 }
 
 /// Small models trained once for the whole test binary.
@@ -48,6 +62,7 @@ fn fixture() -> &'static Fixture {
             },
             validation_days: 10,
             daily: None,
+            refit_on_all_data: true,
         };
         train(&features, &models, &opts, false).unwrap();
         let daily = salescast_daily::SelectSettings {
@@ -55,8 +70,10 @@ fn fixture() -> &'static Fixture {
             fold_days: 7,
             ..Default::default()
         };
-        salescast_pipeline::daily::train_daily(&features, &models, &daily).unwrap();
+        let d = salescast_pipeline::daily::train_daily(&features, &models, &daily, true).unwrap();
+        salescast_pipeline::daily::record_in_manifest(&models, &d).unwrap();
         Fixture {
+            last_day: last_date(&raw),
             raw,
             models,
             _dir: dir,
@@ -220,6 +237,43 @@ async fn forecast_sarima_serves_the_daily_champion_with_intervals() {
     let (s, v, _) = send(&app, post("/forecast_sarima", req.to_string())).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["store"], store.as_str());
+}
+
+#[tokio::test]
+async fn served_models_have_seen_the_last_day_of_the_data() {
+    let app = app();
+    let last = fixture().last_day;
+    let (s, st, _) = send(&app, get("/status")).await;
+    assert_eq!(s, StatusCode::OK);
+    let models = st["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    for m in models {
+        assert_eq!(m["refitted"], true, "{m}");
+        assert_eq!(m["last_day_seen"], last.to_string(), "{m}");
+        assert_eq!(m["fitted_on"]["last"], last.to_string(), "{m}");
+        // the metrics come from the held-out window, which ends on the same day
+        assert_eq!(m["evaluated_on"]["last"], last.to_string(), "{m}");
+        assert_eq!(
+            m["evaluated_on"]["first"],
+            (last - chrono::Duration::days(19)).to_string()
+        );
+    }
+    assert_eq!(st["daily"]["last_training_day"], last.to_string(), "{st}");
+    assert_eq!(st["daily"]["refitted"], true);
+
+    // 14 days from the day after the last one: allowed, and made by that model
+    let from = last + chrono::Duration::days(1);
+    let to = last + chrono::Duration::days(14);
+    let req = json!({"start_date": from.to_string(), "end_date": to.to_string()});
+    let (s, v, _) = send(&app, post("/forecast_sarima", req.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["last_day_seen"], last.to_string());
+    assert_eq!(v["forecast"].as_array().unwrap().len(), 14);
+    assert_eq!(v["forecast"][0]["date"], from.to_string());
+    // the last observed day itself is history, not a forecast
+    let req = json!({"start_date": last.to_string(), "end_date": to.to_string()});
+    let (s, v, _) = send(&app, post("/forecast_sarima", req.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
 
 #[tokio::test]
@@ -599,7 +653,9 @@ async fn reload_swaps_only_valid_models() {
     fs::create_dir_all(&models).unwrap();
     for e in fs::read_dir(&fixture().models).unwrap() {
         let e = e.unwrap();
-        fs::copy(e.path(), models.join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_file() {
+            fs::copy(e.path(), models.join(e.file_name())).unwrap();
+        }
     }
     let token = "a-long-enough-admin-token";
     let (app, _) = app_with(&models, |c| c.admin_token = Some(token.into()));

@@ -89,6 +89,10 @@ pub struct TrainSettings {
     /// Models to train, comma-separated: random_forest,gradient_boosting.
     #[arg(long = "model", env = "SALESCAST_MODELS", value_delimiter = ',')]
     pub models: Option<Vec<String>>,
+    /// Serve the evaluation fit itself instead of a refit on every day (overrides
+    /// `train.refit_on_all_data`).
+    #[arg(long)]
+    pub no_refit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +110,10 @@ pub struct TrainArgs {
     /// Also write where each model's run was logged (JSON) to this file.
     #[arg(long)]
     pub runs_file: Option<PathBuf>,
+    /// Also write the training summary (JSON, without wall-clock figures or run ids, so that
+    /// the same inputs give the same bytes) to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

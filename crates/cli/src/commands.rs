@@ -226,6 +226,7 @@ fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure>
             .clone()
             .unwrap_or(d.gradient_boosting),
         validation_days: p.train.validation_days.unwrap_or(d.validation_days),
+        refit_on_all_data: !t.no_refit && p.train.refit_on_all_data.unwrap_or(d.refit_on_all_data),
     })
 }
 
@@ -237,6 +238,26 @@ struct TrainReport {
     daily: Option<salescast_pipeline::daily::DailyOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tracking: Option<Tracked>,
+}
+
+impl TrainReport {
+    /// The report without what differs between two runs on the same inputs (wall-clock
+    /// figures and tracking run ids): the train stage's deterministic DVC output.
+    fn summary(&self) -> serde_json::Value {
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    m.retain(|k, _| !(k.ends_with("seconds") || k.ends_with("per_second")));
+                    m.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v = serde_json::json!({"outcome": &self.outcome, "daily": &self.daily});
+        strip(&mut v);
+        v
+    }
 }
 
 /// Trains, then records one run per model. A failed training is recorded as FAILED runs before
@@ -251,14 +272,34 @@ fn run_train(
     let ctx = tracker.as_ref().map(|t| {
         salescast_pipeline::tracking::RunContext::detect(&t.experiment, &track.project_dir)
     });
-    let daily = match &opts.daily {
+    let daily_settings = match &opts.daily {
+        // Short data: the transaction models can still be trained, so the daily model is left
+        // out with a warning rather than failing the whole stage; asked for alone, it fails.
+        Some(settings) if !opts.kinds.is_empty() => {
+            match salescast_pipeline::daily::too_short(data_dir, settings)? {
+                Some(reason) => {
+                    tracing::warn!(%reason, "the daily model is not trained");
+                    None
+                }
+                None => Some(settings),
+            }
+        }
+        other => other.as_ref(),
+    };
+    let daily = match daily_settings {
         Some(settings) => {
-            let d = salescast_pipeline::daily::train_daily(data_dir, models_dir, settings)?;
+            let d = salescast_pipeline::daily::train_daily(
+                data_dir,
+                models_dir,
+                settings,
+                opts.refit_on_all_data,
+            )?;
             tracing::info!(
                 model = %d.model,
                 test_mae = d.test.map(|t| t.mae),
                 test_mase = d.test.map(|t| t.mase),
                 stores = d.stores,
+                last_day_seen = %d.fitted_on.last,
                 seconds = format!("{:.2}", d.fit_seconds),
                 "daily champion saved"
             );
@@ -267,7 +308,7 @@ fn run_train(
         None => None,
     };
     let daily_records: Vec<salescast_tracking::RunRecord> =
-        match (&tracker, &ctx, &daily, &opts.daily) {
+        match (&tracker, &ctx, &daily, daily_settings) {
             (Some(_), Some(ctx), Some(d), Some(settings)) => {
                 vec![salescast_pipeline::tracking::daily_record(
                     d, settings, models_dir, ctx,
@@ -299,9 +340,13 @@ fn run_train(
             return Err(e.into());
         }
     };
+    if let Some(d) = &daily {
+        salescast_pipeline::daily::record_in_manifest(models_dir, d)?;
+    }
     tracing::info!(
         champion = %outcome.manifest.champion,
         baseline_mae = outcome.baseline.mae,
+        refitted = outcome.manifest.refit_on_all_data,
         models_dir = %models_dir.display(),
         "models saved"
     );
@@ -311,6 +356,7 @@ fn run_train(
                 &outcome, opts, data_dir, models_dir, ctx,
             );
             records.extend(daily_records);
+            salescast_pipeline::tracking::save_run_keys(models_dir, &records)?;
             let tracked = track::log(t, &records)?;
             let fit: f64 = outcome.models.iter().map(|m| m.fit_seconds).sum();
             tracing::info!(
@@ -339,6 +385,9 @@ fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
     if let Some(path) = &a.runs_file {
         let runs = report.tracking.as_ref().map(|t| &t.runs);
         salescast_core::artifact::save_plain_json(path, &runs)?;
+    }
+    if let Some(path) = &a.report {
+        salescast_core::artifact::save_plain_json(path, &report.summary())?;
     }
     if json { print_json(&report) } else { Ok(()) }
 }
@@ -391,6 +440,12 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
     let body = artifact
         .respond(a.store.as_deref(), a.start, a.end, a.level)
         .map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))?;
+    tracing::info!(
+        model = %body.champion,
+        last_day_seen = %body.last_day_seen,
+        refitted = body.refitted,
+        "forecast"
+    );
     if json {
         return print_json(&body);
     }
@@ -434,9 +489,11 @@ fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
         .map_err(Failure::failed)?;
     let started = std::time::Instant::now();
     let pre = run_preprocess(&a.input, &processed, &clean_options(&a.clean, p))?;
-    let (feat, _) = salescast_features::frame::build(
+    let refit = &pre.cleaned.refit;
+    let (feat, _) = salescast_features::frame::build_all(
         &pre.cleaned.rows,
         pre.cleaned.stats.clone(),
+        Some((&refit.rows, refit.stats.clone())),
         &features_dir,
         &stage_options(&a.features, p),
         started,

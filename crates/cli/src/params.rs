@@ -30,6 +30,8 @@ pub struct TrainParams {
     /// The daily model selection (the `sarima` model).
     pub sarima: Option<SarimaParams>,
     pub validation_days: Option<u32>,
+    /// Serve models refitted on every day after the held-out evaluation (default true).
+    pub refit_on_all_data: Option<bool>,
     pub random_forest: Option<salescast_models::RandomForestParams>,
     pub gradient_boosting: Option<salescast_models::GradientBoostingParams>,
 }

@@ -239,7 +239,8 @@ fn daily_model_trains_and_forecasts_between_dates() {
         v["daily"]["candidates"].as_array().unwrap().len() >= 3,
         "{v}"
     );
-    // 200 days from 2023-01-01 with 30 test days: the last training day is 2023-06-19.
+    // 200 days from 2023-01-01: the served model is refitted on all of them, so its last day
+    // is 2023-07-19 (the evaluation fit's was 2023-06-19, before 30 test days).
     let args = |start: &'static str, end: &'static str, json: bool| {
         let mut a = vec![
             "forecast",
@@ -257,24 +258,26 @@ fn daily_model_trains_and_forecasts_between_dates() {
         }
         a
     };
-    let o = salescast(d, &args("2023-06-25", "2023-07-04", true));
+    let o = salescast(d, &args("2023-07-25", "2023-08-03", true));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["model"], "sarima");
+    assert_eq!(v["last_day_seen"], "2023-07-19", "{v}");
+    assert_eq!(v["refitted"], true, "{v}");
     assert_eq!(v["forecast"].as_array().unwrap().len(), 10, "{v}");
-    assert_eq!(v["forecast"][0]["date"], "2023-06-25");
-    let o = salescast(d, &args("2023-06-25", "2023-07-04", false));
+    assert_eq!(v["forecast"][0]["date"], "2023-07-25");
+    let o = salescast(d, &args("2023-07-25", "2023-08-03", false));
     let csv = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
-        csv.starts_with("date,mean,lower,upper\n2023-06-25,"),
+        csv.starts_with("date,mean,lower,upper\n2023-07-25,"),
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 11);
     // Inside the training period, end before start, beyond the horizon: exit 2 naming the field.
     for (start, end, field) in [
         ("2023-06-01", "2023-07-04", "start_date"),
-        ("2023-07-04", "2023-06-25", "end_date"),
-        ("2023-06-25", "2025-01-01", "end_date"),
+        ("2023-08-04", "2023-07-25", "end_date"),
+        ("2023-07-25", "2025-01-01", "end_date"),
     ] {
         let o = salescast(d, &args(start, end, false));
         assert_eq!(o.status.code(), Some(2), "{start}..{end}");

@@ -1,6 +1,7 @@
 //! The repository's `dvc.yaml` driven by the real `dvc` (installed by `make tools`) on small
-//! params: a full build, a no-op second run, a train param change re-running only train and
-//! evaluate, no run-cache skip of a training that must be logged, and `dvc metrics show`.
+//! params: a full build, a no-op second run, a forced rerun that reproduces every output byte for
+//! byte, a train param change re-running only train and evaluate, no run-cache skip of a
+//! training that must be logged, and `dvc metrics show`.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)] // fixtures are written directly; a test may unwrap
 
 use std::fs;
@@ -27,6 +28,8 @@ fn copy_dir(from: &Path, to: &Path) {
 fn project(dir: &Path) {
     let root = workspace_root();
     fs::copy(root.join("dvc.yaml"), dir.join("dvc.yaml")).unwrap();
+    // it keeps the wall-clock sidecars (timings.json, tracking.json) out of the hashes
+    fs::copy(root.join(".dvcignore"), dir.join(".dvcignore")).unwrap();
     // Edited as text: a YAML round trip would drop the quotes DVC needs around the start date.
     let mut text = fs::read_to_string(root.join("params.yaml")).unwrap();
     for (key, value) in [
@@ -150,6 +153,8 @@ fn dvc_repro_builds_skips_and_reruns_only_what_changed() {
         "plots/predictions.csv",
         "plots/daily_forecast.csv",
         "models/sarima.json",
+        "models/evaluation/manifest.json",
+        "train_report.json",
         "train_runs.json",
     ] {
         assert!(dir.join(f).exists(), "{f}");
@@ -164,6 +169,18 @@ fn dvc_repro_builds_skips_and_reruns_only_what_changed() {
     assert!(ran(&second).is_empty(), "{second}");
     assert!(second.contains("up to date"), "{second}");
 
+    // Every stage again from the same inputs: the same bytes, so the same dvc.lock.
+    let lock = fs::read_to_string(dir.join("dvc.lock")).unwrap();
+    let forced = dvc(dir, &["repro", "--force"]);
+    assert_eq!(ran(&forced).len(), 5, "{forced}");
+    assert_eq!(
+        fs::read_to_string(dir.join("dvc.lock")).unwrap(),
+        lock,
+        "a forced rerun changed the outputs' hashes"
+    );
+    assert!(dvc(dir, &["status"]).contains("up to date"));
+    assert_eq!(mlflow_runs(dir), 6, "the forced training was logged too");
+
     set_trees(dir, 9);
     let third = dvc(dir, &["repro"]);
     assert_eq!(ran(&third), ["train", "evaluate"], "{third}");
@@ -174,7 +191,7 @@ fn dvc_repro_builds_skips_and_reruns_only_what_changed() {
     let fourth = dvc(dir, &["repro"]);
     assert!(ran(&fourth).contains(&"train".to_owned()), "{fourth}");
     assert!(!fourth.contains("is cached"), "{fourth}");
-    assert_eq!(mlflow_runs(dir), 9, "every training was logged");
+    assert_eq!(mlflow_runs(dir), 12, "every training was logged");
 
     let metrics: serde_json::Value =
         serde_json::from_str(&dvc(dir, &["metrics", "show", "--json"])).unwrap();

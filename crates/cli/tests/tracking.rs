@@ -114,6 +114,11 @@ fn manifest(dir: &Path) -> Value {
     v["payload"].clone()
 }
 
+/// The tracking run key of each model (`models/tracking.json`, beside the manifest).
+fn run_keys(dir: &Path) -> Value {
+    serde_json::from_slice(&fs::read(dir.join("models/tracking.json")).unwrap()).unwrap()
+}
+
 fn runs_with_key(
     client: &MlflowClient,
     exp: &str,
@@ -136,11 +141,13 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
     ok(&train(&dir, Some(&uri)));
     ok(&evaluate(&dir, Some(&uri)));
     let m = manifest(&dir);
+    let keys = run_keys(&dir);
     let champion = m["champion"].as_str().unwrap().to_owned();
     let exp = block(client.experiment("salescast")).unwrap();
     let mut champion_run = String::new();
     for (name, entry) in m["models"].as_object().unwrap() {
-        let key = entry["run_key"].as_str().unwrap();
+        assert_eq!(keys[name]["version"], entry["version"], "{name}");
+        let key = keys[name]["run_key"].as_str().unwrap();
         let runs = runs_with_key(&client, &exp.experiment_id, key);
         assert_eq!(runs.len(), 1, "{name}: one run per model");
         let run = block(client.get_run(&runs[0].info.run_id)).unwrap();
@@ -158,8 +165,27 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
             d.param("data.train_rows").unwrap(),
             m["train_rows"].to_string()
         );
+        // the run's metrics are the evaluation fit's; the registered model is the refit
         let mae = entry["test_metrics"]["mae"].as_f64().unwrap();
         assert!((d.metric("test_mae").unwrap() - mae).abs() < 1e-9 * mae);
+        assert_eq!(d.param("refit_on_all_data"), Some("true"));
+        assert_eq!(
+            d.param("fitted_on.last").unwrap(),
+            entry["fitted_on"]["last"].as_str().unwrap()
+        );
+        assert_eq!(
+            d.param("evaluated_on.first").unwrap(),
+            entry["evaluated_on"]["first"].as_str().unwrap()
+        );
+        let eval_files = block(client.list_artifacts(&run.info.run_id, "evaluation_fit"))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect::<Vec<_>>();
+        assert!(
+            eval_files.contains(&format!("evaluation_fit/{name}.bin")),
+            "{eval_files:?}"
+        );
         for k in [
             "test_rmse",
             "test_r2",
@@ -284,6 +310,7 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
     );
     let down = salescast(&dir, Some(&uri), &["tracking", "sync"]);
     assert!(!down.status.success(), "sync with the server down fails");
+    let keys2 = run_keys(&dir);
     let m2 = manifest(&dir);
 
     // 4. Back up: sync uploads everything once; a second sync has nothing to do.
@@ -297,10 +324,11 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
     let report: Value = serde_json::from_slice(&ok_out(&again)).unwrap();
     assert_eq!(report["sent"].as_array().unwrap().len(), 0);
     for (name, entry) in m2["models"].as_object().unwrap() {
+        assert_eq!(keys2[name]["version"], entry["version"], "{name}");
         let runs = runs_with_key(
             &client,
             &exp.experiment_id,
-            entry["run_key"].as_str().unwrap(),
+            keys2[name]["run_key"].as_str().unwrap(),
         );
         assert_eq!(runs.len(), 1, "{name}: replayed once");
         let run = block(client.get_run(&runs[0].info.run_id)).unwrap();

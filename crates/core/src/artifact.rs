@@ -1,7 +1,9 @@
 //! Versioned artifacts and atomic writes.
 //!
-//! Every fitted object is stored as `{"kind", "version", "created_at", "payload"}` so that a
-//! reader can refuse an artifact from another kind or format version instead of mis-reading it.
+//! Every fitted object is stored as `{"kind", "version", "payload"}` so that a reader can refuse
+//! an artifact from another kind or format version instead of mis-reading it. No wall-clock time
+//! is written: the same inputs give the same bytes, which is what lets DVC tell a real change
+//! from a re-run (when a file was written is its modification time).
 //! Files are written to a temporary sibling and renamed, so a reader never sees half a file.
 
 use std::fs;
@@ -18,7 +20,9 @@ use crate::error::{CoreError, Result};
 pub struct Envelope<T> {
     pub kind: String,
     pub version: u32,
-    pub created_at: String,
+    /// Written by earlier versions; read and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     pub payload: T,
 }
 
@@ -60,7 +64,7 @@ pub fn save_json<T: Serialize>(path: &Path, kind: &str, version: u32, payload: &
     let envelope = Envelope {
         kind: kind.to_owned(),
         version,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: None,
         payload,
     };
     write_atomic(path, |w| {
@@ -98,6 +102,26 @@ pub fn save_plain_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
         w.write_all(b"\n")
     })
+}
+
+/// The file of wall-clock figures (seconds, throughputs, when) a stage writes beside its outputs.
+/// Timings differ on every run, so they stay out of the outputs themselves: `.dvcignore` keeps
+/// this file out of DVC's hashes and `.gitignore` out of git, and the same figures go to MLflow.
+pub const TIMINGS_FILE: &str = "timings.json";
+
+/// Writes `value` as `dir/timings.json` (see [`TIMINGS_FILE`]).
+pub fn save_timings<T: Serialize>(dir: &Path, value: &T) -> Result<()> {
+    save_plain_json(&dir.join(TIMINGS_FILE), value)
+}
+
+/// `dir/timings.json` as an object; empty when absent or unreadable, because it is informative
+/// only and never decides anything.
+pub fn load_timings(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
+    fs::read(dir.join(TIMINGS_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
 }
 
 /// The SHA-256 of a file, hex encoded: recorded with models to tie them to their data.

@@ -18,4 +18,4 @@ pub mod split;
 
 pub use error::{CoreError, Result};
 pub use schema::{Column, FieldError, Mode, Transaction};
-pub use split::{Part, TimeSplit};
+pub use split::{DayRange, Part, TimeSplit};

@@ -22,20 +22,29 @@ pub const DEFAULT_MAX_HORIZON: usize = 366;
 /// The daily champion of the all-stores series, the per-store models, and how they were chosen.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DailyArtifact {
-    /// First training day.
+    /// First day the served model saw.
     pub start: NaiveDate,
-    /// Last training day; forecasts start after it.
+    /// Last day the served model saw; forecasts start after it. With a refit on all days it is
+    /// the data's last day.
     pub last_day: NaiveDate,
     pub champion: DailyModel,
     pub candidates: Vec<CandidateResult>,
-    /// Champion's scores on the test window.
+    /// The evaluation fit's scores on the test window (`evaluated_on`).
     pub test: Option<Scores>,
     pub stores: BTreeMap<String, DailyModel>,
     pub max_horizon: usize,
-    pub trained_at: String,
-    /// The champion's forecast of the test window next to the actual revenue (for plots).
+    /// Written by earlier versions; when a file was written is its modification time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_at: Option<String>,
+    /// The evaluation fit's forecast of the test window next to the actual revenue (for plots).
     #[serde(default)]
     pub test_window: Vec<TestDay>,
+    /// The held-out days `test` comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_on: Option<salescast_core::DayRange>,
+    /// Whether the models were re-estimated on every day after the evaluation.
+    #[serde(default)]
+    pub refitted: bool,
 }
 
 /// One test day: actual revenue and the champion's forecast made at the end of training.
@@ -72,6 +81,10 @@ pub struct ForecastResponse {
     pub level: f64,
     /// The store forecast, or `null` for all stores.
     pub store: Option<String>,
+    /// The last day the model saw: forecasts can start the day after.
+    pub last_day_seen: NaiveDate,
+    /// Whether the model was re-estimated on every day after its evaluation.
+    pub refitted: bool,
     pub forecast: Vec<DayForecast>,
 }
 
@@ -95,6 +108,8 @@ impl DailyArtifact {
             order: model.order().map(|o| o.to_string()),
             level,
             store: store.map(str::to_owned),
+            last_day_seen: self.last_day,
+            refitted: self.refitted,
             forecast,
         })
     }

@@ -295,3 +295,103 @@ pub fn select(
         store_errors,
     })
 }
+
+/// The selection refitted on a longer series (every day, for serving).
+#[derive(Debug, Clone)]
+pub struct Refitted {
+    pub champion: DailyModel,
+    pub stores: BTreeMap<String, DailyModel>,
+    pub store_errors: BTreeMap<String, String>,
+}
+
+/// Re-estimates the chosen models on `y` (first day `start`, the series the selection saw plus
+/// the days after it) and each store's on its longer series: the same recipes (orders,
+/// regressors, combinations) with fresh parameters, no new selection. Where the champion's
+/// recipe no longer converges, the next candidates in cross-validation order are tried, so a
+/// refit never serves something the selection did not rank.
+pub fn refit(
+    champion: &DailyModel,
+    candidates: &[CandidateResult],
+    store_models: &BTreeMap<String, DailyModel>,
+    start: NaiveDate,
+    y: &[f64],
+    stores: &[(String, Vec<f64>)],
+) -> Result<Refitted> {
+    let first = champion.recipe();
+    let mut ranked: Vec<&CandidateResult> = candidates
+        .iter()
+        .filter(|c| c.mean_mase.is_some())
+        .collect();
+    ranked.sort_by(|a, b| {
+        a.mean_mase
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY))
+    });
+    let order: Vec<Recipe> = std::iter::once(first.clone())
+        .chain(
+            ranked
+                .iter()
+                .map(|c| c.recipe.clone())
+                .filter(|r| *r != first),
+        )
+        .collect();
+    let mut last_error = None;
+    let mut refitted = None;
+    for recipe in &order {
+        match recipe.fit(start, y) {
+            Ok(m) => {
+                if *recipe != first {
+                    tracing::warn!(
+                        champion = %first.name(),
+                        used = %recipe.name(),
+                        "the champion's recipe failed on all days; the next candidate is served"
+                    );
+                }
+                refitted = Some(m);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let champion = match refitted {
+        Some(m) => m,
+        None => {
+            return Err(
+                last_error.unwrap_or_else(|| DailyError::Mstl("no candidate to refit".into()))
+            );
+        }
+    };
+    let fitted: Vec<(String, Result<DailyModel>)> = stores
+        .par_iter()
+        .map(|(name, ys)| {
+            let own = store_models.get(name).map(DailyModel::recipe);
+            let mut first_error = None;
+            for recipe in own.iter().chain(order.iter()) {
+                match recipe.fit(start, ys) {
+                    Ok(m) => return (name.clone(), Ok(m)),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            let e = first_error.unwrap_or_else(|| DailyError::Mstl("no candidate".into()));
+            (name.clone(), Err(e))
+        })
+        .collect();
+    let mut out = Refitted {
+        champion,
+        stores: BTreeMap::new(),
+        store_errors: BTreeMap::new(),
+    };
+    for (name, r) in fitted {
+        match r {
+            Ok(m) => {
+                out.stores.insert(name, m);
+            }
+            Err(e) => {
+                out.store_errors.insert(name, e.to_string());
+            }
+        }
+    }
+    Ok(out)
+}

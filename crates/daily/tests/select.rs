@@ -71,7 +71,9 @@ fn selects_scores_saves_and_forecasts_between_dates() {
         test: Some(*scores),
         stores: sel.stores.clone(),
         max_horizon: DEFAULT_MAX_HORIZON,
-        trained_at: "now".into(),
+        trained_at: None,
+        evaluated_on: None,
+        refitted: false,
         test_window: Vec::new(),
     };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use polars::prelude::*;
-use salescast_core::artifact::{save_plain_json, write_atomic};
+use salescast_core::artifact::{save_plain_json, save_timings, write_atomic};
 use salescast_core::schema::date_to_days;
 use salescast_core::{Part, Transaction};
 use salescast_preprocess::CleaningStats;
@@ -22,6 +22,9 @@ pub const DAILY_FILE: &str = "daily.parquet";
 pub const DAILY_CSV: &str = "daily.csv";
 pub const TRANSFORM_FILE: &str = "transform.json";
 pub const REPORT_FILE: &str = "features_report.json";
+/// The subdirectory of the refit's features: every day is training, with the transform and
+/// the cleaning fitted on all of them.
+pub const REFIT_DIR: &str = "refit";
 /// The target column in the feature files.
 pub const TARGET: &str = "revenue";
 
@@ -43,6 +46,11 @@ pub struct FeaturesReport {
     pub test_start: chrono::NaiveDate,
     pub daily_series: usize,
     pub days: usize,
+    /// Rows of the refit's features (`refit/train.parquet`), when they were built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refit_rows: Option<usize>,
+    /// Wall-clock time, written to `timings.json`, never into the report file.
+    #[serde(skip)]
     pub seconds: f64,
 }
 
@@ -176,7 +184,9 @@ impl Outputs {
 }
 
 /// The features stage: reads `in_dir/clean.parquet` and `in_dir/cleaning.json`, writes the
-/// feature files, the daily series and the transform into `out_dir`.
+/// feature files, the daily series and the transform into `out_dir`; and the same for the
+/// refit's cleaned data (`in_dir/refit/`) into `out_dir/refit/`, when the preprocess stage
+/// wrote them.
 pub fn run(
     in_dir: &Path,
     out_dir: &Path,
@@ -187,7 +197,47 @@ pub fn run(
     let rows = read_clean(&in_dir.join(CLEAN_FILE))?;
     let stats = load_stats(&in_dir.join(STATS_FILE))?;
     tracing::debug!(secs = started.elapsed().as_secs_f64(), "read");
-    build(&rows, stats, out_dir, opts, started)
+    let refit_in = in_dir.join(salescast_preprocess::frame::REFIT_DIR);
+    let refit = if refit_in.join(CLEAN_FILE).is_file() {
+        let rows = read_clean(&refit_in.join(CLEAN_FILE))?;
+        let stats = load_stats(&refit_in.join(STATS_FILE))?;
+        Some((rows, stats))
+    } else {
+        None
+    };
+    build_all(
+        &rows,
+        stats,
+        refit.as_ref().map(|(r, s)| (r.as_slice(), s.clone())),
+        out_dir,
+        opts,
+        started,
+    )
+}
+
+/// [`build`] of the evaluation's rows into `out_dir` and, when given, of the refit's rows (cleaned
+/// by statistics from every day) into `out_dir/refit`.
+pub fn build_all(
+    rows: &[Transaction],
+    stats: CleaningStats,
+    refit: Option<(&[Transaction], CleaningStats)>,
+    out_dir: &Path,
+    opts: &StageOptions,
+    started: Instant,
+) -> Result<(FeaturesReport, Outputs)> {
+    let refit_report = match refit {
+        Some((rows, stats)) => {
+            let split = stats.split.refit();
+            let stats = CleaningStats { split, ..stats };
+            let (r, _) = build(rows, stats, &out_dir.join(REFIT_DIR), opts, Instant::now())?;
+            Some(r)
+        }
+        None => None,
+    };
+    let (mut report, out) = build(rows, stats, out_dir, opts, started)?;
+    report.refit_rows = refit_report.map(|r| r.train_rows);
+    save_plain_json(&out.report, &report)?;
+    Ok((report, out))
 }
 
 /// The features stage on cleaned rows already in memory (the pipeline hands them over from the
@@ -247,9 +297,14 @@ pub fn build(
         test_start: split.test_start,
         daily_series: series.len(),
         days: series.first().map_or(0, |s| s.revenue.len()),
+        refit_rows: None,
         seconds: started.elapsed().as_secs_f64(),
     };
     save_plain_json(&out.report, &report)?;
+    save_timings(
+        out_dir,
+        &serde_json::json!({"stage": "features", "seconds": report.seconds}),
+    )?;
     Ok((report, out))
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use salescast_core::DayRange;
 use salescast_core::Transaction;
 use salescast_core::artifact::{load_json, save_json};
 use salescast_features::FeatureTransform;
@@ -20,31 +21,78 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The transform is copied next to the models so that a models directory is self-contained.
 pub const TRANSFORM_FILE: &str = "transform.json";
+/// Where the evaluation fit (training days only, scored on the test days) is kept when the served
+/// models are refits on all days: a models directory of its own, loadable like any other.
+pub const EVALUATION_DIR: &str = "evaluation";
+
+/// The models directory holding the evaluation fit of `dir`: `dir/evaluation` when the served
+/// models are refits, else `dir` itself.
+pub fn evaluation_dir(dir: &Path) -> PathBuf {
+    let e = dir.join(EVALUATION_DIR);
+    if e.join(MANIFEST_FILE).is_file() {
+        e
+    } else {
+        dir.to_path_buf()
+    }
+}
 
 /// One model in the manifest.
+///
+/// The manifest holds no wall-clock value (fit seconds, creation time, run ids): the same data
+/// and settings give the same bytes. Those go to MLflow and to `timings.json` beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelEntry {
     pub kind: Kind,
     pub artifact: String,
-    /// A version that changes with every training run: the artifact's SHA-256 prefix.
+    /// The served artifact's SHA-256 prefix: it changes whenever the model does.
     pub version: String,
     pub params: serde_json::Value,
+    /// Held-out scores of the evaluation fit (fitted on the training days only), on the days in
+    /// `evaluated_on`.
     pub test_metrics: Scores,
-    pub fit_seconds: f64,
     pub artifact_bytes: u64,
-    /// The tracking run this model was logged to (its `salescast.run_key` tag), so that later
-    /// stages add to the same run. Empty in manifests written before tracking existed.
+    /// The days and rows the served model was fitted on (absent in older manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_on: Option<DayRange>,
+    /// The held-out window `test_metrics` come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_on: Option<DayRange>,
+    /// Whether the served model is a refit on all days (`train.refit_on_all_data`) rather than
+    /// the evaluation fit itself.
     #[serde(default)]
-    pub run_key: String,
+    pub refitted: bool,
+    /// The evaluation fit's version, kept in `evaluation/` when the served model is a refit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_version: Option<String>,
+    /// Boosting rounds kept: chosen by early stopping in the evaluation fit, and used as is by
+    /// the refit (which has no validation days to stop on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<usize>,
+}
+
+/// The daily champion as the manifest records it (`sarima.json` holds the model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyEntry {
+    pub artifact: String,
+    pub champion: String,
+    pub fitted_on: DayRange,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_on: Option<DayRange>,
+    pub refitted: bool,
+    /// The evaluation fit's MAE, RMSE, MAPE and MASE on `evaluated_on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_metrics: Option<serde_json::Value>,
 }
 
 /// `models/manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
-    pub created_at: String,
-    /// SHA-256 of the training feature file.
+    /// SHA-256 of the feature file the served models were fitted on (all days for a refit).
     pub training_data_sha256: String,
+    /// SHA-256 of the evaluation fit's training features, when it differs from the above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_data_sha256: Option<String>,
     pub train_rows: usize,
     pub test_rows: usize,
     pub train_end: chrono::NaiveDate,
@@ -54,6 +102,12 @@ pub struct Manifest {
     /// The model with the lowest test MAE.
     pub champion: String,
     pub baseline: Option<Scores>,
+    /// Whether the served models are refits on all days.
+    #[serde(default)]
+    pub refit_on_all_data: bool,
+    /// The daily champion, when one was trained with the models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<DailyEntry>,
 }
 
 impl Manifest {

@@ -6,9 +6,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
+use salescast_core::DayRange;
 use salescast_daily::{DEFAULT_MAX_HORIZON, DailyArtifact, SelectSettings, TestDay, select};
 use salescast_features::daily::ALL_STORES;
 use salescast_features::frame::DAILY_CSV;
+use salescast_models::serving::{DailyEntry, Manifest};
 use serde::{Deserialize, Serialize};
 
 use crate::{PipelineError, Result, features_dir};
@@ -98,18 +100,77 @@ pub struct DailyOutcome {
     pub model: String,
     pub order: Option<String>,
     pub aic: Option<f64>,
+    /// The evaluation fit's scores on the test window.
     pub test: Option<salescast_daily::Scores>,
     pub candidates: Vec<salescast_daily::select::CandidateResult>,
     pub stores: usize,
     pub store_errors: BTreeMap<String, String>,
+    /// The days the served champion saw.
+    pub fitted_on: DayRange,
+    /// The test window of the evaluation fit.
+    pub evaluated_on: Option<DayRange>,
+    pub refitted: bool,
     pub fit_seconds: f64,
 }
 
-/// Selects and saves the daily champion.
+impl DailyOutcome {
+    /// The manifest's record of the daily champion.
+    pub fn entry(&self) -> DailyEntry {
+        DailyEntry {
+            artifact: DAILY_ARTIFACT.to_owned(),
+            champion: self.model.clone(),
+            fitted_on: self.fitted_on,
+            evaluated_on: self.evaluated_on,
+            refitted: self.refitted,
+            test_metrics: self.test.and_then(|t| serde_json::to_value(t).ok()),
+        }
+    }
+}
+
+fn days(start: NaiveDate, n: usize) -> DayRange {
+    DayRange {
+        first: start,
+        last: start + Duration::days(n as i64 - 1),
+        rows: n,
+    }
+}
+
+fn save_artifact(a: &DailyArtifact, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| PipelineError::Io {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    a.save(&dir.join(DAILY_ARTIFACT))
+        .map_err(|e| PipelineError::Io {
+            path: dir.join(DAILY_ARTIFACT),
+            reason: e.to_string(),
+        })
+}
+
+/// Whether the daily series of `data_dir` are long enough for `settings`; the reason when not.
+pub fn too_short(data_dir: &Path, settings: &SelectSettings) -> Result<Option<String>> {
+    let all = read_daily(data_dir)?;
+    let Some(main) = all.iter().find(|s| s.name == ALL_STORES) else {
+        return Ok(None);
+    };
+    let need = settings.min_days();
+    Ok((main.train.len() < need).then(|| {
+        format!(
+            "the daily model needs at least {need} training days (train.sarima.folds × fold_days + 84); the data have {}",
+            main.train.len()
+        )
+    }))
+}
+
+/// Selects the daily champion on the training days and scores it on the test window (the
+/// evaluation fit); with `refit`, re-estimates the chosen recipes on every day
+/// (`data_dir/refit/daily.csv`) for serving. The served artifact goes to `models_dir`, the
+/// evaluation fit of a refit to `models_dir/evaluation`.
 pub fn train_daily(
     data_dir: &Path,
     models_dir: &Path,
     settings: &SelectSettings,
+    refit: bool,
 ) -> Result<DailyOutcome> {
     let t0 = Instant::now();
     let all = read_daily(data_dir)?;
@@ -125,7 +186,7 @@ pub fn train_daily(
     let sel = select(main.start, &main.train, &main.test, &stores, settings)
         .map_err(|e| PipelineError::BadInput(format!("daily model: {e}")))?;
     let last_day = main.start + Duration::days(main.train.len() as i64 - 1);
-    let test_window = match &sel.test {
+    let test_window: Vec<TestDay> = match &sel.test {
         Some((_, fc)) => {
             let iv = fc.intervals.as_ref();
             main.test
@@ -142,7 +203,9 @@ pub fn train_daily(
         }
         None => Vec::new(),
     };
-    let artifact = DailyArtifact {
+    let evaluated_on =
+        (!main.test.is_empty()).then(|| days(last_day + Duration::days(1), main.test.len()));
+    let evaluation = DailyArtifact {
         start: main.start,
         last_day,
         champion: sel.champion.clone(),
@@ -150,27 +213,89 @@ pub fn train_daily(
         test: sel.test.as_ref().map(|(s, _)| *s),
         stores: sel.stores.clone(),
         max_horizon: DEFAULT_MAX_HORIZON,
-        trained_at: chrono::Utc::now().to_rfc3339(),
+        trained_at: None,
         test_window,
+        evaluated_on,
+        refitted: false,
     };
-    std::fs::create_dir_all(models_dir).map_err(|e| PipelineError::Io {
-        path: models_dir.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    artifact
-        .save(&models_dir.join(DAILY_ARTIFACT))
-        .map_err(|e| PipelineError::Io {
-            path: models_dir.join(DAILY_ARTIFACT),
-            reason: e.to_string(),
+    let served = if refit {
+        let refit_dir = features_dir(data_dir).join(salescast_features::frame::REFIT_DIR);
+        let all = read_daily(&refit_dir)?;
+        let full = all.iter().find(|s| s.name == ALL_STORES).ok_or_else(|| {
+            PipelineError::BadInput(format!(
+                "{}/daily.csv has no {ALL_STORES} series",
+                refit_dir.display()
+            ))
         })?;
+        let joined = |s: &DailySeries| [s.train.as_slice(), s.test.as_slice()].concat();
+        let y = joined(full);
+        let full_stores: Vec<(String, Vec<f64>)> = all
+            .iter()
+            .filter(|s| s.name != ALL_STORES)
+            .map(|s| (s.name.clone(), joined(s)))
+            .collect();
+        let r = salescast_daily::select::refit(
+            &sel.champion,
+            &sel.candidates,
+            &sel.stores,
+            full.start,
+            &y,
+            &full_stores,
+        )
+        .map_err(|e| PipelineError::BadInput(format!("daily model on all days: {e}")))?;
+        tracing::info!(
+            model = %r.champion.name(),
+            last_day = %(full.start + Duration::days(y.len() as i64 - 1)),
+            "daily champion refitted on all days"
+        );
+        save_artifact(
+            &evaluation,
+            &models_dir.join(salescast_models::serving::EVALUATION_DIR),
+        )?;
+        DailyArtifact {
+            start: full.start,
+            last_day: full.start + Duration::days(y.len() as i64 - 1),
+            champion: r.champion,
+            stores: r.stores,
+            refitted: true,
+            ..evaluation.clone()
+        }
+    } else {
+        evaluation.clone()
+    };
+    save_artifact(&served, models_dir)?;
+    let fit_seconds = t0.elapsed().as_secs_f64();
+    let mut timings = salescast_core::artifact::load_timings(models_dir);
+    timings.insert(
+        "sarima".into(),
+        serde_json::json!({"trained_at": crate::train::now_utc(), "fit_seconds": fit_seconds}),
+    );
+    salescast_core::artifact::save_timings(models_dir, &timings)?;
     Ok(DailyOutcome {
-        model: sel.champion.name(),
-        order: sel.champion.order().map(|o| o.to_string()),
-        aic: sel.champion.aic(),
-        test: artifact.test,
+        model: served.champion.name(),
+        order: served.champion.order().map(|o| o.to_string()),
+        aic: served.champion.aic(),
+        test: served.test,
         candidates: sel.candidates,
-        stores: sel.stores.len(),
+        stores: served.stores.len(),
         store_errors: sel.store_errors,
-        fit_seconds: t0.elapsed().as_secs_f64(),
+        fitted_on: days(served.start, served.champion.nobs()),
+        evaluated_on,
+        refitted: served.refitted,
+        fit_seconds,
     })
+}
+
+/// Adds the daily champion to `models_dir/manifest.json`, when the transaction models wrote one.
+pub fn record_in_manifest(models_dir: &Path, outcome: &DailyOutcome) -> Result<()> {
+    if !models_dir
+        .join(salescast_models::serving::MANIFEST_FILE)
+        .is_file()
+    {
+        return Ok(());
+    }
+    let mut m = Manifest::load(models_dir)?;
+    m.daily = Some(outcome.entry());
+    m.save(models_dir)?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use salescast_core::artifact::{save_plain_json, write_atomic};
 use salescast_features::frame::{TEST_FILE, TRAIN_FILE, read_features};
 use salescast_models::metrics::Scores;
-use salescast_models::serving::Predictor;
+use salescast_models::serving::{Predictor, evaluation_dir};
 use serde::Serialize;
 
 use crate::train::baseline;
@@ -22,11 +22,10 @@ pub struct MetricsEntry {
     pub r2: f64,
     /// Mean absolute percentage error, in percent.
     pub mape: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fit_seconds: Option<f64>,
 }
 
-/// Scores every model in `models_dir` on the test features; writes `metrics` and, with
+/// Scores the evaluation fit of every model in `models_dir` (`models_dir/evaluation` when the
+/// served models are refits on all days, which have seen the test days) on the test features; writes `metrics` and, with
 /// `plots_dir`, `predictions.csv`, `residuals_by_day.csv` and `feature_importance.csv`.
 pub fn evaluate(
     data_dir: &Path,
@@ -34,7 +33,8 @@ pub fn evaluate(
     metrics: &Path,
     plots_dir: Option<&Path>,
 ) -> Result<BTreeMap<String, MetricsEntry>> {
-    let predictor = Predictor::load(models_dir)?;
+    let eval_dir = evaluation_dir(models_dir);
+    let predictor = Predictor::load(&eval_dir)?;
     let dir = features_dir(data_dir);
     let names = &predictor.transform.feature_names;
     let test = read_features(&dir.join(TEST_FILE), names)?;
@@ -44,11 +44,6 @@ pub fn evaluate(
     for (kind, model) in &predictor.models {
         let p = model.predict(&test.x)?;
         let s = Scores::of(&test.y, &p);
-        let fit_seconds = predictor
-            .manifest
-            .models
-            .get(kind.name())
-            .map(|e| e.fit_seconds);
         out.insert(
             kind.name().to_owned(),
             MetricsEntry {
@@ -56,7 +51,6 @@ pub fn evaluate(
                 rmse: s.rmse,
                 r2: s.r2,
                 mape: s.mape,
-                fit_seconds,
             },
         );
         preds.push((kind.name().to_owned(), p));
@@ -70,11 +64,10 @@ pub fn evaluate(
             rmse: s.rmse,
             r2: s.r2,
             mape: s.mape,
-            fit_seconds: None,
         },
     );
     preds.push(("seasonal_naive".into(), b));
-    let daily_path = models_dir.join(crate::daily::DAILY_ARTIFACT);
+    let daily_path = eval_dir.join(crate::daily::DAILY_ARTIFACT);
     let daily = if daily_path.exists() {
         Some(DailyArtifact::load(&daily_path).map_err(|e| {
             crate::PipelineError::BadInput(format!("{}: {e}", daily_path.display()))

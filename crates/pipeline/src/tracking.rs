@@ -17,6 +17,47 @@ use salescast_tracking::{Artifact, ModelSpec};
 use crate::evaluate::MetricsEntry;
 use crate::train::{TrainOptions, TrainOutcome};
 
+/// The sidecar in the models directory that ties each model to its tracking run, so that
+/// `evaluate` adds to the same run. Run keys are random, so they stay out of the manifest
+/// (`.dvcignore` keeps this file out of DVC's hashes).
+pub const RUN_KEYS_FILE: &str = "tracking.json";
+
+/// A model's tracking run, as the sidecar records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunKey {
+    pub run_key: String,
+    /// The model version the run logged: a key is only used for that same model.
+    pub version: String,
+}
+
+/// Writes the run keys of `records` (train runs of transaction models) beside the models.
+pub fn save_run_keys(models_dir: &Path, records: &[RunRecord]) -> crate::Result<()> {
+    let keys: BTreeMap<String, RunKey> = records
+        .iter()
+        .filter_map(|r| {
+            let name = r.tags.get("model.family")?;
+            let version = r.tags.get("model.version")?;
+            Some((
+                name.clone(),
+                RunKey {
+                    run_key: r.key.clone(),
+                    version: version.clone(),
+                },
+            ))
+        })
+        .collect();
+    salescast_core::artifact::save_plain_json(&models_dir.join(RUN_KEYS_FILE), &keys)?;
+    Ok(())
+}
+
+/// The run keys [`save_run_keys`] wrote (none when absent or unreadable).
+pub fn load_run_keys(models_dir: &Path) -> BTreeMap<String, RunKey> {
+    std::fs::read(models_dir.join(RUN_KEYS_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
 /// The registered model every transaction model is a version of.
 pub const REGISTERED_MODEL: &str = "salescast-revenue";
 /// MLflow's custom flavor for our artifacts.
@@ -111,12 +152,9 @@ pub fn train_records(
         let Some(entry) = m.models.get(name) else {
             continue;
         };
-        let mut r = RunRecord::new(
-            entry.run_key.clone(),
-            &ctx.experiment,
-            &format!("train-{name}"),
-        );
-        r.start_time -= (report.fit_seconds * 1000.0) as i64;
+        let mut r = RunRecord::new(new_key(), &ctx.experiment, &format!("train-{name}"));
+        r.start_time -=
+            ((report.fit_seconds + report.refit_seconds.unwrap_or(0.0)) * 1000.0) as i64;
         ctx.apply(&mut r, "train");
         r.tag("model.family", name)
             .tag("model.version", entry.version.clone())
@@ -128,13 +166,27 @@ pub fn train_records(
             .param("data.train_rows", m.train_rows)
             .param("data.test_rows", m.test_rows)
             .param("data.train_end", m.train_end)
-            .param("data.test_start", m.test_start);
+            .param("data.test_start", m.test_start)
+            .param("refit_on_all_data", report.refitted)
+            .param("fitted_on.first", report.fitted_on.first)
+            .param("fitted_on.last", report.fitted_on.last)
+            .param("fitted_on.rows", report.fitted_on.rows)
+            .param("evaluated_on.first", report.evaluated_on.first)
+            .param("evaluated_on.last", report.evaluated_on.last)
+            .param("evaluated_on.rows", report.evaluated_on.rows);
+        if let Some(v) = &entry.evaluation_version {
+            r.tag("model.evaluation_version", v.clone());
+        }
+        if let Some(n) = entry.rounds {
+            r.param("rounds", n);
+        }
         let t = &report.test;
         r.metric("test_mae", t.mae, 0)
             .metric("test_rmse", t.rmse, 0)
             .metric("test_r2", t.r2, 0)
             .metric("test_mape", t.mape, 0)
             .metric("fit_seconds", report.fit_seconds, 0)
+            .metric("refit_seconds", report.refit_seconds.unwrap_or(0.0), 0)
             .metric("predict_rows_per_second", report.predict_rows_per_second, 0)
             .metric("artifact_bytes", report.artifact_bytes as f64, 0)
             .metric("trees", report.trees as f64, 0)
@@ -183,11 +235,19 @@ pub fn train_records(
                 "reports/preprocess_report.json".to_owned(),
             ),
         ];
+        let eval_dir = salescast_models::serving::evaluation_dir(models_dir);
         if report.kind == Kind::GradientBoosting {
             files.push((
-                models_dir.join("gradient_boosting_history.csv"),
+                eval_dir.join("gradient_boosting_history.csv"),
                 "curves/gradient_boosting_history.csv".to_owned(),
             ));
+        }
+        // The evaluation fit, whose test metrics the run records, beside the served refit
+        // (the logged and registered model below).
+        if eval_dir != models_dir {
+            for f in [entry.artifact.as_str(), MANIFEST_FILE, TRANSFORM_FILE] {
+                files.push((eval_dir.join(f), format!("evaluation_fit/{f}")));
+            }
         }
         r.artifacts = existing(files);
         r.model = Some(ModelSpec {
@@ -257,14 +317,15 @@ pub fn evaluate_records(
     ctx: &RunContext,
 ) -> crate::Result<Vec<RunRecord>> {
     let manifest = Manifest::load(models_dir)?;
+    let keys = load_run_keys(models_dir);
     let mut out = Vec::new();
     for (name, entry) in &manifest.models {
-        if entry.run_key.is_empty() {
+        let Some(key) = keys.get(name).filter(|k| k.version == entry.version) else {
             continue;
-        }
+        };
         let Some(m) = metrics.get(name) else { continue };
         let mut r = RunRecord::new(
-            entry.run_key.clone(),
+            key.run_key.clone(),
             &ctx.experiment,
             &format!("train-{name}"),
         );
@@ -319,7 +380,16 @@ pub fn daily_record(
         .param("cv.fold_days", settings.fold_days)
         .param("calendar.holidays", settings.calendar.holidays)
         .param("calendar.fourier_terms", settings.calendar.fourier_terms)
-        .param("stores", outcome.stores);
+        .param("stores", outcome.stores)
+        .param("refit_on_all_data", outcome.refitted)
+        .param("fitted_on.first", outcome.fitted_on.first)
+        .param("fitted_on.last", outcome.fitted_on.last)
+        .param("fitted_on.rows", outcome.fitted_on.rows);
+    if let Some(e) = &outcome.evaluated_on {
+        r.param("evaluated_on.first", e.first)
+            .param("evaluated_on.last", e.last)
+            .param("evaluated_on.rows", e.rows);
+    }
     if let Some(t) = &outcome.test {
         r.metric("test_mae", t.mae, 0)
             .metric("test_rmse", t.rmse, 0)
@@ -336,10 +406,18 @@ pub fn daily_record(
             r.metric(format!("cv_mase.candidate_{i}"), m, 0);
         }
     }
-    r.artifacts = existing([(
-        models_dir.join(crate::daily::DAILY_ARTIFACT),
-        format!("models/{}", crate::daily::DAILY_ARTIFACT),
-    )]);
+    r.artifacts = existing([
+        (
+            models_dir.join(crate::daily::DAILY_ARTIFACT),
+            format!("models/{}", crate::daily::DAILY_ARTIFACT),
+        ),
+        (
+            models_dir
+                .join(salescast_models::serving::EVALUATION_DIR)
+                .join(crate::daily::DAILY_ARTIFACT),
+            format!("evaluation_fit/{}", crate::daily::DAILY_ARTIFACT),
+        ),
+    ]);
     r.finish(RunStatus::Finished);
     r
 }

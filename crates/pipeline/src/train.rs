@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use salescast_core::artifact::{sha256_file, write_atomic};
+use salescast_core::DayRange;
+use salescast_core::artifact::{load_timings, save_timings, sha256_file, write_atomic};
 use salescast_core::schema::date_to_days;
 use salescast_features::FeatureTransform;
 use salescast_features::frame::{
@@ -30,6 +31,14 @@ pub struct TrainOptions {
     /// The daily champion selection (the `sarima` model), when asked for.
     #[serde(default)]
     pub daily: Option<salescast_daily::SelectSettings>,
+    /// Serve models refitted on every day (the evaluation fit's settings and boosting rounds),
+    /// rather than the evaluation fit, which never saw the test days.
+    #[serde(default = "yes")]
+    pub refit_on_all_data: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainOptions {
@@ -40,6 +49,7 @@ impl Default for TrainOptions {
             gradient_boosting: GradientBoostingParams::default(),
             validation_days: 28,
             daily: None,
+            refit_on_all_data: true,
         }
     }
 }
@@ -48,14 +58,21 @@ impl Default for TrainOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelReport {
     pub kind: Kind,
+    /// The evaluation fit's scores on the test days.
     pub test: Scores,
     pub fit_seconds: f64,
+    /// Seconds of the refit on all days, when there was one.
+    pub refit_seconds: Option<f64>,
     pub predict_rows_per_second: f64,
     pub artifact_bytes: u64,
     pub trees: usize,
     pub leaves: usize,
     pub oob_r2: Option<f64>,
     pub best_round: Option<usize>,
+    /// The served model's training days.
+    pub fitted_on: DayRange,
+    pub evaluated_on: DayRange,
+    pub refitted: bool,
     /// Per-round training and validation RMSE (boosting only), for tracking's metric history.
     #[serde(skip)]
     pub history: Vec<(f64, Option<f64>)>,
@@ -67,6 +84,57 @@ pub struct TrainOutcome {
     pub manifest: Manifest,
     pub models: Vec<ModelReport>,
     pub baseline: Scores,
+}
+
+/// The days and rows of a feature file.
+fn range_of(f: &FeatureFile) -> Option<DayRange> {
+    let first = f.date.iter().min()?;
+    let last = f.date.iter().max()?;
+    Some(DayRange {
+        first: *first,
+        last: *last,
+        rows: f.n_rows(),
+    })
+}
+
+/// A features directory read back: the transform and its training and test rows.
+struct FeatureSet {
+    dir: std::path::PathBuf,
+    transform: FeatureTransform,
+    train: FeatureFile,
+    test: FeatureFile,
+}
+
+impl FeatureSet {
+    fn load(dir: &Path) -> Result<Self> {
+        let transform = FeatureTransform::load(&dir.join(TRANSFORM_FILE))?;
+        let train = read_features(&dir.join(TRAIN_FILE), &transform.feature_names)?;
+        let test = read_features(&dir.join(TEST_FILE), &transform.feature_names)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            transform,
+            train,
+            test,
+        })
+    }
+
+    fn train_range(&self) -> Result<DayRange> {
+        range_of(&self.train).ok_or_else(|| {
+            PipelineError::BadInput(format!("{}: no training rows", self.dir.display()))
+        })
+    }
+}
+
+/// Writes a model's bytes into `dir` and returns the file name and the version.
+fn save_model(dir: &Path, kind: Kind, bytes: &[u8]) -> Result<(String, String)> {
+    let file = format!("{}.bin", kind.name());
+    write_atomic(&dir.join(&file), |w| w.write_all(bytes))?;
+    let version: String = Sha256::digest(bytes)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((file, version))
 }
 
 pub(crate) fn dataset(f: &FeatureFile, rows: Option<&[usize]>) -> Result<Dataset> {
@@ -104,8 +172,12 @@ pub(crate) fn baseline(
     seasonal_naive(&history, &targets, date_to_days(train_end))
 }
 
-/// Fits the models named in `opts` on `data_dir`'s training features, scores them on the test
-/// days and writes the artifacts, the transform and `manifest.json` into `models_dir`.
+/// Fits the models named in `opts` on `data_dir`'s training features and scores them on the test
+/// days (the evaluation fit, where every reported metric comes from); then, with
+/// `refit_on_all_data`, fits them again with the same settings on every day (`data_dir/refit`).
+/// The served models (the refits, or else the evaluation fits), the transform and
+/// `manifest.json` go into `models_dir`; the evaluation fit of a refit goes into
+/// `models_dir/evaluation`, a models directory of its own.
 pub fn train(
     data_dir: &Path,
     models_dir: &Path,
@@ -118,23 +190,73 @@ pub fn train(
     opts.random_forest.validate()?;
     opts.gradient_boosting.validate()?;
     let dir = features_dir(data_dir);
-    let transform = FeatureTransform::load(&dir.join(TRANSFORM_FILE))?;
-    let train_file = read_features(&dir.join(TRAIN_FILE), &transform.feature_names)?;
-    let test_file = read_features(&dir.join(TEST_FILE), &transform.feature_names)?;
-    if train_file.n_rows() < 2 || test_file.n_rows() == 0 {
+    let eval = FeatureSet::load(&dir)?;
+    let split = eval.transform.split;
+    if !split.has_test() {
+        return Err(PipelineError::BadInput(format!(
+            "{}: the data cover {} day(s) ({} to {}); training needs at least {} days (a test window of {} after as many training days)",
+            dir.display(),
+            split.days(),
+            split.first_date,
+            split.last_date,
+            salescast_core::split::MIN_DAYS_WITH_TEST,
+            salescast_core::split::MIN_SHRUNK_TEST_DAYS,
+        )));
+    }
+    if let Some(note) = split.shrink_note() {
+        tracing::warn!("{note}");
+    }
+    if eval.train.n_rows() < 2 || eval.test.n_rows() == 0 {
         return Err(PipelineError::BadInput(format!(
             "{}: {} training and {} test rows; need at least 2 and 1",
             dir.display(),
-            train_file.n_rows(),
-            test_file.n_rows()
+            eval.train.n_rows(),
+            eval.test.n_rows()
         )));
     }
-    let split = transform.split;
-    let train_set = dataset(&train_file, None)?;
-    let test_set = dataset(&test_file, None)?;
-    let base_pred = baseline(&train_file, &test_file, split.train_end());
+    let refit = if opts.refit_on_all_data {
+        let refit_dir = dir.join(salescast_features::frame::REFIT_DIR);
+        if !refit_dir.join(TRANSFORM_FILE).is_file() {
+            return Err(PipelineError::BadInput(format!(
+                "{} has no refit features ({}): run `salescast features` again, or set train.refit_on_all_data: false",
+                dir.display(),
+                refit_dir.display()
+            )));
+        }
+        Some(FeatureSet::load(&refit_dir)?)
+    } else {
+        None
+    };
+    let eval_dir = if refit.is_some() {
+        models_dir.join(serving::EVALUATION_DIR)
+    } else {
+        // A stale evaluation fit must not be taken for this run's.
+        let stale = models_dir.join(serving::EVALUATION_DIR);
+        if stale.exists() {
+            std::fs::remove_dir_all(&stale).map_err(|e| PipelineError::Io {
+                path: stale.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        models_dir.to_path_buf()
+    };
+    let train_set = dataset(&eval.train, None)?;
+    let test_set = dataset(&eval.test, None)?;
+    let refit_set = refit
+        .as_ref()
+        .map(|r| dataset(&r.train, None))
+        .transpose()?;
+    let base_pred = baseline(&eval.train, &eval.test, split.train_end());
     let baseline_scores = Scores::of(&test_set.y, &base_pred);
+    let evaluated_on = range_of(&eval.test)
+        .ok_or_else(|| PipelineError::BadInput(format!("{}: no test rows", dir.display())))?;
+    let eval_range = eval.train_range()?;
+    let served_range = match &refit {
+        Some(r) => r.train_range()?,
+        None => eval_range,
+    };
 
+    let mut eval_entries = BTreeMap::new();
     let mut entries = BTreeMap::new();
     let mut reports = Vec::new();
     for &kind in &opts.kinds {
@@ -152,11 +274,11 @@ pub fn train(
                 // Early stopping watches the end of the training period, never the test days.
                 let valid_from =
                     split.train_end() - chrono::Duration::days(i64::from(opts.validation_days));
-                let (fit_idx, valid_idx): (Vec<usize>, Vec<usize>) = (0..train_file.n_rows())
-                    .partition(|&i| opts.validation_days == 0 || train_file.date[i] <= valid_from);
-                let fit = dataset(&train_file, Some(&fit_idx))?;
+                let (fit_idx, valid_idx): (Vec<usize>, Vec<usize>) = (0..eval.train.n_rows())
+                    .partition(|&i| opts.validation_days == 0 || eval.train.date[i] <= valid_from);
+                let fit = dataset(&eval.train, Some(&fit_idx))?;
                 let valid = (!valid_idx.is_empty())
-                    .then(|| dataset(&train_file, Some(&valid_idx)))
+                    .then(|| dataset(&eval.train, Some(&valid_idx)))
                     .transpose()?;
                 let b = bar(progress, p.n_rounds as u64, "gradient boosting");
                 let m = p.fit(&fit, valid.as_ref(), &|n| b.set_position(n as u64))?;
@@ -164,19 +286,14 @@ pub fn train(
                 (Model::GradientBoosting(m), serde_json::to_value(p))
             }
         };
+        let params = params.map_err(|e| PipelineError::BadInput(e.to_string()))?;
         let fit_seconds = started.elapsed().as_secs_f64();
         let t = Instant::now();
         let pred = model.predict(&test_set.x)?;
         let predict_rows_per_second = test_set.n_rows as f64 / t.elapsed().as_secs_f64().max(1e-9);
         let test = Scores::of(&test_set.y, &pred);
-        let bytes = model.to_bytes()?;
-        let file = format!("{}.bin", kind.name());
-        write_atomic(&models_dir.join(&file), |w| w.write_all(&bytes))?;
-        let version: String = Sha256::digest(&bytes)
-            .iter()
-            .take(6)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let eval_bytes = model.to_bytes()?;
+        let (file, eval_version) = save_model(&eval_dir, kind, &eval_bytes)?;
         let history = match &model {
             Model::GradientBoosting(m) => m
                 .history
@@ -185,83 +302,179 @@ pub fn train(
                 .collect(),
             Model::RandomForest(_) => Vec::new(),
         };
-        let (n_trees, leaves, oob_r2, best_round) = match &model {
-            Model::RandomForest(m) => (
-                m.trees.len(),
-                m.trees.iter().map(|t| t.n_leaves()).sum(),
-                m.oob_r2,
-                None,
-            ),
-            Model::GradientBoosting(m) => (
-                m.trees.len(),
-                m.trees.iter().map(|t| t.n_leaves()).sum(),
-                None,
-                m.best_round,
-            ),
+        let (oob_r2, best_round, rounds) = match &model {
+            Model::RandomForest(m) => (m.oob_r2, None, None),
+            Model::GradientBoosting(m) => (None, m.best_round, Some(m.trees.len())),
         };
+        if let Model::GradientBoosting(m) = &model {
+            write_history(&eval_dir.join("gradient_boosting_history.csv"), m)?;
+        }
         tracing::info!(
             model = kind.name(),
             mae = test.mae,
             rmse = test.rmse,
             r2 = test.r2,
             fit_seconds,
-            trees = n_trees,
-            "trained"
+            "evaluation fit"
         );
-        if let Model::GradientBoosting(m) = &model {
-            write_history(&models_dir.join("gradient_boosting_history.csv"), m)?;
-        }
-        entries.insert(
-            kind.name().to_owned(),
-            ModelEntry {
-                kind,
-                artifact: file,
-                version,
-                params: params.map_err(|e| PipelineError::BadInput(e.to_string()))?,
-                test_metrics: test,
-                fit_seconds,
-                artifact_bytes: bytes.len() as u64,
-                run_key: salescast_tracking::record::new_key(),
-            },
-        );
+        let entry = ModelEntry {
+            kind,
+            artifact: file.clone(),
+            version: eval_version.clone(),
+            params,
+            test_metrics: test,
+            artifact_bytes: eval_bytes.len() as u64,
+            fitted_on: Some(eval_range),
+            evaluated_on: Some(evaluated_on),
+            refitted: false,
+            evaluation_version: None,
+            rounds,
+        };
+        eval_entries.insert(kind.name().to_owned(), entry.clone());
+
+        // The refit: the same settings on every day. Boosting keeps the rounds early stopping
+        // chose, since there are no later days left to stop on.
+        let (served, refit_seconds, entry) = match (&refit_set, &model) {
+            (Some(all), _) => {
+                let t = Instant::now();
+                let served = match &model {
+                    Model::RandomForest(_) => {
+                        let p = &opts.random_forest;
+                        let b = bar(progress, p.n_trees as u64, "random forest (all days)");
+                        let m = p.fit(all, &|n| b.set_position(n as u64))?;
+                        b.finish_and_clear();
+                        Model::RandomForest(m)
+                    }
+                    Model::GradientBoosting(m) => {
+                        let p = GradientBoostingParams {
+                            n_rounds: m.trees.len().max(1),
+                            early_stopping_rounds: 0,
+                            ..opts.gradient_boosting.clone()
+                        };
+                        let b = bar(progress, p.n_rounds as u64, "gradient boosting (all days)");
+                        let m = p.fit(all, None, &|n| b.set_position(n as u64))?;
+                        b.finish_and_clear();
+                        Model::GradientBoosting(m)
+                    }
+                };
+                let secs = t.elapsed().as_secs_f64();
+                let bytes = served.to_bytes()?;
+                let (file, version) = save_model(models_dir, kind, &bytes)?;
+                tracing::info!(
+                    model = kind.name(),
+                    rows = all.n_rows,
+                    last_day = %served_range.last,
+                    seconds = secs,
+                    "refitted on all days"
+                );
+                let entry = ModelEntry {
+                    artifact: file,
+                    version,
+                    artifact_bytes: bytes.len() as u64,
+                    fitted_on: Some(served_range),
+                    refitted: true,
+                    evaluation_version: Some(eval_version),
+                    ..entry
+                };
+                (served, Some(secs), entry)
+            }
+            (None, _) => (model, None, entry),
+        };
+        let (n_trees, leaves) = match &served {
+            Model::RandomForest(m) => (m.trees.len(), m.trees.iter().map(|t| t.n_leaves()).sum()),
+            Model::GradientBoosting(m) => {
+                (m.trees.len(), m.trees.iter().map(|t| t.n_leaves()).sum())
+            }
+        };
         reports.push(ModelReport {
             kind,
             test,
             fit_seconds,
+            refit_seconds,
             predict_rows_per_second,
-            artifact_bytes: bytes.len() as u64,
+            artifact_bytes: entry.artifact_bytes,
             trees: n_trees,
             leaves,
             oob_r2,
             best_round,
+            fitted_on: served_range,
+            evaluated_on,
+            refitted: entry.refitted,
             history,
         });
+        entries.insert(kind.name().to_owned(), entry);
     }
     let champion = reports
         .iter()
         .min_by(|a, b| a.test.mae.total_cmp(&b.test.mae))
         .map(|r| r.kind.name().to_owned())
         .unwrap_or_default();
-    transform.save(&models_dir.join(serving::TRANSFORM_FILE))?;
-    let manifest = Manifest {
+    let eval_sha = sha256_file(&dir.join(TRAIN_FILE))?;
+    let eval_manifest = Manifest {
         format_version: serving::MANIFEST_VERSION,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        training_data_sha256: sha256_file(&dir.join(TRAIN_FILE))?,
+        training_data_sha256: eval_sha.clone(),
+        evaluation_data_sha256: None,
         train_rows: train_set.n_rows,
         test_rows: test_set.n_rows,
         train_end: split.train_end(),
         test_start: split.test_start,
         transform: serving::TRANSFORM_FILE.to_owned(),
-        models: entries,
+        models: eval_entries,
         champion,
         baseline: Some(baseline_scores),
+        refit_on_all_data: false,
+        daily: None,
+    };
+    eval.transform
+        .save(&eval_dir.join(serving::TRANSFORM_FILE))?;
+    let manifest = match &refit {
+        Some(r) => {
+            r.transform
+                .save(&models_dir.join(serving::TRANSFORM_FILE))?;
+            eval_manifest.save(&eval_dir)?;
+            Manifest {
+                training_data_sha256: sha256_file(&r.dir.join(TRAIN_FILE))?,
+                evaluation_data_sha256: Some(eval_sha),
+                models: entries,
+                refit_on_all_data: true,
+                ..eval_manifest
+            }
+        }
+        None => eval_manifest,
     };
     manifest.save(models_dir)?;
+    save_train_timings(models_dir, &reports)?;
     Ok(TrainOutcome {
         manifest,
         models: reports,
         baseline: baseline_scores,
     })
+}
+
+/// `models/timings.json`: the wall-clock side of training, kept out of the artifacts.
+fn save_train_timings(models_dir: &Path, reports: &[ModelReport]) -> Result<()> {
+    let models: BTreeMap<&str, serde_json::Value> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.kind.name(),
+                serde_json::json!({
+                    "fit_seconds": r.fit_seconds,
+                    "refit_seconds": r.refit_seconds,
+                    "predict_rows_per_second": r.predict_rows_per_second,
+                }),
+            )
+        })
+        .collect();
+    let mut doc = load_timings(models_dir);
+    doc.insert("trained_at".into(), serde_json::json!(now_utc()));
+    doc.insert("models".into(), serde_json::json!(models));
+    Ok(save_timings(models_dir, &doc)?)
+}
+
+/// The current time as RFC 3339 (UTC, seconds), for timing files and MLflow only.
+pub(crate) fn now_utc() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn write_history(path: &Path, m: &salescast_models::GradientBoosting) -> Result<()> {

@@ -8,7 +8,7 @@ use salescast_core::schema::{ColumnMap, FieldError, non_blank, parse_row};
 use salescast_core::{Column, Mode, TimeSplit, Transaction};
 
 use crate::error::{PreprocessError, Result};
-use crate::report::{PreprocessReport, SplitReport};
+use crate::report::{PreprocessReport, RefitReport, SplitReport};
 use crate::stats::{CleaningStats, Clipped, Imputed, OutlierRule};
 
 /// A table of raw text cells: a file read as strings, whatever its format.
@@ -78,6 +78,53 @@ pub struct Cleaned {
     pub rejections: Vec<Rejection>,
     pub stats: CleaningStats,
     pub report: PreprocessReport,
+    /// The same rows cleaned by statistics learned on every day: the data of the refit that is
+    /// served, whose imputation and fences must not ignore the latest days either.
+    pub refit: Refit,
+}
+
+/// Rows cleaned by statistics fitted on all days ([`TimeSplit::all_days`]).
+#[derive(Debug)]
+pub struct Refit {
+    pub rows: Vec<Transaction>,
+    pub imputed: Vec<Imputed>,
+    pub clipped: Vec<Clipped>,
+    pub stats: CleaningStats,
+}
+
+/// Imputes and clips `rows` in place with `stats`, in parallel.
+fn apply(stats: &CleaningStats, rows: &mut [Transaction]) -> (Vec<Imputed>, Vec<Clipped>) {
+    rows.par_iter_mut()
+        .with_min_len(4096)
+        .map(|t| (stats.impute(t), stats.clip(t)))
+        .unzip()
+}
+
+/// Counts of what cleaning filled in and clipped, per column, for the report.
+fn counts(
+    defaulted: BTreeMap<String, usize>,
+    imputed: &[Imputed],
+    clipped: &[Clipped],
+) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
+    let mut imputed_counts = defaulted;
+    imputed_counts.insert(
+        "category".into(),
+        imputed.iter().filter(|i| i.category).count(),
+    );
+    imputed_counts.insert(
+        "unit_price".into(),
+        imputed.iter().filter(|i| i.unit_price).count(),
+    );
+    let mut clipped_counts = BTreeMap::new();
+    clipped_counts.insert(
+        "quantity".to_owned(),
+        clipped.iter().filter(|c| c.quantity).count(),
+    );
+    clipped_counts.insert(
+        "revenue".to_owned(),
+        clipped.iter().filter(|c| c.revenue).count(),
+    );
+    (imputed_counts, clipped_counts)
 }
 
 /// The code under which repeated transaction ids are reported.
@@ -212,35 +259,24 @@ pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned
         .fold((rows[0].date, rows[0].date), |(lo, hi), t| {
             (lo.min(t.date), hi.max(t.date))
         });
-    let split = TimeSplit::new(first, last, opts.test_days)?;
+    // Cleaning never refuses for want of days: a short history gets a shrunk test window (or
+    // none), and training says what it needs.
+    let split = TimeSplit::fit(first, last, opts.test_days);
+    if let Some(note) = split.shrink_note() {
+        tracing::warn!("{note}");
+    }
     tracing::debug!(secs = t0.elapsed().as_secs_f64(), "deduplicated");
+    let refit_stats = CleaningStats::fit(&rows, split.refit(), opts.rule);
+    let mut refit_rows = rows.clone();
+    let (refit_imputed, refit_clipped) = apply(&refit_stats, &mut refit_rows);
     let stats = CleaningStats::fit(&rows, split, opts.rule);
     tracing::debug!(secs = t0.elapsed().as_secs_f64(), "fitted");
-    let (imputed, clipped): (Vec<Imputed>, Vec<Clipped>) = rows
-        .par_iter_mut()
-        .with_min_len(4096)
-        .map(|t| (stats.impute(t), stats.clip(t)))
-        .unzip();
+    let (imputed, clipped) = apply(&stats, &mut rows);
     tracing::debug!(secs = t0.elapsed().as_secs_f64(), "imputed and clipped");
 
-    let mut imputed_counts = defaulted;
-    imputed_counts.insert(
-        "category".into(),
-        imputed.iter().filter(|i| i.category).count(),
-    );
-    imputed_counts.insert(
-        "unit_price".into(),
-        imputed.iter().filter(|i| i.unit_price).count(),
-    );
-    let mut clipped_counts = BTreeMap::new();
-    clipped_counts.insert(
-        "quantity".to_owned(),
-        clipped.iter().filter(|c| c.quantity).count(),
-    );
-    clipped_counts.insert(
-        "revenue".to_owned(),
-        clipped.iter().filter(|c| c.revenue).count(),
-    );
+    let (refit_imputed_counts, refit_clipped_counts) =
+        counts(defaulted.clone(), &refit_imputed, &refit_clipped);
+    let (imputed_counts, clipped_counts) = counts(defaulted, &imputed, &clipped);
 
     let report = PreprocessReport {
         input: path.display().to_string(),
@@ -257,6 +293,10 @@ pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned
             "per category, values above Q3 + {}·IQR of log1p(value) on training days are clipped to that fence",
             opts.rule.k
         ),
+        refit: RefitReport {
+            imputed: refit_imputed_counts,
+            clipped: refit_clipped_counts,
+        },
         seconds: 0.0,
     };
     Ok(Cleaned {
@@ -266,6 +306,12 @@ pub fn clean(table: &dyn RawRows, path: &Path, opts: &Options) -> Result<Cleaned
         rejections,
         stats,
         report,
+        refit: Refit {
+            rows: refit_rows,
+            imputed: refit_imputed,
+            clipped: refit_clipped,
+            stats: refit_stats,
+        },
     })
 }
 

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use polars::prelude::*;
-use salescast_core::artifact::{save_json, save_plain_json, write_atomic};
+use salescast_core::artifact::{save_json, save_plain_json, save_timings, write_atomic};
 use salescast_core::schema::{date_to_days, days_to_date};
 use salescast_core::{Column as Col, Transaction};
 
 use crate::clean::{Cleaned, Options, RawRows, clean};
 use crate::error::{PreprocessError, Result};
 use crate::report::PreprocessReport;
-use crate::stats::{self, CleaningStats};
+use crate::stats::{self, CleaningStats, Clipped, Imputed};
 
 /// The cleaned data's file name inside the output directory.
 pub const CLEAN_FILE: &str = "clean.parquet";
@@ -22,6 +22,8 @@ pub const CLEAN_FILE: &str = "clean.parquet";
 pub const REPORT_FILE: &str = "report.json";
 /// The fitted cleaning statistics' file name.
 pub const STATS_FILE: &str = "cleaning.json";
+/// The subdirectory holding the refit's cleaned data and statistics (fitted on every day).
+pub const REFIT_DIR: &str = "refit";
 
 /// The formats a raw file may come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +159,11 @@ fn str_col(name: &str, values: impl Iterator<Item = Option<String>>) -> Column {
 
 /// Builds the cleaned frame: the contract's columns, typed, plus what cleaning did to each row.
 pub fn to_frame(c: &Cleaned) -> Result<DataFrame> {
-    let rows = &c.rows;
+    frame_of(&c.rows, &c.imputed, &c.clipped)
+}
+
+/// [`to_frame`] of any cleaned rows and what cleaning did to them.
+fn frame_of(rows: &[Transaction], imputed: &[Imputed], clipped: &[Clipped]) -> Result<DataFrame> {
     let f64_col = |name: &str, f: &dyn Fn(&Transaction) -> f64| -> Column {
         Column::new(name.into(), rows.iter().map(f).collect::<Vec<f64>>())
     };
@@ -206,19 +212,19 @@ pub fn to_frame(c: &Cleaned) -> Result<DataFrame> {
         f64_col(Col::Revenue.name(), &|t| t.revenue.unwrap_or(f64::NAN)),
         bool_col(
             "category_imputed",
-            c.imputed.iter().map(|i| i.category).collect(),
+            imputed.iter().map(|i| i.category).collect(),
         ),
         bool_col(
             "unit_price_imputed",
-            c.imputed.iter().map(|i| i.unit_price).collect(),
+            imputed.iter().map(|i| i.unit_price).collect(),
         ),
         bool_col(
             "quantity_clipped",
-            c.clipped.iter().map(|i| i.quantity).collect(),
+            clipped.iter().map(|i| i.quantity).collect(),
         ),
         bool_col(
             "revenue_clipped",
-            c.clipped.iter().map(|i| i.revenue).collect(),
+            clipped.iter().map(|i| i.revenue).collect(),
         ),
     ];
     DataFrame::new(rows.len(), cols).map_err(|e| write_err(Path::new(CLEAN_FILE), e))
@@ -340,6 +346,10 @@ pub struct Outputs {
     pub rejected: PathBuf,
     pub report: PathBuf,
     pub stats: PathBuf,
+    /// `refit/clean.parquet` and `refit/cleaning.json`: the same rows cleaned by statistics from
+    /// every day.
+    pub refit_clean: PathBuf,
+    pub refit_stats: PathBuf,
 }
 
 impl Outputs {
@@ -354,6 +364,8 @@ impl Outputs {
             rejected: out_dir.join(format!("{stem}.rejected.csv")),
             report: out_dir.join(REPORT_FILE),
             stats: out_dir.join(STATS_FILE),
+            refit_clean: out_dir.join(REFIT_DIR).join(CLEAN_FILE),
+            refit_stats: out_dir.join(REFIT_DIR).join(STATS_FILE),
         }
     }
 }
@@ -384,9 +396,18 @@ pub fn run(input: &Path, out_dir: &Path, opts: &Options) -> Result<Run> {
     drop(df);
     write_rejected(&outputs.rejected, &table, &cleaned)?;
     save_json(&outputs.stats, stats::KIND, stats::VERSION, &cleaned.stats)?;
+    let r = &cleaned.refit;
+    let mut df = frame_of(&r.rows, &r.imputed, &r.clipped)?;
+    write_parquet(&outputs.refit_clean, &mut df)?;
+    drop(df);
+    save_json(&outputs.refit_stats, stats::KIND, stats::VERSION, &r.stats)?;
     let mut report = cleaned.report.clone();
     report.seconds = started.elapsed().as_secs_f64();
     save_plain_json(&outputs.report, &report)?;
+    save_timings(
+        out_dir,
+        &serde_json::json!({"stage": "preprocess", "seconds": report.seconds}),
+    )?;
     for (reason, n) in &report.rejected_by_reason {
         tracing::info!(reason = %reason, rows = n, "rejected");
     }

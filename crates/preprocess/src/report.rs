@@ -14,6 +14,12 @@ pub struct SplitReport {
     pub train_end: NaiveDate,
     pub test_start: NaiveDate,
     pub test_days: u32,
+    /// The window asked for, when the data were too short for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_test_days: Option<u32>,
+    /// What was done about a short history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl From<&TimeSplit> for SplitReport {
@@ -24,8 +30,17 @@ impl From<&TimeSplit> for SplitReport {
             train_end: s.train_end(),
             test_start: s.test_start,
             test_days: s.test_days,
+            requested_test_days: s.requested_test_days,
+            note: s.shrink_note(),
         }
     }
+}
+
+/// What the refit's cleaning (statistics from every day) filled in and clipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefitReport {
+    pub imputed: BTreeMap<String, usize>,
+    pub clipped: BTreeMap<String, usize>,
 }
 
 /// What cleaning did: `rows_in = rows_out + rows_rejected + duplicates_dropped`.
@@ -48,5 +63,11 @@ pub struct PreprocessReport {
     pub extra_columns: Vec<String>,
     pub split: SplitReport,
     pub outlier_rule: String,
+    /// The cleaning of the refit on all days (`refit/` beside the cleaned data).
+    #[serde(default)]
+    pub refit: RefitReport,
+    /// Wall-clock time: kept out of the report file (which must be the same bytes on every run)
+    /// and written to `timings.json` beside it instead.
+    #[serde(skip)]
     pub seconds: f64,
 }
