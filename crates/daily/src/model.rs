@@ -29,6 +29,10 @@ pub enum DailyModel {
         periods: Vec<usize>,
         history: Vec<f64>,
     },
+    /// The mean of several models' forecasts, fitted on the same days. Its interval bounds are
+    /// the members' bounds averaged (quantile averaging), which keeps them ordered and at the
+    /// asked level when the members agree.
+    Mean { members: Vec<DailyModel> },
 }
 
 /// How to fit a candidate again on another window (the orders stay fixed).
@@ -43,6 +47,10 @@ pub enum Recipe {
     MstlEts {
         periods: Vec<usize>,
     },
+    /// The mean of the members' forecasts (a combination the cross-validation ranked).
+    Mean {
+        members: Vec<Recipe>,
+    },
 }
 
 impl Recipe {
@@ -54,6 +62,14 @@ impl Recipe {
             } if *calendar != CalendarSpec::none() => format!("sarimax{order}"),
             Recipe::Sarima { order, .. } => format!("sarima{order}"),
             Recipe::MstlEts { periods } => format!("mstl{periods:?}+ets"),
+            Recipe::Mean { members } => format!(
+                "mean[{}]",
+                members
+                    .iter()
+                    .map(Recipe::name)
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
         }
     }
 
@@ -84,12 +100,61 @@ impl Recipe {
                 model.forecast(start, 1, None)?;
                 Ok(model)
             }
+            Recipe::Mean { members } => Ok(DailyModel::Mean {
+                members: members
+                    .iter()
+                    .map(|m| m.fit(start, y))
+                    .collect::<Result<_>>()?,
+            }),
         }
+    }
+}
+
+/// The mean of forecasts of the same horizon: points averaged, and interval bounds averaged
+/// when every member has them.
+pub fn mean_forecast(parts: &[Forecast]) -> Forecast {
+    let n = parts.len().max(1) as f64;
+    let h = parts.first().map_or(0, |f| f.point.len());
+    let mean_of = |get: &dyn Fn(&Forecast) -> &[f64]| -> Vec<f64> {
+        (0..h)
+            .map(|i| parts.iter().map(|f| get(f)[i]).sum::<f64>() / n)
+            .collect()
+    };
+    let intervals = match parts
+        .iter()
+        .map(|f| f.intervals.as_ref())
+        .collect::<Option<Vec<_>>>()
+    {
+        Some(iv) if !iv.is_empty() => Some(augurs_core::ForecastIntervals {
+            level: iv[0].level,
+            lower: (0..h)
+                .map(|i| iv.iter().map(|v| v.lower[i]).sum::<f64>() / n)
+                .collect(),
+            upper: (0..h)
+                .map(|i| iv.iter().map(|v| v.upper[i]).sum::<f64>() / n)
+                .collect(),
+        }),
+        _ => None,
+    };
+    Forecast {
+        point: mean_of(&|f| &f.point),
+        intervals,
     }
 }
 
 /// Automatic SARIMA(X) orders on `y` (first day `start`), weekly seasonality.
 pub fn auto_recipe(start: NaiveDate, y: &[f64], calendar: CalendarSpec) -> Result<Recipe> {
+    auto_recipe_with(start, y, calendar, None)
+}
+
+/// [`auto_recipe`] with the seasonal differencing order fixed (`Some(1)`: D = 1, which the
+/// seasonal unit-root test alone rarely picks on revenue whose weekly pattern drifts slowly).
+pub fn auto_recipe_with(
+    start: NaiveDate,
+    y: &[f64],
+    calendar: CalendarSpec,
+    seasonal_d: Option<usize>,
+) -> Result<Recipe> {
     let exog = calendar.regressors(start, y.len());
     // Tighter limits than auto.arima's defaults: on three years of daily revenue the stepwise
     // search otherwise wanders to models such as (3,1,4)(2,0,2,7) whose refits on the
@@ -99,6 +164,7 @@ pub fn auto_recipe(start: NaiveDate, y: &[f64], calendar: CalendarSpec) -> Resul
         max_q: 3,
         max_seasonal_p: 1,
         max_seasonal_q: 1,
+        seasonal_d,
         ..AutoSarima::new(7)
     };
     let r = auto.fit(y, &exog)?;
@@ -130,6 +196,7 @@ impl DailyModel {
         match self {
             DailyModel::Sarima { fitted, .. } => fitted.nobs,
             DailyModel::MstlEts { history, .. } => history.len(),
+            DailyModel::Mean { members } => members.first().map_or(0, DailyModel::nobs),
         }
     }
 
@@ -149,6 +216,9 @@ impl DailyModel {
             DailyModel::MstlEts { periods, .. } => Recipe::MstlEts {
                 periods: periods.clone(),
             },
+            DailyModel::Mean { members } => Recipe::Mean {
+                members: members.iter().map(DailyModel::recipe).collect(),
+            },
         }
     }
 
@@ -156,7 +226,7 @@ impl DailyModel {
     pub fn order(&self) -> Option<Order> {
         match self {
             DailyModel::Sarima { fitted, .. } => Some(fitted.order),
-            DailyModel::MstlEts { .. } => None,
+            DailyModel::MstlEts { .. } | DailyModel::Mean { .. } => None,
         }
     }
 
@@ -164,7 +234,7 @@ impl DailyModel {
     pub fn aic(&self) -> Option<f64> {
         match self {
             DailyModel::Sarima { fitted, .. } => Some(fitted.aic()),
-            DailyModel::MstlEts { .. } => None,
+            DailyModel::MstlEts { .. } | DailyModel::Mean { .. } => None,
         }
     }
 
@@ -184,6 +254,13 @@ impl DailyModel {
             }
             DailyModel::MstlEts { periods, history } => {
                 mstl_forecast(periods, history, horizon, level)
+            }
+            DailyModel::Mean { members } => {
+                let parts = members
+                    .iter()
+                    .map(|m| m.forecast(start, horizon, level))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(mean_forecast(&parts))
             }
         }
     }
@@ -245,5 +322,32 @@ impl Scores {
             mape,
             mase: if scale > 0.0 { mae / scale } else { f64::NAN },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mean_averages_points_and_interval_bounds() {
+        let f = |p: f64, w: f64| Forecast {
+            point: vec![p, p + 1.0],
+            intervals: Some(augurs_core::ForecastIntervals {
+                level: 0.95,
+                lower: vec![p - w, p + 1.0 - w],
+                upper: vec![p + w, p + 1.0 + w],
+            }),
+        };
+        let m = mean_forecast(&[f(10.0, 2.0), f(20.0, 4.0)]);
+        assert_eq!(m.point, vec![15.0, 16.0]);
+        let iv = m.intervals.unwrap();
+        assert_eq!((iv.lower[0], iv.upper[0]), (12.0, 18.0));
+        // one member without intervals: none for the mean
+        let bare = Forecast {
+            point: vec![0.0, 0.0],
+            intervals: None,
+        };
+        assert!(mean_forecast(&[f(1.0, 1.0), bare]).intervals.is_none());
     }
 }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
-use crate::model::{DailyModel, Recipe, Scores, auto_recipe};
+use crate::model::{DailyModel, Recipe, Scores, auto_recipe, auto_recipe_with, mean_forecast};
 use crate::regressors::CalendarSpec;
 
 /// Settings of the selection.
@@ -98,8 +98,10 @@ pub struct Selection {
 }
 
 /// The candidate recipes: SARIMAX with automatic orders chosen on the data before the first
-/// fold (so no fold's target influences the orders), the same orders without regressors, and
-/// MSTL+ETS (weekly, plus yearly when two years precede the first fold).
+/// fold (so no fold's target influences the orders), the same orders without regressors, the
+/// automatic SARIMAX with seasonal differencing (D = 1) when the search left it out, and
+/// MSTL+ETS (weekly, plus yearly when two years precede the first fold). Combinations of the
+/// best of these are added by [`select`] from their fold forecasts.
 fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<Vec<Recipe>> {
     let origin = y.len() - settings.folds * settings.fold_days;
     let sarimax = auto_recipe(start, &y[..origin], settings.calendar)?;
@@ -109,13 +111,21 @@ fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<
         trend,
         calendar,
     } = sarimax
-        && calendar != CalendarSpec::none()
     {
-        out.push(Recipe::Sarima {
-            calendar: CalendarSpec::none(),
-            order,
-            trend,
-        });
+        if calendar != CalendarSpec::none() {
+            out.push(Recipe::Sarima {
+                calendar: CalendarSpec::none(),
+                order,
+                trend,
+            });
+        }
+        if order.seasonal_d == 0 {
+            // A failed search only loses this candidate, never the selection.
+            match auto_recipe_with(start, &y[..origin], settings.calendar, Some(1)) {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::warn!(error = %e, "no seasonally differenced candidate"),
+            }
+        }
     }
     out.push(Recipe::MstlEts { periods: vec![7] });
     if origin >= 2 * 365 + 7 {
@@ -124,6 +134,36 @@ fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<
         });
     }
     Ok(out)
+}
+
+/// Sizes of the combinations tried: the mean of the best two, and of the best three, single
+/// candidates by cross-validated MASE.
+const COMBINED: [usize; 2] = [2, 3];
+
+/// A candidate's result from its fold forecasts (`Err` where a fold could not be fitted).
+fn scored(
+    recipe: &Recipe,
+    folds: &[std::result::Result<Vec<f64>, String>],
+    windows: &[(usize, usize)],
+    train: &[f64],
+) -> CandidateResult {
+    let error = folds.iter().find_map(|r| r.as_ref().err().cloned());
+    let fold_mase: Vec<f64> = folds
+        .iter()
+        .zip(windows)
+        .map(|(r, &(end, days))| match r {
+            Ok(point) => Scores::new(&train[end..end + days], point, &train[..end]).mase,
+            Err(_) => f64::NAN,
+        })
+        .collect();
+    let mean = fold_mase.iter().sum::<f64>() / fold_mase.len() as f64;
+    CandidateResult {
+        name: recipe.name(),
+        recipe: recipe.clone(),
+        mean_mase: (error.is_none() && mean.is_finite()).then_some(mean),
+        fold_mase,
+        error,
+    }
 }
 
 /// Selects the champion on `train` (first day `start`), scores it on `test` (the days right
@@ -174,7 +214,7 @@ pub fn select(
     let jobs: Vec<(usize, usize)> = (0..recipes.len())
         .flat_map(|c| (0..n_windows).map(move |f| (c, f)))
         .collect();
-    let fold_results: Vec<std::result::Result<f64, String>> = jobs
+    let fold_points: Vec<std::result::Result<Vec<f64>, String>> = jobs
         .par_iter()
         .map(|&(c, f)| {
             let (end, days) = windows[f];
@@ -184,33 +224,47 @@ pub fn select(
             let fc = fitted
                 .forecast(start, days, None)
                 .map_err(|e| e.to_string())?;
-            let actual = &train[end..end + days];
-            Ok(Scores::new(actual, &fc.point, &train[..end]).mase)
+            Ok(fc.point)
         })
         .collect();
-    let results: Vec<CandidateResult> = recipes
+    let folds_of = |c: usize| &fold_points[c * n_windows..(c + 1) * n_windows];
+    let mut results: Vec<CandidateResult> = recipes
         .iter()
         .enumerate()
-        .map(|(c, recipe)| {
-            let folds: Vec<&std::result::Result<f64, String>> = fold_results
-                [c * n_windows..(c + 1) * n_windows]
-                .iter()
-                .collect();
-            let error = folds.iter().find_map(|r| r.as_ref().err().cloned());
-            let fold_mase: Vec<f64> = folds
-                .iter()
-                .map(|r| r.as_ref().copied().unwrap_or(f64::NAN))
-                .collect();
-            let mean = fold_mase.iter().sum::<f64>() / fold_mase.len() as f64;
-            CandidateResult {
-                name: recipe.name(),
-                recipe: recipe.clone(),
-                mean_mase: (error.is_none() && mean.is_finite()).then_some(mean),
-                fold_mase,
-                error,
-            }
-        })
+        .map(|(c, recipe)| scored(recipe, folds_of(c), &windows, train))
         .collect();
+    // Combinations: the mean of the best singles' fold forecasts, so they cost no extra fit.
+    let mut best: Vec<usize> = (0..recipes.len())
+        .filter(|&c| results[c].mean_mase.is_some())
+        .collect();
+    best.sort_by(|&a, &b| {
+        results[a]
+            .mean_mase
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&results[b].mean_mase.unwrap_or(f64::INFINITY))
+    });
+    for k in COMBINED.into_iter().filter(|&k| best.len() >= k) {
+        let members = &best[..k];
+        let folds: Vec<std::result::Result<Vec<f64>, String>> = (0..n_windows)
+            .map(|f| {
+                let parts = members
+                    .iter()
+                    .map(|&c| {
+                        folds_of(c)[f].as_ref().map(|p| augurs_core::Forecast {
+                            point: p.clone(),
+                            intervals: None,
+                        })
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(Clone::clone)?;
+                Ok(mean_forecast(&parts).point)
+            })
+            .collect();
+        let recipe = Recipe::Mean {
+            members: members.iter().map(|&c| recipes[c].clone()).collect(),
+        };
+        results.push(scored(&recipe, &folds, &windows, train));
+    }
     let mut ranked: Vec<&CandidateResult> =
         results.iter().filter(|c| c.mean_mase.is_some()).collect();
     ranked.sort_by(|a, b| {
