@@ -166,6 +166,30 @@ fn scored(
     }
 }
 
+/// Indices of the candidates that were scored, best (lowest mean cross-validation MASE) first;
+/// ties keep the candidates' order, so the ranking is deterministic.
+fn ranked(results: &[CandidateResult]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..results.len())
+        .filter(|&i| results[i].mean_mase.is_some())
+        .collect();
+    order.sort_by(|&a, &b| {
+        let mase = |i: usize| results[i].mean_mase.unwrap_or(f64::INFINITY);
+        mase(a).total_cmp(&mase(b))
+    });
+    order
+}
+
+/// The recipes to try in turn where `first` cannot be fitted: `first`, then the other scored
+/// candidates in ranking order.
+fn fallback_order(first: Recipe, candidates: &[CandidateResult]) -> Vec<Recipe> {
+    let rest: Vec<Recipe> = ranked(candidates)
+        .into_iter()
+        .map(|i| candidates[i].recipe.clone())
+        .filter(|r| *r != first)
+        .collect();
+    std::iter::once(first).chain(rest).collect()
+}
+
 /// Selects the champion on `train` (first day `start`), scores it on `test` (the days right
 /// after), and fits the champion's recipe on each store series in parallel.
 pub fn select(
@@ -234,15 +258,7 @@ pub fn select(
         .map(|(c, recipe)| scored(recipe, folds_of(c), &windows, train))
         .collect();
     // Combinations: the mean of the best singles' fold forecasts, so they cost no extra fit.
-    let mut best: Vec<usize> = (0..recipes.len())
-        .filter(|&c| results[c].mean_mase.is_some())
-        .collect();
-    best.sort_by(|&a, &b| {
-        results[a]
-            .mean_mase
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&results[b].mean_mase.unwrap_or(f64::INFINITY))
-    });
+    let best = ranked(&results);
     for k in COMBINED.into_iter().filter(|&k| best.len() >= k) {
         let members = &best[..k];
         let folds: Vec<std::result::Result<Vec<f64>, String>> = (0..n_windows)
@@ -265,17 +281,10 @@ pub fn select(
         };
         results.push(scored(&recipe, &folds, &windows, train));
     }
-    let mut ranked: Vec<&CandidateResult> =
-        results.iter().filter(|c| c.mean_mase.is_some()).collect();
-    ranked.sort_by(|a, b| {
-        a.mean_mase
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY))
-    });
     // The best candidate that also fits on the whole training period.
     let mut champion = None;
     let mut last_error = None;
-    for c in &ranked {
+    for c in ranked(&results).into_iter().map(|i| &results[i]) {
         match c.recipe.fit(start, train) {
             Ok(m) => {
                 champion = Some(m);
@@ -304,15 +313,7 @@ pub fn select(
     };
     // Each store gets the champion's recipe; where that fails (a store series can be too
     // irregular for the orders chosen on the total), the next candidates in ranking order.
-    let first = champion.recipe();
-    let order: Vec<Recipe> = std::iter::once(first.clone())
-        .chain(
-            ranked
-                .iter()
-                .map(|c| c.recipe.clone())
-                .filter(|r| *r != first),
-        )
-        .collect();
+    let order = fallback_order(champion.recipe(), &results);
     let fitted: Vec<(String, Result<DailyModel>)> = stores
         .par_iter()
         .map(|(name, y)| {
@@ -372,23 +373,7 @@ pub fn refit(
     stores: &[(String, Vec<f64>)],
 ) -> Result<Refitted> {
     let first = champion.recipe();
-    let mut ranked: Vec<&CandidateResult> = candidates
-        .iter()
-        .filter(|c| c.mean_mase.is_some())
-        .collect();
-    ranked.sort_by(|a, b| {
-        a.mean_mase
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY))
-    });
-    let order: Vec<Recipe> = std::iter::once(first.clone())
-        .chain(
-            ranked
-                .iter()
-                .map(|c| c.recipe.clone())
-                .filter(|r| *r != first),
-        )
-        .collect();
+    let order = fallback_order(first.clone(), candidates);
     let mut last_error = None;
     let mut refitted = None;
     for recipe in &order {
