@@ -54,7 +54,10 @@ pub fn prediction_column(model: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     Num(Vec<f64>),
-    Cat { codes: Vec<u32>, labels: Vec<String> },
+    Cat {
+        codes: Vec<u32>,
+        labels: Vec<String>,
+    },
 }
 
 impl Values {

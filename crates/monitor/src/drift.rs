@@ -331,8 +331,8 @@ fn finish(out: &mut ColumnDrift, test: StatTest, score: f64) {
     out.test = Some(test);
     out.test_name = Some(test.evidently_name().to_owned());
     out.threshold = Some(threshold);
-    out.drifted = score.is_finite() && test.drifted(score, threshold)
-        || (test.is_p_value() && score == 0.0);
+    out.drifted =
+        score.is_finite() && test.drifted(score, threshold) || (test.is_p_value() && score == 0.0);
     out.score = Some(score);
 }
 
@@ -343,10 +343,7 @@ pub fn compare(reference: &Frame, current: &Frame, drift_share: f64) -> DriftRep
         .iter()
         .filter_map(|r| current.get(&r.name).map(|c| (r, c)))
         .collect();
-    let columns: Vec<ColumnDrift> = pairs
-        .par_iter()
-        .map(|(r, c)| column_drift(r, c))
-        .collect();
+    let columns: Vec<ColumnDrift> = pairs.par_iter().map(|(r, c)| column_drift(r, c)).collect();
     let tested = columns.iter().filter(|c| c.skipped.is_none()).count();
     let drifted = columns.iter().filter(|c| c.drifted).count();
     let share = if tested == 0 {

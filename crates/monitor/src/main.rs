@@ -32,7 +32,12 @@ struct Args {
     #[arg(long, env = "SALESCAST_BASELINE_METRICS")]
     baseline_metrics: Option<PathBuf>,
     /// Where the reports go (`monitor-<run>.json|html`, `latest.json|html`).
-    #[arg(long, alias = "reports-dir", env = "SALESCAST_REPORTS_DIR", default_value = "reports")]
+    #[arg(
+        long,
+        alias = "reports-dir",
+        env = "SALESCAST_REPORTS_DIR",
+        default_value = "reports"
+    )]
     report_dir: PathBuf,
     /// The alert log (JSON lines, appended). Default: `<report-dir>/alerts.jsonl`.
     #[arg(long, env = "SALESCAST_ALERT_LOG")]

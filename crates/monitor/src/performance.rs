@@ -63,13 +63,7 @@ pub struct ModelPerformance {
 
 pub const DLE_METHOD: &str = "direct loss estimation (NannyML 0.13 DLE: a boosting model fitted on the held-out window predicts each row's absolute error from the features and the prediction, clipped at 0 and averaged; band ± 3 sampling errors)";
 
-fn check(
-    metric: &str,
-    source: Source,
-    value: f64,
-    baseline: f64,
-    increase: f64,
-) -> MetricCheck {
+fn check(metric: &str, source: Source, value: f64, baseline: f64, increase: f64) -> MetricCheck {
     let limit = baseline * (1.0 + increase);
     MetricCheck {
         metric: metric.to_owned(),

@@ -299,9 +299,8 @@ pub fn build(
         let bytes = model.to_bytes()?;
         let artifact = dle_file(h.kind);
         write_atomic(&models_dir.join(&artifact), |w| w.write_all(&bytes))?;
-        let missing = |what: &str| {
-            MonitorError::BadInput(format!("{}: no held-out {what}", h.kind.name()))
-        };
+        let missing =
+            |what: &str| MonitorError::BadInput(format!("{}: no held-out {what}", h.kind.name()));
         models.insert(
             h.kind.name().to_owned(),
             ModelReference {

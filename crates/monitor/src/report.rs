@@ -227,7 +227,11 @@ pub fn line_svg(title: &str, points: &[(String, f64)], unit: &str) -> String {
     let (w, ht, left, bottom, top) = (680.0, 160.0, 60.0, 24.0, 20.0);
     let plot_w = w - left - 10.0;
     let plot_h = ht - bottom - top;
-    let finite: Vec<f64> = points.iter().map(|p| p.1).filter(|v| v.is_finite()).collect();
+    let finite: Vec<f64> = points
+        .iter()
+        .map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .collect();
     let (mut lo, mut hi) = finite
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
@@ -401,11 +405,7 @@ pub fn html(report: &Report, history: &[HistoryEntry]) -> String {
     s.push_str("</section>");
 
     if let Some(d) = &report.daily {
-        let _ = write!(
-            s,
-            "<section><h2>Daily forecast ({})</h2>",
-            esc(&d.model)
-        );
+        let _ = write!(s, "<section><h2>Daily forecast ({})</h2>", esc(&d.model));
         match &d.skipped {
             Some(why) => {
                 let _ = write!(s, "<p class=\"muted\">Not checked: {}</p>", esc(why));
@@ -448,7 +448,11 @@ pub fn html(report: &Report, history: &[HistoryEntry]) -> String {
         pct(ds.share),
         pct(ds.drift_share),
         if ds.drift { "alert" } else { "ok" },
-        if ds.drift { "dataset drift" } else { "no dataset drift" },
+        if ds.drift {
+            "dataset drift"
+        } else {
+            "no dataset drift"
+        },
         esc(&report.drift.convention)
     );
     s.push_str("<div class=\"wrap\"><table><thead><tr><th>column</th><th>role</th><th>test</th><th>score</th><th>threshold</th><th>drift</th><th>PSI</th><th>missing ref → cur</th><th>notes</th></tr></thead><tbody>");
@@ -491,7 +495,10 @@ pub fn html(report: &Report, history: &[HistoryEntry]) -> String {
                 s,
                 "<h3>{}</h3>{}",
                 esc(&c.column),
-                bars_svg(&format!("{}: reference and current distributions", c.column), h)
+                bars_svg(
+                    &format!("{}: reference and current distributions", c.column),
+                    h
+                )
             );
         }
     }

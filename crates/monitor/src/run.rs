@@ -97,7 +97,10 @@ impl Models {
 
 /// Per model: the predictions and the DLE's per-row losses, in row order. Rows are scored in
 /// parallel chunks, so memory stays a few chunks of features whatever the batch's size.
-pub fn score(models: &Models, rows: &[Transaction]) -> Result<BTreeMap<Kind, (Vec<f64>, Vec<f64>)>> {
+pub fn score(
+    models: &Models,
+    rows: &[Transaction],
+) -> Result<BTreeMap<Kind, (Vec<f64>, Vec<f64>)>> {
     const CHUNK: usize = 8192;
     let served = &models.served;
     let d = served.transform.n_features();
@@ -138,10 +141,14 @@ pub fn score(models: &Models, rows: &[Transaction]) -> Result<BTreeMap<Kind, (Ve
 
 /// Reads `metrics.json` (the evaluate stage's) for the baselines it holds.
 fn baselines_from(path: &Path) -> Result<BTreeMap<String, Scores>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| MonitorError::BadInput(format!("--baseline-metrics {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        MonitorError::BadInput(format!("--baseline-metrics {}: {e}", path.display()))
+    })?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        MonitorError::BadInput(format!("--baseline-metrics {}: not JSON: {e}", path.display()))
+        MonitorError::BadInput(format!(
+            "--baseline-metrics {}: not JSON: {e}",
+            path.display()
+        ))
     })?;
     let obj = v.as_object().ok_or_else(|| {
         MonitorError::BadInput(format!(
@@ -246,7 +253,11 @@ fn decide(
             run_id,
             at,
             AlertKind::Drift,
-            format!("drift in {} feature(s): {}", features.len(), parts.join(", ")),
+            format!(
+                "drift in {} feature(s): {}",
+                features.len(),
+                parts.join(", ")
+            ),
         );
         a.features = features.iter().map(|c| c.column.clone()).collect();
         alerts.push(a);
@@ -457,7 +468,11 @@ pub fn evaluate(opts: &RunOptions, models: &Models) -> Result<Report> {
         &drift,
         &opts.settings,
     );
-    let status = if alerts.is_empty() { "healthy" } else { "alert" };
+    let status = if alerts.is_empty() {
+        "healthy"
+    } else {
+        "alert"
+    };
     Ok(Report {
         format_version: report::REPORT_VERSION,
         run_id: id,
@@ -518,8 +533,12 @@ pub async fn run(opts: &RunOptions) -> Result<(Report, Written)> {
         + "\n";
     let html = report::html(&report, &history);
     let written = Written {
-        json: opts.report_dir.join(format!("monitor-{}.json", report.run_id)),
-        html: opts.report_dir.join(format!("monitor-{}.html", report.run_id)),
+        json: opts
+            .report_dir
+            .join(format!("monitor-{}.json", report.run_id)),
+        html: opts
+            .report_dir
+            .join(format!("monitor-{}.html", report.run_id)),
         latest_json: opts.report_dir.join("latest.json"),
         latest_html: opts.report_dir.join("latest.html"),
     };
@@ -528,7 +547,10 @@ pub async fn run(opts: &RunOptions) -> Result<(Report, Written)> {
     write_text(&written.latest_json, &json)?;
     write_text(&written.latest_html, &html)?;
     let finished = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-    outputs::write_prometheus(&opts.prometheus, &outputs::prometheus_text(&report, finished))?;
+    outputs::write_prometheus(
+        &opts.prometheus,
+        &outputs::prometheus_text(&report, finished),
+    )?;
     if opts.mlflow
         && let Some(logged) = outputs::log_to_mlflow(&report, &opts.project_dir).await
     {

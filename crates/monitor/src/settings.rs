@@ -107,9 +107,8 @@ impl MonitorSettings {
             .map_err(|e| MonitorError::BadInput(format!("{}: {e}", path.display())))?;
         let settings = match doc.get("monitor") {
             None | Some(serde_yaml_ng::Value::Null) => Self::default(),
-            Some(v) => serde_yaml_ng::from_value(v.clone()).map_err(|e| {
-                MonitorError::BadInput(format!("{}: monitor: {e}", path.display()))
-            })?,
+            Some(v) => serde_yaml_ng::from_value(v.clone())
+                .map_err(|e| MonitorError::BadInput(format!("{}: monitor: {e}", path.display())))?,
         };
         settings.validate()?;
         Ok(settings)
