@@ -193,6 +193,14 @@ fn parse_kind(name: &str) -> Result<salescast_models::Kind, Failure> {
     })
 }
 
+/// The `monitor:` section, checked.
+fn monitor_settings(p: &Params) -> Result<salescast_monitor::settings::MonitorSettings, Failure> {
+    let m = p.monitor.clone().unwrap_or_default();
+    m.validate()
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("params {e}")))?;
+    Ok(m)
+}
+
 fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure> {
     let d = TrainOptions::default();
     let (kinds, daily) = match t.models.clone().or_else(|| p.train.models.clone()) {
@@ -267,6 +275,7 @@ fn run_train(
     models_dir: &Path,
     opts: &TrainOptions,
     track: &TrackSettings,
+    monitor: &salescast_monitor::settings::MonitorSettings,
 ) -> Result<TrainReport, Failure> {
     let tracker = track::tracker(track)?;
     let ctx = tracker.as_ref().map(|t| {
@@ -343,6 +352,7 @@ fn run_train(
     if let Some(d) = &daily {
         salescast_pipeline::daily::record_in_manifest(models_dir, d)?;
     }
+    salescast_pipeline::reference::write_reference(data_dir, models_dir, monitor)?;
     tracing::info!(
         champion = %outcome.manifest.champion,
         baseline_mae = outcome.baseline.mae,
@@ -381,6 +391,7 @@ fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
         &a.models_dir,
         &train_options(&a.train, p)?,
         &a.track,
+        &monitor_settings(p)?,
     )?;
     if let Some(path) = &a.runs_file {
         let runs = report.tracking.as_ref().map(|t| &t.runs);
@@ -505,6 +516,7 @@ fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
         &models_dir,
         &train_options(&a.train, p)?,
         &a.track,
+        &monitor_settings(p)?,
     )?;
     let metrics = run_evaluate(
         &features_dir,

@@ -20,6 +20,9 @@ pub struct Params {
     pub features: FeaturesParams,
     #[serde(default)]
     pub train: TrainParams,
+    /// The monitor's thresholds and the reference sample drawn at training time.
+    #[serde(default)]
+    pub monitor: Option<salescast_monitor::settings::MonitorSettings>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use salescast_core::schema::{Column as Field, ColumnMap, Mode, Transaction, parse_row_into};
+use salescast_core::schema::{
+    Column as Field, ColumnMap, Mode, Transaction, non_blank, parse_non_negative, parse_row_into,
+};
 use salescast_preprocess::clean::RawRows;
 use salescast_preprocess::frame::read_raw;
 use serde::{Deserialize, Serialize};
@@ -279,11 +281,26 @@ pub fn read_batch(path: &Path) -> Result<Batch> {
         .with_min_len(CHUNK)
         .map(|row| {
             let mut t = Transaction::default();
-            parse_row_into(
-                |c| map.get(c).and_then(|i| table.cell(row, i)),
-                Mode::Scoring,
-                &mut t,
-            )
+            let cell = |c| map.get(c).and_then(|i| table.cell(row, i));
+            // Scoring rules for the inputs; the label, when present, by the contract's rule for
+            // numbers (a bad revenue is an invalid row, a blank one an unlabelled row).
+            parse_row_into(cell, Mode::Scoring, &mut t)
+                .and_then(|()| {
+                    // Quantity too: cleaning's outlier rule caps revenue through it.
+                    let mut errs = Vec::new();
+                    for (field, slot) in [
+                        (Field::Revenue, &mut t.revenue),
+                        (Field::Quantity, &mut t.quantity),
+                    ] {
+                        if let Some(s) = non_blank(cell(field)) {
+                            match parse_non_negative(field, s) {
+                                Ok(v) => *slot = Some(v),
+                                Err(e) => errs.push(e),
+                            }
+                        }
+                    }
+                    if errs.is_empty() { Ok(()) } else { Err(errs) }
+                })
             .map(|()| t)
             .map_err(|errs| {
                 let parts: Vec<String> = errs.iter().map(ToString::to_string).collect();

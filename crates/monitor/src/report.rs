@@ -22,6 +22,9 @@ pub struct InputSummary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invalid_examples: Vec<String>,
     pub labelled_rows: usize,
+    /// Labels above the training fences, clipped as cleaning clips the training data.
+    #[serde(default)]
+    pub clipped_labels: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_day: Option<chrono::NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]

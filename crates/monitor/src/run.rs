@@ -391,7 +391,7 @@ fn conventions() -> BTreeMap<String, String> {
     c.insert("drift".into(), drift::CONVENTION.into());
     c.insert(
         "performance".into(),
-        "MAE, RMSE, R² as scikit-learn computes them; MAPE over rows with non-zero revenue, |y| in the denominator (the training metrics' rule; Evidently divides by max(y, eps))".into(),
+        "MAE, RMSE, R² as scikit-learn computes them, on labels clipped at the training fences as cleaning clips the training data; MAPE over rows with non-zero revenue, |y| in the denominator (the training metrics' rule; Evidently divides by max(y, eps))".into(),
     );
     c.insert("estimated".into(), performance::DLE_METHOD.into());
     c.insert(
@@ -407,7 +407,17 @@ pub fn evaluate(opts: &RunOptions, models: &Models) -> Result<Report> {
     let now = chrono::Utc::now();
     let id = run_id(now);
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let batch = read_batch(&opts.new_data)?;
+    let mut batch = read_batch(&opts.new_data)?;
+    // The held-out baseline was measured on labels clipped at the training fences (the outlier
+    // rule of cleaning); new labels get the same rule, or one absurd row would decide the MAE.
+    let cleaning = &models.served.transform.cleaning;
+    let clipped_labels = batch
+        .rows
+        .iter_mut()
+        .filter(|t| t.revenue.is_some())
+        .map(|t| cleaning.clip(t).revenue)
+        .filter(|&clipped| clipped)
+        .count();
     let labelled = batch.has_revenue_column && batch.labelled_rows > 0;
     let scored = score(models, &batch.rows)?;
     let mut current = Frame::of_transactions(&batch.rows, labelled);
@@ -456,6 +466,7 @@ pub fn evaluate(opts: &RunOptions, models: &Models) -> Result<Report> {
         invalid_rows: batch.invalid,
         invalid_examples: batch.invalid_examples.clone(),
         labelled_rows: batch.labelled_rows,
+        clipped_labels,
         first_day: batch.rows.iter().map(|t| t.date).min(),
         last_day: batch.rows.iter().map(|t| t.date).max(),
     };

@@ -320,6 +320,32 @@ pub fn read_clean(path: &Path) -> Result<Vec<Transaction>> {
         .collect()
 }
 
+/// Reads the cleaned data back with the imputed values set back to missing (the
+/// `*_imputed` flags), i.e. the rows as they arrived after validation: what a monitor compares
+/// new, raw data with.
+pub fn read_clean_as_received(path: &Path) -> Result<Vec<Transaction>> {
+    let mut rows = read_clean(path)?;
+    let file = fs::File::open(path).map_err(|e| unreadable(path, "Parquet", e))?;
+    let df = ParquetReader::new(file)
+        .with_columns(Some(vec!["category_imputed".into(), "unit_price_imputed".into()]))
+        .finish()
+        .map_err(|e| unreadable(path, "Parquet", e))?;
+    let bad = |e: PolarsError| unreadable(path, "cleaned data", e);
+    let flag = |name: &str| -> Result<BooleanChunked> {
+        Ok(df.column(name).map_err(bad)?.bool().map_err(bad)?.clone())
+    };
+    let (cat, price) = (flag("category_imputed")?, flag("unit_price_imputed")?);
+    for (i, t) in rows.iter_mut().enumerate() {
+        if cat.get(i) == Some(true) {
+            t.category = None;
+        }
+        if price.get(i) == Some(true) {
+            t.unit_price = None;
+        }
+    }
+    Ok(rows)
+}
+
 /// Writes the rejected rows: every original cell, plus `reason`.
 fn write_rejected(path: &Path, table: &StringTable, c: &Cleaned) -> Result<()> {
     write_atomic(path, |w| {
