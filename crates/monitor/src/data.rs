@@ -301,11 +301,11 @@ pub fn read_batch(path: &Path) -> Result<Batch> {
                     }
                     if errs.is_empty() { Ok(()) } else { Err(errs) }
                 })
-            .map(|()| t)
-            .map_err(|errs| {
-                let parts: Vec<String> = errs.iter().map(ToString::to_string).collect();
-                format!("row {}: {}", row + 2, parts.join("; "))
-            })
+                .map(|()| t)
+                .map_err(|errs| {
+                    let parts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                    format!("row {}: {}", row + 2, parts.join("; "))
+                })
         })
         .collect();
     let mut rows = Vec::with_capacity(n);

@@ -415,7 +415,15 @@ pub fn evaluate(opts: &RunOptions, models: &Models) -> Result<Report> {
         .rows
         .iter_mut()
         .filter(|t| t.revenue.is_some())
-        .map(|t| cleaning.clip(t).revenue)
+        .map(|t| {
+            // Cleaning imputes before it clips (a blank category takes the product's, whose
+            // fence applies); the imputed copy is used for the fence only.
+            let mut c = t.clone();
+            cleaning.impute(&mut c);
+            let clipped = cleaning.clip(&mut c).revenue;
+            t.revenue = c.revenue;
+            clipped
+        })
         .filter(|&clipped| clipped)
         .count();
     let labelled = batch.has_revenue_column && batch.labelled_rows > 0;

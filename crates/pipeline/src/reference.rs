@@ -41,7 +41,10 @@ pub fn write_reference(
         tracing::warn!(path = %clean.display(), "no cleaned data beside the features: the monitor's reference profile is not written");
         return Ok(None);
     }
-    let refitted = models_dir.join(EVALUATION_DIR).join("manifest.json").is_file();
+    let refitted = models_dir
+        .join(EVALUATION_DIR)
+        .join("manifest.json")
+        .is_file();
     let (eval_dir, eval_transform) = if refitted {
         (
             models_dir.join(EVALUATION_DIR),
@@ -75,8 +78,8 @@ pub fn write_reference(
         })
         .collect();
     let daily = daily_reference(data_dir, models_dir, refitted)?;
-    let p = profile::build(models_dir, &rows, &held, &eval_transform, daily, settings)
-        .map_err(bad)?;
+    let p =
+        profile::build(models_dir, &rows, &held, &eval_transform, daily, settings).map_err(bad)?;
     tracing::info!(
         rows = p.sample_rows,
         from = %p.sampled_from.first,

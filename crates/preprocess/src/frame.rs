@@ -327,7 +327,10 @@ pub fn read_clean_as_received(path: &Path) -> Result<Vec<Transaction>> {
     let mut rows = read_clean(path)?;
     let file = fs::File::open(path).map_err(|e| unreadable(path, "Parquet", e))?;
     let df = ParquetReader::new(file)
-        .with_columns(Some(vec!["category_imputed".into(), "unit_price_imputed".into()]))
+        .with_columns(Some(vec![
+            "category_imputed".into(),
+            "unit_price_imputed".into(),
+        ]))
         .finish()
         .map_err(|e| unreadable(path, "Parquet", e))?;
     let bad = |e: PolarsError| unreadable(path, "cleaned data", e);

@@ -1,0 +1,411 @@
+//! `salescast-monitor` end to end on generated data: models trained on the first 360 days of a
+//! generated history, then batches from the days after it, as they are and altered.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
+use salescast_pipeline::train::{TrainOptions, train};
+use serde_json::Value;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    models: PathBuf,
+    header: String,
+    fresh: Vec<String>,
+}
+
+const TRAIN_DAYS: i64 = 360;
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = salescast_synth::Config {
+            rows: 45_000,
+            days: 430,
+            seed: 11,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        salescast_synth::generate(&cfg, &mut bytes, |_| {}).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap().to_owned();
+        let cut = (cfg.start + chrono::Duration::days(TRAIN_DAYS)).to_string();
+        let date_col = header.split(',').position(|h| h == "date").unwrap();
+        let (mut train_rows, mut fresh) = (Vec::new(), Vec::new());
+        for l in lines {
+            let d = l.split(',').nth(date_col).unwrap();
+            if d < cut.as_str() {
+                train_rows.push(l.to_owned());
+            } else {
+                fresh.push(l.to_owned());
+            }
+        }
+        let raw = dir.path().join("train.csv");
+        std::fs::write(&raw, format!("{header}\n{}\n", train_rows.join("\n"))).unwrap();
+        let processed = dir.path().join("data/processed");
+        let features = dir.path().join("data/features");
+        let models = dir.path().join("models");
+        salescast_preprocess::frame::run(&raw, &processed, &Default::default()).unwrap();
+        salescast_features::frame::run(&processed, &features, &Default::default()).unwrap();
+        let opts = TrainOptions {
+            kinds: Kind::ALL.to_vec(),
+            random_forest: RandomForestParams {
+                n_trees: 20,
+                ..Default::default()
+            },
+            gradient_boosting: GradientBoostingParams {
+                n_rounds: 80,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        train(&features, &models, &opts, false).unwrap();
+        let daily = salescast_daily::SelectSettings {
+            folds: 1,
+            fold_days: 14,
+            ..Default::default()
+        };
+        let d = salescast_pipeline::daily::train_daily(&features, &models, &daily, true).unwrap();
+        salescast_pipeline::daily::record_in_manifest(&models, &d).unwrap();
+        let settings = salescast_monitor::settings::MonitorSettings {
+            reference_rows: 20_000,
+            ..Default::default()
+        };
+        salescast_pipeline::reference::write_reference(&features, &models, &settings)
+            .unwrap()
+            .expect("profile written");
+        Fixture {
+            _dir: dir,
+            models,
+            header,
+            fresh,
+        }
+    })
+}
+
+/// Writes a batch: the fresh rows, each passed through `edit` (cells by column name).
+fn batch(
+    dir: &Path,
+    name: &str,
+    drop: &[&str],
+    edit: impl Fn(usize, &mut Vec<String>, &[&str]),
+) -> PathBuf {
+    let f = fixture();
+    let cols: Vec<&str> = f.header.split(',').collect();
+    let keep: Vec<usize> = (0..cols.len())
+        .filter(|&i| !drop.contains(&cols[i]))
+        .collect();
+    let mut out = keep.iter().map(|&i| cols[i]).collect::<Vec<_>>().join(",") + "\n";
+    for (n, l) in f.fresh.iter().enumerate() {
+        let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+        edit(n, &mut cells, &cols);
+        out += &(keep
+            .iter()
+            .map(|&i| cells[i].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\n");
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn col(cols: &[&str], name: &str) -> usize {
+    cols.iter().position(|c| *c == name).unwrap()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    report: Option<Value>,
+}
+
+fn monitor(data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_salescast-monitor"));
+    cmd.arg("--new-data")
+        .arg(data)
+        .arg("--models-dir")
+        .arg(&fixture().models)
+        .arg("--report-dir")
+        .arg(out.join("reports"))
+        .arg("--alert-log")
+        .arg(out.join("alerts.jsonl"))
+        .arg("--no-mlflow")
+        .args(extra)
+        .env_remove("SALESCAST_ALERT_WEBHOOK")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env("SALESCAST_PARAMS", "/nonexistent/params.yaml")
+        .current_dir(out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // The settings file is optional only at its default path; point at an empty one.
+    let params = out.join("params.yaml");
+    std::fs::write(&params, "").unwrap();
+    cmd.env("SALESCAST_PARAMS", &params);
+    let o = cmd.output().unwrap();
+    let report = std::fs::read_to_string(out.join("reports/latest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        report,
+    }
+}
+
+fn alerts(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn kinds(r: &Value) -> Vec<String> {
+    r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn fresh_data_from_the_same_generator_is_healthy() {
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "fresh.csv", &[], |_, _, _| {});
+    let r = monitor(&data, out.path(), &[], &[]);
+    let report = r.report.expect("report");
+    assert_eq!(
+        r.code, 0,
+        "{}\n{}\n{:#}",
+        r.stdout, r.stderr, report["alerts"]
+    );
+    assert!(alerts(out.path()).is_empty());
+    assert_eq!(report["status"], "healthy");
+    for p in report["performance"].as_array().unwrap() {
+        assert_eq!(p["source"], "realised");
+    }
+    // The reports exist beside each other; the HTML is self-contained.
+    let html = std::fs::read_to_string(out.path().join("reports/latest.html")).unwrap();
+    assert!(html.contains("<svg") || html.contains("No alert"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    let prom = std::fs::read_to_string(out.path().join("reports/salescast_monitor.prom")).unwrap();
+    assert!(prom.contains("salescast_monitor_status 0"), "{prom}");
+}
+
+#[test]
+fn shifted_prices_and_a_new_category_raise_a_drift_alert_naming_them() {
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "shifted.csv", &[], |n, cells, cols| {
+        let p = col(cols, "unit_price");
+        if let Ok(v) = cells[p].parse::<f64>() {
+            cells[p] = format!("{:.2}", v * 1.6);
+        }
+        if n % 6 == 0 {
+            cells[col(cols, "category")] = "Garden Robots".into();
+        }
+    });
+    let r = monitor(&data, out.path(), &[], &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report = r.report.unwrap();
+    let drift: Vec<&Value> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{:#}", report["alerts"]);
+    let mut named: Vec<&str> = drift[0]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named, ["category", "unit_price"]);
+    assert!(kinds(&report).contains(&"new_category".to_owned()));
+    let logged = alerts(out.path());
+    assert_eq!(logged.len(), report["alerts"].as_array().unwrap().len());
+}
+
+#[test]
+fn doubled_revenue_raises_a_performance_alert() {
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "doubled.csv", &[], |_, cells, cols| {
+        let c = col(cols, "revenue");
+        if let Ok(v) = cells[c].parse::<f64>() {
+            cells[c] = format!("{:.2}", v * 2.0);
+        }
+    });
+    let r = monitor(&data, out.path(), &[], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.report.unwrap();
+    let perf: Vec<&Value> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "performance")
+        .collect();
+    assert!(
+        perf.iter().any(|a| a["metric"] == "mae"),
+        "{:#}",
+        report["alerts"]
+    );
+}
+
+#[test]
+fn unlabelled_data_get_an_estimated_mae_whose_band_holds_the_realised_one() {
+    let out = tempfile::tempdir().unwrap();
+    let labelled = batch(out.path(), "labelled.csv", &[], |_, _, _| {});
+    let realised = monitor(&labelled, out.path(), &[], &[]).report.unwrap();
+    let hidden = batch(
+        out.path(),
+        "unlabelled.csv",
+        &["revenue", "quantity"],
+        |_, _, _| {},
+    );
+    let r = monitor(&hidden, out.path(), &[], &[]);
+    let estimated = r.report.expect("report");
+    for (p, q) in estimated["performance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(realised["performance"].as_array().unwrap())
+    {
+        assert_eq!(p["source"], "estimated");
+        assert_eq!(p["checks"][0]["source"], "estimated");
+        let mae = q["checks"][0]["value"].as_f64().unwrap();
+        assert_eq!(q["checks"][0]["source"], "realised");
+        let (lo, hi) = (
+            p["estimated_mae"]["lower"].as_f64().unwrap(),
+            p["estimated_mae"]["upper"].as_f64().unwrap(),
+        );
+        assert!(
+            lo <= mae && mae <= hi,
+            "{}: realised {mae} outside [{lo}, {hi}]",
+            p["model"]
+        );
+    }
+}
+
+#[test]
+fn a_malformed_file_exits_2_naming_the_problem() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = batch(out.path(), "no_store.csv", &["store_id"], |_, _, _| {});
+    let r = monitor(&missing, out.path(), &[], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("store_id"), "{}", r.stderr);
+    let binary = out.path().join("binary.csv");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    let r = monitor(&binary, out.path(), &[], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("NUL") || r.stderr.contains("text"),
+        "{}",
+        r.stderr
+    );
+    let r = monitor(&out.path().join("absent.csv"), out.path(), &[], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn the_alert_log_is_appended_to_across_runs() {
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "doubled.csv", &[], |_, cells, cols| {
+        let c = col(cols, "revenue");
+        if let Ok(v) = cells[c].parse::<f64>() {
+            cells[c] = format!("{:.2}", v * 2.0);
+        }
+    });
+    assert_eq!(monitor(&data, out.path(), &[], &[]).code, 1);
+    let first = std::fs::read_to_string(out.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(monitor(&data, out.path(), &[], &[]).code, 1);
+    let second = std::fs::read_to_string(out.path().join("alerts.jsonl")).unwrap();
+    assert!(second.starts_with(&first));
+    assert_eq!(second.lines().count(), 2 * first.lines().count());
+    let history = std::fs::read_to_string(out.path().join("reports/history.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 2);
+}
+
+#[test]
+fn a_webhook_gets_the_alerts_and_a_dead_one_loses_none() {
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "doubled.csv", &[], |_, cells, cols| {
+        let c = col(cols, "revenue");
+        if let Ok(v) = cells[c].parse::<f64>() {
+            cells[c] = format!("{:.2}", v * 2.0);
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = s.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            if let Some(at) = text.find("\r\n\r\n") {
+                let len = text[..at]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= at + 4 + len {
+                    let body = String::from_utf8_lossy(&buf[at + 4..at + 4 + len]).into_owned();
+                    s.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .unwrap();
+                    return body;
+                }
+            }
+        }
+        String::new()
+    });
+    let r = monitor(&data, out.path(), &[], &[("SALESCAST_ALERT_WEBHOOK", &url)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let body: Value = serde_json::from_str(&receiver.join().unwrap()).unwrap();
+    assert!(!body["alerts"].as_array().unwrap().is_empty());
+    assert_eq!(r.report.unwrap()["webhook"][0]["delivered"], true);
+
+    // Nothing listens on a port that was just released.
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook", l.local_addr().unwrap())
+    };
+    let out2 = tempfile::tempdir().unwrap();
+    let r = monitor(
+        &data,
+        out2.path(),
+        &[],
+        &[("SALESCAST_ALERT_WEBHOOK", &dead)],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = r.report.unwrap();
+    assert_eq!(report["webhook"][0]["delivered"], false);
+    assert_eq!(
+        alerts(out2.path()).len(),
+        report["alerts"].as_array().unwrap().len()
+    );
+}
