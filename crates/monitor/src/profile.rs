@@ -226,7 +226,7 @@ fn dle_params() -> GradientBoostingParams {
 }
 
 /// Draws `n` of `rows` with a seeded generator, kept in their order.
-fn sample<'a>(rows: &'a [Transaction], n: usize, seed: u64) -> Vec<&'a Transaction> {
+fn sample(rows: &[Transaction], n: usize, seed: u64) -> Vec<&Transaction> {
     if rows.len() <= n {
         return rows.iter().collect();
     }

@@ -95,16 +95,17 @@ impl Models {
     }
 }
 
+/// Per model: the predictions and the DLE's per-row losses.
+pub type Scored = BTreeMap<Kind, (Vec<f64>, Vec<f64>)>;
+
 /// Per model: the predictions and the DLE's per-row losses, in row order. Rows are scored in
 /// parallel chunks, so memory stays a few chunks of features whatever the batch's size.
-pub fn score(
-    models: &Models,
-    rows: &[Transaction],
-) -> Result<BTreeMap<Kind, (Vec<f64>, Vec<f64>)>> {
+pub fn score(models: &Models, rows: &[Transaction]) -> Result<Scored> {
     const CHUNK: usize = 8192;
     let served = &models.served;
     let d = served.transform.n_features();
-    let parts: Vec<Result<Vec<(Kind, Vec<f64>, Vec<f64>)>>> = rows
+    type Part = Vec<(Kind, Vec<f64>, Vec<f64>)>;
+    let parts: Vec<Result<Part>> = rows
         .par_chunks(CHUNK)
         .map(|chunk| {
             let mut cache = salescast_features::transform::CalendarCache::default();
@@ -128,7 +129,7 @@ pub fn score(
             Ok(out)
         })
         .collect();
-    let mut merged: BTreeMap<Kind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut merged: Scored = BTreeMap::new();
     for part in parts {
         for (kind, pred, loss) in part? {
             let e = merged.entry(kind).or_default();

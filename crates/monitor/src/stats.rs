@@ -433,11 +433,11 @@ fn prob_inside(n1: u64, n2: u64, g: u64, h: u64) -> f64 {
     let inside = |x: u64, y: u64| (x as i128 * ng - y as i128 * mg).abs() < h;
     let len = n as usize + 1;
     let mut prev = vec![0.0f64; len];
-    for y in 0..len {
+    for (y, v) in prev.iter_mut().enumerate() {
         if !inside(0, y as u64) {
             break;
         }
-        prev[y] = 1.0;
+        *v = 1.0;
     }
     let mut cur = vec![0.0f64; len];
     for x in 1..=m {

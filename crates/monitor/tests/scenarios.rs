@@ -1,5 +1,6 @@
 //! `salescast-monitor` end to end on generated data: models trained on the first 360 days of a
 //! generated history, then batches from the days after it, as they are and altered.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)] // fixtures are written directly; a test may unwrap
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
