@@ -40,7 +40,7 @@ repro-check:
 	tools/check-repro.sh $(DEBUG_BIN)
 
 build-release:
-	$(CARGO) build --release --locked --bin salescast --bin salescast-api
+	$(CARGO) build --release --locked --bin salescast --bin salescast-api --bin salescast-monitor
 
 ## `dvc repro` with the release binary first on PATH.
 repro:
