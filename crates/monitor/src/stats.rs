@@ -96,17 +96,25 @@ pub enum Sample<'a> {
     Counts(&'a [u64]),
 }
 
+/// The smaller of the next values of two sorted samples (`a[i]`, `b[j]`): the step of a merged
+/// walk over both.
+fn smallest_next(a: &[f64], i: usize, b: &[f64], j: usize) -> Option<f64> {
+    match (a.get(i), b.get(j)) {
+        (Some(&x), Some(&y)) => Some(x.min(y)),
+        (Some(&x), None) => Some(x),
+        (None, Some(&y)) => Some(y),
+        (None, None) => None,
+    }
+}
+
 /// Counts per value over the union of both sides (the keys of Evidently's value bins), in
 /// ascending value order, for sorted numeric samples.
 pub fn value_counts_sorted(reference: &[f64], current: &[f64]) -> (Vec<f64>, Vec<u64>, Vec<u64>) {
     let (mut i, mut j) = (0, 0);
     let (mut keys, mut r, mut c) = (Vec::new(), Vec::new(), Vec::new());
     while i < reference.len() || j < current.len() {
-        let v = match (reference.get(i), current.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
+        let Some(v) = smallest_next(reference, i, current, j) else {
+            break;
         };
         let i0 = i;
         while i < reference.len() && reference[i] == v {
@@ -327,11 +335,8 @@ pub fn wasserstein_sorted(r: &[f64], c: &[f64]) -> f64 {
     let mut prev: Option<f64> = None;
     // Walk the merged values; between two consecutive merged values the CDFs are constant.
     while i < r.len() || j < c.len() {
-        let v = match (r.get(i), c.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
+        let Some(v) = smallest_next(r, i, c, j) else {
+            break;
         };
         if let Some(p) = prev {
             let fr = i as f64 / nr;
@@ -382,11 +387,8 @@ pub fn ks_2samp(r: &[f64], c: &[f64]) -> Ks {
     let (mut i, mut j) = (0usize, 0usize);
     let mut best: u64 = 0;
     while i < r.len() || j < c.len() {
-        let v = match (r.get(i), c.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
+        let Some(v) = smallest_next(r, i, c, j) else {
+            break;
         };
         while i < r.len() && r[i] == v {
             i += 1;
