@@ -410,3 +410,91 @@ fn a_webhook_gets_the_alerts_and_a_dead_one_loses_none() {
         report["alerts"].as_array().unwrap().len()
     );
 }
+
+#[test]
+fn a_run_is_logged_to_a_real_mlflow_server() {
+    use salescast_testing::tools::MlflowServer;
+    use salescast_tracking::MlflowClient;
+    let out = tempfile::tempdir().unwrap();
+    let server = MlflowServer::start(&out.path().join("mlflow"));
+    let data = batch(out.path(), "doubled.csv", &[], |_, cells, cols| {
+        let r = col(cols, "revenue");
+        if let Ok(v) = cells[r].parse::<f64>() {
+            cells[r] = format!("{:.2}", v * 2.0);
+        }
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_salescast-monitor"));
+    let params = out.path().join("params.yaml");
+    std::fs::write(&params, "").unwrap();
+    let o = cmd
+        .arg("--new-data")
+        .arg(&data)
+        .arg("--models-dir")
+        .arg(&fixture().models)
+        .arg("--report-dir")
+        .arg(out.path().join("reports"))
+        .arg("--alert-log")
+        .arg(out.path().join("alerts.jsonl"))
+        .arg("--json")
+        .env_remove("SALESCAST_ALERT_WEBHOOK")
+        .env("SALESCAST_PARAMS", &params)
+        .env("MLFLOW_TRACKING_URI", server.uri())
+        .current_dir(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("reports/latest.json")).unwrap(),
+    )
+    .unwrap();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = MlflowClient::new(&server.uri()).unwrap();
+    let exp = rt.block_on(client.experiment("salescast-monitor")).unwrap();
+    let runs = rt
+        .block_on(client.search_runs(&[exp.experiment_id.as_str()], ""))
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}\n{stderr}");
+    let run = &runs[0];
+    assert_eq!(run.info.status, "FINISHED");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert_eq!(run.data.tag("salescast.monitor.run_id"), Some(run_id));
+    assert_eq!(
+        run.data.tag("salescast.monitor.status"),
+        report["status"].as_str()
+    );
+    let alerts = report["alerts"].as_array().unwrap().len() as f64;
+    assert!(alerts >= 1.0);
+    assert_eq!(run.data.metric("alerts"), Some(alerts));
+    // Every realised performance figure of the report is on the run, with its value.
+    let mut seen = 0;
+    for p in report["performance"].as_array().unwrap() {
+        for c in p["checks"].as_array().unwrap() {
+            if c["source"] != "realised" {
+                continue;
+            }
+            let key = format!(
+                "{}.{}",
+                p["model"].as_str().unwrap(),
+                c["metric"].as_str().unwrap()
+            );
+            let want = c["value"].as_f64().unwrap();
+            let got = run
+                .data
+                .metric(&key)
+                .unwrap_or_else(|| panic!("{key} not logged"));
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{key}: {got} vs {want}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "only {seen} realised metrics");
+    let share = report["drift"]["dataset"]["share"].as_f64().unwrap();
+    assert_eq!(run.data.metric("drift.share"), Some(share));
+}
