@@ -21,6 +21,7 @@ pub mod input;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,7 +110,9 @@ impl Config {
         routes::ready,
         routes::metrics,
         routes::invocations,
-        routes::admin_reload
+        routes::admin_reload,
+        views::history,
+        views::catalog
     ),
     components(schemas(
         routes::TransactionInput,
@@ -120,6 +123,12 @@ impl Config {
         routes::ForecastRequest,
         routes::Status,
         routes::ModelStatus,
+        routes::FeatureImportance,
+        routes::TrainingData,
+        views::History,
+        views::Catalog,
+        views::Product,
+        views::Range,
         error::ErrorBody,
         error::ErrorDetail
     ))
@@ -206,6 +215,8 @@ pub fn build(cfg: &Config) -> (Router, Arc<AppState>) {
         )
         .route("/invocations", post(routes::invocations).layer(json_limit))
         .route("/status", get(routes::status))
+        .route("/history", get(views::history))
+        .route("/catalog", get(views::catalog))
         .route("/health", get(routes::health))
         .route("/ready", get(routes::ready))
         .route("/metrics", get(routes::metrics))

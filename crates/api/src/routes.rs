@@ -62,7 +62,7 @@ pub struct Predictions {
     pub predictions: Vec<Prediction>,
 }
 
-fn loaded(state: &AppState) -> ApiResult<Arc<Loaded>> {
+pub(crate) fn loaded(state: &AppState) -> ApiResult<Arc<Loaded>> {
     state.current().ok_or_else(|| {
         let why = state
             .last_attempt()
@@ -509,6 +509,28 @@ pub struct ModelStatus {
     pub evaluated_on: Option<salescast_core::DayRange>,
     #[schema(value_type = Object)]
     pub test_metrics: Scores,
+    /// Split-gain importance per feature, normalised to sum to 1, largest first.
+    pub feature_importance: Vec<FeatureImportance>,
+    /// The MLflow run that logged this model version, when it went to a server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlflow_run_id: Option<String>,
+}
+
+/// One feature's share of a model's split gain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeatureImportance {
+    pub feature: String,
+    pub importance: f64,
+}
+
+/// The training data behind the served models.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrainingData {
+    pub sha256: String,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub train_end: chrono::NaiveDate,
+    pub test_start: chrono::NaiveDate,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -527,6 +549,16 @@ pub struct Status {
     pub models: Vec<ModelStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub training_data_sha256: Option<String>,
+    /// The training data's hash, sizes and split dates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training_data: Option<TrainingData>,
+    /// The seasonal-naive baseline's scores on the same held-out rows as `test_metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub baseline: Option<Scores>,
+    /// The champion among the transaction models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub champion: Option<String>,
     /// The daily revenue model behind `/forecast_sarima`, when one is loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub daily: Option<DailyStatus>,
@@ -567,6 +599,12 @@ fn status_of(state: &AppState) -> Status {
                 .get("trained_at")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned);
+            // The train stage's sidecar tying each model version to its tracking run.
+            let runs: serde_json::Map<String, Value> =
+                std::fs::read(state.models_dir.join("tracking.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
             m.models
                 .iter()
                 .map(|(name, e)| ModelStatus {
@@ -580,6 +618,13 @@ fn status_of(state: &AppState) -> Status {
                     last_day_seen: e.fitted_on.map(|f| f.last),
                     evaluated_on: e.evaluated_on,
                     test_metrics: e.test_metrics,
+                    feature_importance: importance(l, e.kind),
+                    mlflow_run_id: runs
+                        .get(name)
+                        .filter(|r| r.get("version").and_then(Value::as_str) == Some(&e.version))
+                        .and_then(|r| r.get("run_id"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 })
                 .collect()
         })
@@ -612,8 +657,48 @@ fn status_of(state: &AppState) -> Status {
                 test_metrics: d.test.and_then(|t| serde_json::to_value(t).ok()),
             })
         }),
-        training_data_sha256: l.map(|l| l.predictor.manifest.training_data_sha256.clone()),
+        training_data_sha256: l
+            .as_ref()
+            .map(|l| l.predictor.manifest.training_data_sha256.clone()),
+        training_data: l.as_ref().map(|l| {
+            let m = &l.predictor.manifest;
+            TrainingData {
+                sha256: m.training_data_sha256.clone(),
+                train_rows: m.train_rows,
+                test_rows: m.test_rows,
+                train_end: m.train_end,
+                test_start: m.test_start,
+            }
+        }),
+        baseline: l.as_ref().and_then(|l| l.predictor.manifest.baseline),
+        champion: l.as_ref().map(|l| l.predictor.manifest.champion.clone()),
     }
+}
+
+/// A model's importance, normalised, with the transform's feature names, largest first.
+fn importance(l: &Loaded, kind: Kind) -> Vec<FeatureImportance> {
+    let Some(model) = l.predictor.models.get(&kind) else {
+        return Vec::new();
+    };
+    let raw = model.importance();
+    let total: f64 = raw.iter().filter(|v| v.is_finite()).sum();
+    let mut out: Vec<FeatureImportance> = l
+        .predictor
+        .transform
+        .feature_names
+        .iter()
+        .zip(raw)
+        .map(|(f, v)| FeatureImportance {
+            feature: f.clone(),
+            importance: if total > 0.0 && v.is_finite() {
+                v / total
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    out.sort_by(|a, b| b.importance.total_cmp(&a.importance));
+    out
 }
 
 /// Service version, uptime and the loaded models with their test metrics.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use salescast_core::history::{DailyHistory, HISTORY_FILE};
 use salescast_models::serving::Predictor;
 use serde::Serialize;
 
@@ -23,10 +24,18 @@ pub struct Loaded {
     /// `timings.json` of the directory: when training ran and how long each fit took. It is
     /// informative only (untracked, wall-clock), so a missing or broken file is empty.
     pub timings: serde_json::Map<String, serde_json::Value>,
+    /// `history.json`: daily sales by store and category, for the read-only analyst routes.
+    /// Optional (models trained before it existed have none); a broken file fails the load.
+    pub history: Option<salescast_core::history::DailyHistory>,
+    /// The monitor's `reference.json`: the typical row and value ranges of the catalog route.
+    /// Informative only, so a missing or unreadable file is `None`.
+    pub reference: Option<serde_json::Value>,
 }
 
 /// File name of the daily model in the models directory (as the train stage writes it).
 pub const DAILY_FILE: &str = "sarima.json";
+/// The monitor's reference profile, written by the train stage.
+pub const REFERENCE_FILE: &str = "reference.json";
 
 /// The outcome of the last load attempt.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -94,7 +103,16 @@ impl AppState {
                 } else {
                     None
                 };
-                Ok((p, daily))
+                let history_path = self.models_dir.join(HISTORY_FILE);
+                let history = if history_path.exists() {
+                    Some(
+                        DailyHistory::load(&history_path)
+                            .map_err(|e| format!("loading {}: {e}", history_path.display()))?,
+                    )
+                } else {
+                    None
+                };
+                Ok((p, daily, history))
             });
         let now = chrono::Utc::now();
         let attempt = LoadAttempt {
@@ -103,12 +121,16 @@ impl AppState {
             error: result.as_ref().err().cloned(),
         };
         *self.last_attempt.write().unwrap_or_else(|p| p.into_inner()) = Some(attempt);
-        let (predictor, daily) = result?;
+        let (predictor, daily, history) = result?;
         let loaded = Arc::new(Loaded {
             predictor,
             daily,
             loaded_at: now,
             timings: salescast_core::artifact::load_timings(&self.models_dir),
+            history,
+            reference: std::fs::read(self.models_dir.join(REFERENCE_FILE))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok()),
         });
         self.metrics.set_models(&loaded.predictor);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());

@@ -353,6 +353,7 @@ fn run_train(
         salescast_pipeline::daily::record_in_manifest(models_dir, d)?;
     }
     salescast_pipeline::reference::write_reference(data_dir, models_dir, monitor)?;
+    salescast_pipeline::history::write_history(data_dir, models_dir)?;
     tracing::info!(
         champion = %outcome.manifest.champion,
         baseline_mae = outcome.baseline.mae,
@@ -368,6 +369,17 @@ fn run_train(
             records.extend(daily_records);
             salescast_pipeline::tracking::save_run_keys(models_dir, &records)?;
             let tracked = track::log(t, &records)?;
+            let ids: std::collections::BTreeMap<String, String> = tracked
+                .runs
+                .iter()
+                .filter_map(|r| match &r.logged {
+                    salescast_tracking::Logged::Server { run_id } => {
+                        Some((r.run_key.clone(), run_id.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            salescast_pipeline::tracking::record_run_ids(models_dir, &ids)?;
             let fit: f64 = outcome.models.iter().map(|m| m.fit_seconds).sum();
             tracing::info!(
                 seconds = format!("{:.3}", tracked.seconds),

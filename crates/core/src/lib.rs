@@ -13,6 +13,7 @@
 pub mod artifact;
 pub mod calendar;
 pub mod error;
+pub mod history;
 pub mod schema;
 pub mod split;
 

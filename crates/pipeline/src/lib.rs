@@ -11,6 +11,7 @@
 
 pub mod daily;
 pub mod evaluate;
+pub mod history;
 pub mod predict;
 pub mod reference;
 pub mod tracking;

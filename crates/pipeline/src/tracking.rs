@@ -28,6 +28,9 @@ pub struct RunKey {
     pub run_key: String,
     /// The model version the run logged: a key is only used for that same model.
     pub version: String,
+    /// The MLflow server's id of the run, once a server took it (the UI links to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// Writes the run keys of `records` (train runs of transaction models) beside the models.
@@ -42,11 +45,28 @@ pub fn save_run_keys(models_dir: &Path, records: &[RunRecord]) -> crate::Result<
                 RunKey {
                     run_key: r.key.clone(),
                     version: version.clone(),
+                    run_id: None,
                 },
             ))
         })
         .collect();
     salescast_core::artifact::save_plain_json(&models_dir.join(RUN_KEYS_FILE), &keys)?;
+    Ok(())
+}
+
+/// Adds the server's run ids (by run key) to the sidecar once the runs were logged.
+pub fn record_run_ids(models_dir: &Path, ids: &BTreeMap<String, String>) -> crate::Result<()> {
+    let mut keys = load_run_keys(models_dir);
+    let mut changed = false;
+    for k in keys.values_mut() {
+        if let Some(id) = ids.get(&k.run_key) {
+            k.run_id = Some(id.clone());
+            changed = true;
+        }
+    }
+    if changed {
+        salescast_core::artifact::save_plain_json(&models_dir.join(RUN_KEYS_FILE), &keys)?;
+    }
     Ok(())
 }
 
