@@ -122,6 +122,7 @@ impl Config {
         routes::BatchRow,
         routes::ForecastRequest,
         routes::Status,
+        routes::StatusLimits,
         routes::ModelStatus,
         routes::FeatureImportance,
         routes::TrainingData,

@@ -533,6 +533,16 @@ pub struct TrainingData {
     pub test_start: chrono::NaiveDate,
 }
 
+/// The request limits in force, so that clients (the UI) can check an upload before sending it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusLimits {
+    pub max_csv_bytes: usize,
+    pub max_json_bytes: usize,
+    pub max_batch_rows: usize,
+    pub max_horizon_days: u32,
+    pub timeout_seconds: f64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
     pub service: String,
@@ -562,6 +572,7 @@ pub struct Status {
     /// The daily revenue model behind `/forecast_sarima`, when one is loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub daily: Option<DailyStatus>,
+    pub limits: StatusLimits,
 }
 
 /// The daily champion: what it is, when it was trained, and how it scored on the test window.
@@ -635,6 +646,13 @@ fn status_of(state: &AppState) -> Status {
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         started_at: state.started_at,
         models_dir: state.models_dir.display().to_string(),
+        limits: StatusLimits {
+            max_csv_bytes: state.limits.max_csv_bytes,
+            max_json_bytes: state.limits.max_json_bytes,
+            max_batch_rows: state.limits.max_batch_rows,
+            max_horizon_days: state.limits.max_horizon_days,
+            timeout_seconds: state.limits.timeout.as_secs_f64(),
+        },
         ready: l.is_some(),
         loaded_at: l.as_ref().map(|l| l.loaded_at),
         last_load: state.last_attempt(),

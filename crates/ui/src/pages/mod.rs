@@ -1,0 +1,178 @@
+//! The pages. Each has an async handler that fetches what it needs from the API (through the
+//! cache) and a pure `render` from that data to HTML, which the benchmark times alone.
+
+pub mod batch;
+pub mod forecast;
+pub mod models;
+pub mod monitoring;
+pub mod overview;
+pub mod predict;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use leptos::prelude::*;
+
+use crate::UiError;
+use crate::client::{ApiClient, Fetched};
+use crate::layout::{Banner, Frame, document};
+
+/// An HTML answer that no cache keeps (each view reflects the API's current models).
+pub fn html(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    resp
+}
+
+/// The banner for a page whose API calls ended in `errors`, when one of them means the API is
+/// down, slow or broken. `stale`: the page still has data to show.
+pub fn banner(api: &ApiClient, errors: &[Option<&UiError>], stale: bool) -> Option<Banner> {
+    errors
+        .iter()
+        .flatten()
+        .find(|e| e.api_down())
+        .map(|e| Banner {
+            api: api.base().to_owned(),
+            reason: match e {
+                UiError::Unreachable { reason, .. } | UiError::BadAnswer { reason, .. } => {
+                    reason.clone()
+                }
+                other => other.to_string(),
+            },
+            stale,
+        })
+}
+
+/// The error of a fetch, if any.
+pub fn err<T>(f: &Fetched<T>) -> Option<&UiError> {
+    f.error.as_ref()
+}
+
+/// A figure: the chart, its caption, and a line where the optional script echoes the hovered
+/// point.
+pub fn figure(svg: String, caption: String) -> AnyView {
+    view! {
+        <figure>
+            <div inner_html=svg></div>
+            <figcaption class="muted">{caption}</figcaption>
+            <div class="readout" aria-live="polite"></div>
+        </figure>
+    }
+    .into_any()
+}
+
+/// One table cell: text, right-aligned when numeric, with a value to sort by.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub text: String,
+    pub numeric: bool,
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Self {
+        Self {
+            text: s.into(),
+            numeric: false,
+        }
+    }
+    pub fn num(v: f64, decimals: usize) -> Self {
+        Self {
+            text: crate::charts::fmt_num(v, decimals),
+            numeric: true,
+        }
+    }
+}
+
+/// A sortable table (the script sorts it when present).
+pub fn table(
+    caption: &str,
+    id: &str,
+    head: &[(&str, bool)],
+    rows: Vec<Vec<Cell>>,
+    row_classes: Vec<Option<&'static str>>,
+) -> AnyView {
+    let head = head
+        .iter()
+        .map(|(h, numeric)| {
+            let class = numeric.then_some("n");
+            view! { <th scope="col" class=class>{h.to_string()}</th> }
+        })
+        .collect_view();
+    let body = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let class = row_classes.get(i).copied().flatten();
+            let cells = r
+                .into_iter()
+                .map(|c| {
+                    let class = c.numeric.then_some("n");
+                    view! { <td class=class>{c.text}</td> }
+                })
+                .collect_view();
+            view! { <tr class=class>{cells}</tr> }
+        })
+        .collect_view();
+    let caption = caption.to_owned();
+    let id = id.to_owned();
+    view! {
+        <div class="wrap">
+            <table class="sortable" id=id>
+                <caption class="muted">{caption}</caption>
+                <thead><tr>{head}</tr></thead>
+                <tbody>{body}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// A message for a request the UI cannot show, inside the layout.
+pub fn message_page(
+    status: StatusCode,
+    title: &str,
+    active: &'static str,
+    message: String,
+) -> Response {
+    let body = view! { <section><p class="error" role="alert">{message}</p></section> }.into_any();
+    html(
+        status,
+        document(
+            Frame {
+                title: title.to_owned(),
+                active,
+                banner: None,
+            },
+            body,
+        ),
+    )
+}
+
+/// Any unknown address.
+pub async fn not_found() -> Response {
+    message_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "",
+        "There is no page at this address. The navigation above lists every page.".into(),
+    )
+}
+
+/// A bad query parameter: 400 and the page's layout with the field named.
+pub fn bad_request(title: &str, active: &'static str, e: &UiError) -> Response {
+    message_page(StatusCode::BAD_REQUEST, title, active, e.to_string())
+}
