@@ -281,10 +281,18 @@ impl LineChart {
         }
         let xt: Vec<(f64, String)> = match self.x {
             XAxis::Dates => date_ticks(xlo, xhi),
-            XAxis::Numbers(_) => nice_ticks(xlo, xhi, 6)
-                .into_iter()
-                .map(|v| (v, fmt_short(v)))
-                .collect(),
+            XAxis::Numbers(_) => {
+                let whole = self
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter())
+                    .all(|p| p.0.fract() == 0.0);
+                nice_ticks(xlo, xhi, 6)
+                    .into_iter()
+                    .filter(|v| !whole || v.fract() == 0.0)
+                    .map(|v| (v, fmt_short(v)))
+                    .collect()
+            }
         };
         let _ = write!(
             s,

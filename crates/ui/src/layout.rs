@@ -61,6 +61,7 @@ input,select,button{font:inherit;padding:5px 6px;border:1px solid #8c959f;border
 input[type=number],input[type=date],select{min-width:9em}
 button{background:#0b3d5c;color:#fff;border-color:#0b3d5c;cursor:pointer;padding:6px 14px}
 .wrap{overflow-x:auto;max-width:100%}
+caption{text-align:left;padding:2px 0}
 table{border-collapse:collapse;width:100%;font-size:14px;background:#fff}
 th,td{border-bottom:1px solid #d8dee4;padding:4px 8px;text-align:left;white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -76,6 +77,7 @@ svg.chart circle:hover,svg.chart rect.bar:hover{stroke:#000;stroke-width:1.5}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:13px;color:#fff;background:#57606a}
 .badge.ok{background:#116329}.badge.alert{background:#a40e26}.badge.champion{background:#0550ae}
 .readout{min-height:1.4em;font-size:14px;color:#424a53}
+dd{margin-left:1em;overflow-wrap:anywhere}
 details summary{cursor:pointer;font-weight:600}
 footer{max-width:1100px;margin:0 auto;padding:0 16px 20px;font-size:13px;color:#57606a}
 @media (max-width:520px){h1{font-size:20px}main{padding:8px}section{padding:8px}.result{font-size:22px}}

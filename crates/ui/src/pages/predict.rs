@@ -272,9 +272,13 @@ pub fn render(data: &Data) -> String {
                 view! { <option value=v selected=sel>{label}</option> }
             })
             .collect_view();
+        // An empty field stays empty (and the API names it) rather than showing the first choice.
+        let none = current
+            .is_empty()
+            .then(|| view! { <option value="" selected=true>"(none)"</option> });
         view! {
             <div><label for=name>{label}</label>
-                <select id=name name=name>{opts}</select>{field_err(name)}</div>
+                <select id=name name=name>{none}{opts}</select>{field_err(name)}</div>
         }
     };
     let products: Vec<String> = c
