@@ -7,20 +7,21 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: run test lint unit repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: run test lint unit ui-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 ## The main job: build, then every pipeline stage through DVC (runs logged to ./mlruns, or to
-## the MLflow server in MLFLOW_TRACKING_URI), then the prediction service on the new models.
+## the MLflow server in MLFLOW_TRACKING_URI), then the prediction service on the new models and
+## the analysts' UI beside it.
 run: toolchain tools build-release repro serve
 
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
-## server and DVC) and doc tests, then `dvc repro` on the committed dvc.lock, which must leave
-## it unchanged.
-test: toolchain tools lint unit repro-check
+## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
+## dvc.lock, which must leave it unchanged.
+test: toolchain tools lint unit ui-test repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -33,6 +34,23 @@ lint:
 unit:
 	$(CARGO) test --workspace --locked
 
+## Debian's Chromium and ChromeDriver, and the browser-test packages (playwright-core drives
+## Chromium; axe-core checks accessibility), pinned by tools/browser/package-lock.json.
+BROWSER_DEPS := tools/browser/node_modules/.installed
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser: $(BROWSER_DEPS)
+$(BROWSER_DEPS): tools/browser/package-lock.json
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	cd tools/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The UI against a real API, its trained models and a monitor run, in headless Chromium:
+## screenshots of every page land in target/ui-screenshots.
+ui-test: browser
+	$(CARGO) build --locked --bin salescast --bin salescast-api --bin salescast-ui --bin salescast-monitor
+	node tools/browser/ui.test.mjs --bin $(DEBUG_BIN) --screenshots $(or $(CARGO_TARGET_DIR),target)/ui-screenshots
+
 ## The default pipeline through DVC on a copy of the tree, with the dev binary the tests built:
 ## dvc.lock and the git tree unchanged, every stage up to date (about two minutes).
 repro-check:
@@ -40,17 +58,16 @@ repro-check:
 	tools/check-repro.sh $(DEBUG_BIN)
 
 build-release:
-	$(CARGO) build --release --locked --bin salescast --bin salescast-api --bin salescast-monitor
+	$(CARGO) build --release --locked --bin salescast --bin salescast-api --bin salescast-monitor --bin salescast-ui
 
 ## `dvc repro` with the release binary first on PATH.
 repro:
 	PATH="$(abspath $(RELEASE_BIN)):$(abspath $(TOOLS_VENV))/bin:$$PATH" $(TOOLS_VENV)/bin/dvc repro
 	@echo "runs: MLFLOW_ALLOW_FILE_STORE=true $(TOOLS_VENV)/bin/mlflow ui --backend-store-uri ./mlruns"
 
-## The prediction service on ./models (Ctrl-C stops it).
+## The prediction service on ./models and the UI beside it (Ctrl-C stops both).
 serve:
-	@echo "salescast-api on http://$(or $(SALESCAST_ADDR),127.0.0.1:5001) (docs: /docs/); Ctrl-C stops it"
-	$(RELEASE_BIN)/salescast-api --models-dir models
+	tools/serve.sh $(RELEASE_BIN)
 
 ## The same stages without DVC, by one command.
 pipeline:

@@ -128,8 +128,8 @@ pub type Shared = Arc<State>;
 /// Multipart framing around the file in an upload (boundaries, part headers).
 const MULTIPART_SLACK: u64 = 64 << 10;
 
-/// The UI's router.
-pub fn app(cfg: &Config) -> Result<Router> {
+/// The shared state the handlers use (the API client and its cache, the jobs directory).
+pub fn state(cfg: &Config) -> Result<Shared> {
     let api = ApiClient::new(&cfg.api_url, cfg.api_timeout)?;
     if let Some(url) = &cfg.mlflow_url {
         let ok = reqwest::Url::parse(url)
@@ -141,16 +141,20 @@ pub fn app(cfg: &Config) -> Result<Router> {
             });
         }
     }
-    let state = Arc::new(State {
+    Ok(Arc::new(State {
         api,
         reports_dir: cfg.reports_dir.clone(),
         max_upload_bytes: cfg.max_upload_bytes,
         mlflow_url: cfg.mlflow_url.clone(),
         jobs: jobs::Jobs::new(cfg.jobs_dir.clone())?,
-    });
-    let upload_limit =
-        usize::try_from(cfg.max_upload_bytes.saturating_add(MULTIPART_SLACK)).unwrap_or(usize::MAX);
-    let router = Router::new()
+    }))
+}
+
+/// The UI's router over a state from [`state`].
+pub fn router(state: Shared) -> Router {
+    let upload_limit = usize::try_from(state.max_upload_bytes.saturating_add(MULTIPART_SLACK))
+        .unwrap_or(usize::MAX);
+    Router::new()
         .route("/", get(pages::overview::page))
         .route("/predict", get(pages::predict::page))
         .route(
@@ -169,6 +173,10 @@ pub fn app(cfg: &Config) -> Result<Router> {
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(pages::not_found)
         .with_state(state)
-        .layer(TraceLayer::new_for_http());
-    Ok(router)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// The UI's router for `cfg`.
+pub fn app(cfg: &Config) -> Result<Router> {
+    Ok(router(state(cfg)?))
 }

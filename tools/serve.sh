@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Serves ./models with salescast-api and the analysts' UI beside it, prints both addresses, and
+# stops both on Ctrl-C (or when either exits). Usage: tools/serve.sh BIN_DIR
+set -euo pipefail
+bin=${1:?usage: tools/serve.sh BIN_DIR}
+api_addr=${SALESCAST_ADDR:-127.0.0.1:5001}
+ui_addr=${SALESCAST_UI_ADDR:-127.0.0.1:8501}
+reports=${SALESCAST_REPORTS_DIR:-reports}
+models=${SALESCAST_MODELS_DIR:-models}
+
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+"$bin/salescast-api" --models-dir "$models" --addr "$api_addr" &
+pids+=($!)
+"$bin/salescast-ui" --api-url "http://$api_addr" --addr "$ui_addr" --reports-dir "$reports" &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+    if curl -fsS "http://$ui_addr/health" >/dev/null 2>&1 && curl -fsS "http://$api_addr/health" >/dev/null 2>&1; then
+        break
+    fi
+    sleep 0.2
+done
+echo
+echo "  API:      http://$api_addr   (docs: http://$api_addr/docs/)"
+echo "  UI:       http://$ui_addr"
+echo "  Ctrl-C stops both."
+echo
+wait -n "${pids[@]}"
