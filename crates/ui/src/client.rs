@@ -222,6 +222,9 @@ struct ErrorDetail {
 
 type Shared = Arc<dyn Any + Send + Sync>;
 
+/// Most answers kept per map.
+pub const MAX_CACHED: usize = 256;
+
 #[derive(Debug, Default)]
 struct Cache {
     /// The `loaded_at` of the models the fresh entries came from.
@@ -353,6 +356,14 @@ impl ApiClient {
             Ok(v) => {
                 let v = Arc::new(v);
                 let mut c = self.lock();
+                // Every range a user picks is a key: the cache is bounded, dropping everything
+                // when full (the next pages refill it from the API).
+                if c.fresh.len() >= MAX_CACHED {
+                    c.fresh.clear();
+                }
+                if c.last_good.len() >= MAX_CACHED {
+                    c.last_good.clear();
+                }
                 c.fresh.insert(key.to_owned(), v.clone());
                 c.last_good.insert(key.to_owned(), v.clone());
                 Fetched {

@@ -316,3 +316,70 @@ fn pages_against_a_real_api() {
         assert!(html.contains("id=\"kpi-revenue\""), "last good data");
     });
 }
+
+/// A loopback server that accepts connections and then either never answers (`garbage` off) or
+/// answers every request with 200 and a body that is not JSON.
+fn fake_api(garbage: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut conn in listener.incoming().flatten() {
+            if garbage {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                let body = "<html>surprise</html>";
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else {
+                held.push(conn); // never answered
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn a_slow_or_garbled_api_brings_the_banner_not_an_error_page() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for garbage in [false, true] {
+        let url = fake_api(garbage);
+        let mut cfg = salescast_ui::Config::new(&url);
+        cfg.api_timeout = std::time::Duration::from_millis(500);
+        cfg.reports_dir = std::path::PathBuf::from("/nonexistent-reports");
+        let app = salescast_ui::app(&cfg).unwrap();
+        rt.block_on(async {
+            for path in [
+                "/",
+                "/predict",
+                "/batch",
+                "/forecast",
+                "/models",
+                "/monitoring",
+            ] {
+                let started = std::time::Instant::now();
+                let (status, html, _) = get(&app, path).await;
+                assert!(!status.is_server_error(), "{path}: {status}");
+                if path != "/monitoring" {
+                    assert!(
+                        html.contains("id=\"api-banner\""),
+                        "{path} (garbage {garbage})"
+                    );
+                    assert!(html.contains(&url), "{path}: the banner names the API");
+                    assert!(!html.contains("surprise"), "{path}: no raw answer echoed");
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(10),
+                    "{path}: the page waited on a dead API once per call"
+                );
+            }
+        });
+    }
+}
