@@ -14,7 +14,8 @@ stop() {
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
 
 "$bin/salescast-api" --models-dir "$models" --addr "$api_addr" &
 pids+=($!)

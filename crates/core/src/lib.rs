@@ -14,6 +14,7 @@ pub mod artifact;
 pub mod calendar;
 pub mod error;
 pub mod history;
+pub mod html;
 pub mod schema;
 pub mod split;
 

@@ -26,21 +26,7 @@ pub const GREEN: &str = "#009E73";
 /// Okabe–Ito reddish purple: markers.
 pub const PURPLE: &str = "#CC79A7";
 
-/// Escapes text for HTML/SVG content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use salescast_core::html::esc;
 
 /// A number with thousands separators and `decimals` digits after the point.
 pub fn fmt_num(v: f64, decimals: usize) -> String {
