@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: run test lint unit ui-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: run test lint unit ui-test api-attack browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -21,7 +21,7 @@ run: toolchain tools build-release repro serve
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
 ## dvc.lock, which must leave it unchanged.
-test: toolchain tools lint unit ui-test repro-check
+test: toolchain tools lint unit ui-test api-attack repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -50,6 +50,12 @@ $(BROWSER_DEPS): tools/browser/package-lock.json
 ui-test: browser
 	$(CARGO) build --locked --bin salescast --bin salescast-api --bin salescast-ui --bin salescast-monitor
 	node tools/browser/ui.test.mjs --bin $(DEBUG_BIN) --screenshots $(or $(CARGO_TARGET_DIR),target)/ui-screenshots
+
+## salescast-api attacked from its own OpenAPI document by schemathesis (all checks, 50
+## examples per operation, fixed seed; tools/schemathesis.toml says which refusals are accepted).
+api-attack:
+	$(CARGO) build --locked --bin salescast --bin salescast-api
+	tools/api-attack.sh $(DEBUG_BIN)
 
 ## The default pipeline through DVC on a copy of the tree, with the dev binary the tests built:
 ## dvc.lock and the git tree unchanged, every stage up to date (about two minutes).

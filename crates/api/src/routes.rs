@@ -37,17 +37,41 @@ pub struct ModelQuery {
 pub struct TransactionInput {
     pub transaction_id: Option<String>,
     /// `YYYY-MM-DD`
+    #[schema(format = Date, example = "2025-12-31")]
     pub date: String,
+    /// Required; blank or `null` means `Unknown` (the data contract).
+    #[schema(nullable, example = "S01")]
     pub store_id: String,
+    /// Required; blank or `null` means `Unknown` (the data contract).
+    #[schema(nullable, example = "P0001")]
     pub product_id: String,
     pub category: Option<String>,
+    #[schema(minimum = 0.0)]
     pub unit_price: Option<f64>,
     /// In [0, 1).
+    #[schema(minimum = 0.0, exclusive_maximum = 1.0)]
     pub discount: Option<f64>,
     /// 0/1 or true/false.
+    #[schema(schema_with = flag_schema)]
     pub promotion: Option<bool>,
     pub customer_segment: Option<String>,
     pub payment_method: Option<String>,
+}
+
+/// The promotion flag as JSON takes it: `true`/`false`, `0`/`1`, or `null` (blank, read as 0).
+fn flag_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let one_of = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .enum_values(Some([0, 1])),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some("0/1 or true/false; null or absent means 0"))
+        .build();
+    utoipa::openapi::RefOr::T(Schema::OneOf(one_of))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -186,7 +210,8 @@ pub async fn predict(
 }
 
 /// Multipart upload of a CSV file (field `file`) in the data contract.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CsvUpload {
     #[schema(format = Binary, content_media_type = "text/csv")]
@@ -386,10 +411,13 @@ impl std::io::Read for ChannelReader {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForecastRequest {
     /// `YYYY-MM-DD`, after the last training day.
+    #[schema(format = Date, example = "2026-01-01")]
     pub start_date: String,
     /// `YYYY-MM-DD`, on or after `start_date`; at most `SALESCAST_MAX_HORIZON_DAYS` days out.
+    #[schema(format = Date, example = "2026-01-14")]
     pub end_date: String,
     /// Interval level in percent, in (0, 100); default 95.
+    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 100.0, example = 95.0)]
     pub level: Option<f64>,
     /// A store's series instead of all stores (optional).
     pub store: Option<String>,
