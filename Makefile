@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: run test lint unit ui-test api-attack browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: run test lint unit ui-test api-attack soak soak-bench browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -21,7 +21,7 @@ run: toolchain tools build-release repro serve
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
 ## dvc.lock, which must leave it unchanged.
-test: toolchain tools lint unit ui-test api-attack repro-check
+test: toolchain tools lint unit ui-test api-attack soak repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -56,6 +56,17 @@ ui-test: browser
 api-attack:
 	$(CARGO) build --locked --bin salescast --bin salescast-api
 	tools/api-attack.sh $(DEBUG_BIN)
+
+## One minute of mixed load on every route with 5% malformed requests: no 5xx, no error log,
+## memory flat, latency percentiles printed (tools/soak.py).
+soak:
+	$(CARGO) build --locked --bin salescast --bin salescast-api
+	tools/soak.sh $(DEBUG_BIN) 60
+
+## The five-minute soak on the release binary; figures in bench/out/soak.json.
+soak-bench: build-release
+	mkdir -p bench/out
+	tools/soak.sh $(RELEASE_BIN) 300 bench/out/soak.json
 
 ## The default pipeline through DVC on a copy of the tree, with the dev binary the tests built:
 ## dvc.lock and the git tree unchanged, every stage up to date (about two minutes).

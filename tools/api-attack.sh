@@ -18,14 +18,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export MLFLOW_TRACKING_URI= RUST_LOG=warn
-params=$root/tools/browser/params-small.yaml
-(cd "$work" && "$bin/salescast" generate --params "$params" --out raw.csv >/dev/null 2>&1 \
-    && "$bin/salescast" pipeline --params "$params" --input raw.csv --workdir w >/dev/null 2>&1)
+models=$("$root/tools/small-models.sh" "$bin" "$work")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # The admin route is on (a random token), so that its documented answers are attacked too.
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-SALESCAST_ADMIN_TOKEN=$token "$bin/salescast-api" --models-dir "$work/w/models" --addr "127.0.0.1:$port" 2>"$work/api.log" &
+RUST_LOG=warn SALESCAST_ADMIN_TOKEN=$token "$bin/salescast-api" --models-dir "$models" --addr "127.0.0.1:$port" 2>"$work/api.log" &
 api_pid=$!
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
