@@ -6,8 +6,8 @@ and MLflow-style invocations, with about 5% malformed requests, from several kee
 clients on 127.0.0.1. It fails (exit 1) on any 5xx, on any valid request that is not answered
 2xx, on a malformed one that is not answered 4xx, on an ERROR line in the service's log, or
 when resident memory at the end is more than 10% above its value after warm-up. It prints
-p50/p99/p99.9 latency per route and overall, and RSS at start, after warm-up, at peak and at
-the end. Standard library only.
+p50/p99/p99.9 latency per route and overall, and RSS at start, after warm-up (the median of the
+5 s after the first fifth of the run), at peak and at the end (the median of the last 5 s). Standard library only.
 
     tools/soak.py --api-bin target/debug/salescast-api --models-dir DIR --raw raw.csv --seconds 60
 """
@@ -217,12 +217,16 @@ def run(args, api, port, work, log_path):
     start_rss = rss_kib(api.pid)
     t0 = time.time()
     stop_at = t0 + args.seconds
-    warm_at = t0 + max(5.0, args.seconds * 0.1)
+    # Memory is judged on medians of 5-second windows (one right after warm-up, one at the
+    # end), so that a request burst in flight at one sampling instant is not read as growth.
+    warm_at = t0 + max(10.0, args.seconds * 0.2)
+    window = 5.0
     lock = threading.Lock()
     latencies = {}
     problems = []
     counts = {"requests": 0, "malformed": 0, "5xx": 0, "unexpected": 0}
     rss = {"start": start_rss, "warm": None, "peak": start_rss or 0, "end": None}
+    samples = []
 
     def client(i):
         rng = random.Random(args.seed * 1000 + i)
@@ -265,10 +269,15 @@ def run(args, api, port, work, log_path):
         r = rss_kib(api.pid)
         if r is not None:
             rss["peak"] = max(rss["peak"], r)
-            if rss["warm"] is None and time.time() >= warm_at:
-                rss["warm"] = r
-    rss["end"] = rss_kib(api.pid)
+            samples.append((time.time(), r))
     elapsed = time.time() - t0
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2] if values else None
+
+    rss["warm"] = median([r for t, r in samples if warm_at <= t < warm_at + window])
+    rss["end"] = median([r for t, r in samples if t >= stop_at - window])
     if rss["warm"] is None:
         rss["warm"] = rss["end"]
 

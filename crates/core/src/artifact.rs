@@ -59,6 +59,17 @@ where
     })
 }
 
+/// A model artifact's version: the first 12 hex digits of the SHA-256 of its bytes. The manifest
+/// records it, and loading checks it, so a models directory whose files come from two different
+/// trainings (a write interrupted between two renames) is refused instead of served.
+pub fn content_version(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Saves `payload` as a versioned JSON artifact.
 pub fn save_json<T: Serialize>(path: &Path, kind: &str, version: u32, payload: &T) -> Result<()> {
     let envelope = Envelope {

@@ -166,7 +166,18 @@ impl Predictor {
             .map_err(|e| ModelError::Artifact(e.to_string()))?;
         let mut models = BTreeMap::new();
         for entry in manifest.models.values() {
-            let model = Model::load(&dir.join(&entry.artifact))?;
+            let path = dir.join(&entry.artifact);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))?;
+            let found = salescast_core::artifact::content_version(&bytes);
+            if found != entry.version {
+                return Err(ModelError::Artifact(format!(
+                    "{} is version {found}, the manifest names {}: the directory mixes files of two trainings (an interrupted write?); train again",
+                    entry.artifact, entry.version
+                )));
+            }
+            let model = Model::from_bytes(&bytes)
+                .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))?;
             if model.kind() != entry.kind {
                 return Err(ModelError::Artifact(format!(
                     "{} holds a {}, the manifest says {}",

@@ -16,7 +16,6 @@ use salescast_models::metrics::Scores;
 use salescast_models::serving::{self, Manifest, ModelEntry};
 use salescast_models::{Dataset, GradientBoostingParams, Kind, Model, RandomForestParams};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::{PipelineError, Result, bar, features_dir};
 
@@ -129,12 +128,7 @@ impl FeatureSet {
 fn save_model(dir: &Path, kind: Kind, bytes: &[u8]) -> Result<(String, String)> {
     let file = format!("{}.bin", kind.name());
     write_atomic(&dir.join(&file), |w| w.write_all(bytes))?;
-    let version: String = Sha256::digest(bytes)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((file, version))
+    Ok((file, salescast_core::artifact::content_version(bytes)))
 }
 
 pub(crate) fn dataset(f: &FeatureFile, rows: Option<&[usize]>) -> Result<Dataset> {

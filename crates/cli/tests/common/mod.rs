@@ -1,0 +1,62 @@
+//! Helpers shared by the CLI's integration tests: running `salescast` in a project directory,
+//! and a small project (generated data, cleaned, with features) ready for `train`.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, dead_code)]
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const PARAMS: &str = "
+train:
+  random_forest: {n_trees: 8, max_depth: 8, min_samples_leaf: 20, max_features: 0.6, bootstrap: true, seed: 0}
+  gradient_boosting: {n_rounds: 25, learning_rate: 0.2, max_depth: 4, min_child_weight: 1.0, lambda: 1.0, subsample: 1.0, colsample: 1.0, early_stopping_rounds: 0, seed: 0}
+";
+
+pub fn salescast(dir: &Path, uri: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_salescast"));
+    c.args(args)
+        .current_dir(dir)
+        .env("SALESCAST_PARAMS", dir.join("params.yaml"))
+        .env("RUST_LOG", "info")
+        .env_remove("MLFLOW_EXPERIMENT_NAME");
+    match uri {
+        Some(u) => c.env("MLFLOW_TRACKING_URI", u),
+        None => c.env_remove("MLFLOW_TRACKING_URI"),
+    };
+    c.output().unwrap()
+}
+
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "exit {:?}: {err}", o.status.code());
+    err
+}
+
+/// Raw data, features and params in `dir`, ready for `train`.
+pub fn project(dir: &Path) {
+    fs::write(dir.join("params.yaml"), PARAMS).unwrap();
+    salescast_testing::generated_csv(dir, 6_000, 200);
+    ok(&salescast(
+        dir,
+        None,
+        &[
+            "preprocess",
+            "--input",
+            "raw.csv",
+            "--out-dir",
+            "data/processed",
+        ],
+    ));
+    ok(&salescast(
+        dir,
+        None,
+        &[
+            "features",
+            "--in-dir",
+            "data/processed",
+            "--out-dir",
+            "data/features",
+        ],
+    ));
+}
