@@ -129,7 +129,8 @@ struct Run {
     report: Option<Value>,
 }
 
-fn monitor(data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+/// The monitor's command on `data`, writing into `out`.
+fn monitor_cmd(data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_salescast-monitor"));
     cmd.arg("--new-data")
         .arg(data)
@@ -143,7 +144,6 @@ fn monitor(data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run
         .args(extra)
         .env_remove("SALESCAST_ALERT_WEBHOOK")
         .env_remove("MLFLOW_TRACKING_URI")
-        .env("SALESCAST_PARAMS", "/nonexistent/params.yaml")
         .current_dir(out);
     for (k, v) in env {
         cmd.env(k, v);
@@ -152,6 +152,11 @@ fn monitor(data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run
     let params = out.join("params.yaml");
     std::fs::write(&params, "").unwrap();
     cmd.env("SALESCAST_PARAMS", &params);
+    cmd
+}
+
+fn monitor(data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = monitor_cmd(data, out, extra, env);
     let o = cmd.output().unwrap();
     let report = std::fs::read_to_string(out.join("reports/latest.json"))
         .ok()
@@ -318,6 +323,70 @@ fn a_malformed_file_exits_2_naming_the_problem() {
     );
     let r = monitor(&out.path().join("absent.csv"), out.path(), &[], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// Every line of a JSON-lines file parses.
+fn whole_lines(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{}: a torn last line",
+        path.display()
+    );
+    for (i, l) in text.lines().enumerate() {
+        assert!(
+            serde_json::from_str::<Value>(l).is_ok(),
+            "{} line {}: {l}",
+            path.display(),
+            i + 1
+        );
+    }
+    text.lines().count()
+}
+
+#[test]
+fn a_monitor_killed_mid_run_leaves_its_logs_and_reports_whole() {
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "doubled.csv", &[], |_, cells, cols| {
+        let c = col(cols, "revenue");
+        if let Ok(v) = cells[c].parse::<f64>() {
+            cells[c] = format!("{:.2}", v * 2.0);
+        }
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(monitor(&data, out.path(), &[], &[]).code, 1);
+    let full = started.elapsed();
+    let per_run = whole_lines(&out.path().join("alerts.jsonl"));
+    assert!(per_run > 0);
+    for fraction in [0.3, 0.6, 0.9, 0.97] {
+        let mut child = monitor_cmd(&data, out.path(), &[], &[])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(fraction));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        whole_lines(&out.path().join("alerts.jsonl"));
+        whole_lines(&out.path().join("reports/history.jsonl"));
+        let latest = std::fs::read_to_string(out.path().join("reports/latest.json")).unwrap();
+        assert!(
+            serde_json::from_str::<Value>(&latest).is_ok(),
+            "killed at {fraction}: latest.json torn"
+        );
+    }
+    // The next run appends its own lines after whatever the killed ones completed.
+    let alerts_before = whole_lines(&out.path().join("alerts.jsonl"));
+    let runs_before = whole_lines(&out.path().join("reports/history.jsonl"));
+    assert_eq!(monitor(&data, out.path(), &[], &[]).code, 1);
+    assert_eq!(
+        whole_lines(&out.path().join("alerts.jsonl")),
+        alerts_before + per_run
+    );
+    assert_eq!(
+        whole_lines(&out.path().join("reports/history.jsonl")),
+        runs_before + 1
+    );
 }
 
 #[test]
