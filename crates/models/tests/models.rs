@@ -233,3 +233,36 @@ fn boosting_train_loss_is_the_loss_of_its_own_predictions() {
         );
     }
 }
+
+/// A small boosting model's artifact, made once.
+fn small_artifact() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| {
+        let m = GradientBoostingParams {
+            n_rounds: 5,
+            max_depth: 3,
+            early_stopping_rounds: 0,
+            ..Default::default()
+        }
+        .fit(&data(300, 3), None, &|_| {})
+        .unwrap();
+        Model::GradientBoosting(m).to_bytes().unwrap()
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// A truncated or bit-flipped artifact decodes to an error or to a model, never a panic
+    /// (the same property `fuzz/fuzz_targets/model_bytes.rs` explores with libFuzzer).
+    #[test]
+    fn damaged_artifacts_never_panic(cut in 0.0f64..1.0, flip in 0usize..usize::MAX, bit in 0u8..8) {
+        let bytes = small_artifact();
+        let len = (bytes.len() as f64 * cut) as usize;
+        let _ = Model::from_bytes(&bytes[..len]);
+        let mut flipped = bytes.to_vec();
+        let at = flip % flipped.len();
+        flipped[at] ^= 1 << bit;
+        let _ = Model::from_bytes(&flipped);
+    }
+}
