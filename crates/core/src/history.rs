@@ -66,7 +66,7 @@ pub struct Selection {
 }
 
 /// One day of a selection.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DayTotals {
     pub date: NaiveDate,
     #[serde(flatten)]
@@ -74,7 +74,7 @@ pub struct DayTotals {
 }
 
 /// A group's totals over a selection (by store, by category).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupTotals {
     pub key: String,
     #[serde(flatten)]
@@ -82,7 +82,7 @@ pub struct GroupTotals {
 }
 
 /// One weekday's average over the selected days (Monday first).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekdayTotals {
     pub weekday: String,
     pub days: u32,
@@ -92,7 +92,7 @@ pub struct WeekdayTotals {
 
 /// A selection's answer: every day of the range (zeros included), the breakdowns and the
 /// weekday pattern.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slice {
     pub start: NaiveDate,
     pub end: NaiveDate,

@@ -130,47 +130,15 @@ pub struct Catalog {
     pub train_end: NaiveDate,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct Totals {
-    pub revenue: f64,
-    pub transactions: u64,
-    pub units: f64,
-}
+pub use salescast_core::history::{DayTotals, GroupTotals, Slice, Totals, WeekdayTotals};
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct DayTotals {
-    pub date: NaiveDate,
-    #[serde(flatten)]
-    pub totals: Totals,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct GroupTotals {
-    pub key: String,
-    #[serde(flatten)]
-    pub totals: Totals,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct WeekdayTotals {
-    pub weekday: String,
-    pub days: u32,
-    pub mean_revenue: f64,
-    pub mean_transactions: f64,
-}
-
-/// `GET /history`.
+/// `GET /history`: the whole history's first and last day, and the selected slice.
 #[derive(Debug, Clone, Deserialize)]
 pub struct History {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    pub totals: Totals,
-    pub daily: Vec<DayTotals>,
-    pub by_store: Vec<GroupTotals>,
-    pub by_category: Vec<GroupTotals>,
-    pub by_weekday: Vec<WeekdayTotals>,
+    #[serde(flatten)]
+    pub slice: Slice,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -297,6 +297,7 @@ fn result(data: &Data, f: &Forecast) -> AnyView {
             colour: charts::BLUE,
             dash: "",
             points: a
+                .slice
                 .daily
                 .iter()
                 .map(|d| (day_number(d.date), d.totals.revenue))

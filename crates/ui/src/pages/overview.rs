@@ -292,8 +292,8 @@ pub fn render(data: &Data) -> String {
 }
 
 fn body(data: &Data, h: &History) -> AnyView {
-    let t = h.totals;
-    let prev = data.previous.as_ref().map(|p| p.totals);
+    let t = h.slice.totals;
+    let prev = data.previous.as_ref().map(|p| p.slice.totals);
     let kpi =
         |label: &'static str, value: String, now: f64, before: Option<f64>, id: &'static str| {
             let (delta, class) = change(now, before);
@@ -304,8 +304,8 @@ fn body(data: &Data, h: &History) -> AnyView {
         };
     let scope = format!(
         "{} to {}, {}, {}",
-        h.start,
-        h.end,
+        h.slice.start,
+        h.slice.end,
         data.controls.store.as_deref().unwrap_or("all stores"),
         data.controls
             .category
@@ -324,6 +324,7 @@ fn body(data: &Data, h: &History) -> AnyView {
     };
     // Daily or weekly points.
     let days: Vec<(NaiveDate, f64, u64)> = h
+        .slice
         .daily
         .iter()
         .map(|d| (d.date, d.totals.revenue, d.totals.transactions))
@@ -451,6 +452,7 @@ fn body(data: &Data, h: &History) -> AnyView {
         x_label: "mean daily revenue (currency units)".into(),
         legend: "mean revenue per day".into(),
         bars: h
+            .slice
             .by_weekday
             .iter()
             .map(|w| Bar {
@@ -469,6 +471,7 @@ fn body(data: &Data, h: &History) -> AnyView {
     }
     .svg();
     let weekday_rows = h
+        .slice
         .by_weekday
         .iter()
         .map(|w| {
@@ -496,13 +499,13 @@ fn body(data: &Data, h: &History) -> AnyView {
         </section>
         <section aria-labelledby="store-h">
             <h2 id="store-h">"Revenue by store"</h2>
-            {figure(bars(&format!("Revenue by store, {scope}"), "revenue", &h.by_store), "Stores by revenue in the range (within the chosen category).".into())}
-            {table("Revenue by store", "store-table", group_head, group_rows(&h.by_store), Vec::new())}
+            {figure(bars(&format!("Revenue by store, {scope}"), "revenue", &h.slice.by_store), "Stores by revenue in the range (within the chosen category).".into())}
+            {table("Revenue by store", "store-table", group_head, group_rows(&h.slice.by_store), Vec::new())}
         </section>
         <section aria-labelledby="cat-h">
             <h2 id="cat-h">"Revenue by category"</h2>
-            {figure(bars(&format!("Revenue by category, {scope}"), "revenue", &h.by_category), "Categories by revenue in the range (within the chosen store).".into())}
-            {table("Revenue by category", "category-table", group_head, group_rows(&h.by_category), Vec::new())}
+            {figure(bars(&format!("Revenue by category, {scope}"), "revenue", &h.slice.by_category), "Categories by revenue in the range (within the chosen store).".into())}
+            {table("Revenue by category", "category-table", group_head, group_rows(&h.slice.by_category), Vec::new())}
         </section>
         <section aria-labelledby="wd-h">
             <h2 id="wd-h">"Weekday pattern"</h2>
