@@ -67,6 +67,23 @@ fn loads(project: &Path) {
     fs::remove_file(project.join("few-scored.csv")).unwrap();
 }
 
+/// `salescast predict` of `input` with the project's models into `scored.csv`.
+fn predict(project: &Path, input: &str) -> std::process::Output {
+    salescast(
+        project,
+        None,
+        &[
+            "predict",
+            "--models-dir",
+            "models",
+            "--input",
+            input,
+            "--out",
+            "scored.csv",
+        ],
+    )
+}
+
 fn train_args() -> Vec<&'static str> {
     vec![
         "train",
@@ -151,19 +168,7 @@ fn a_mixed_models_directory_is_refused_not_served() {
         d.join("models/random_forest.bin"),
     )
     .unwrap();
-    let out = salescast(
-        d,
-        None,
-        &[
-            "predict",
-            "--models-dir",
-            "models",
-            "--input",
-            "raw.csv",
-            "--out",
-            "scored.csv",
-        ],
-    );
+    let out = predict(d, "raw.csv");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -238,19 +243,7 @@ fn sigkill_while_scoring_a_large_file_leaves_no_output_that_looks_whole() {
         !d.join("scored.csv").exists(),
         "a killed predict left scored.csv"
     );
-    let out = salescast(
-        d,
-        None,
-        &[
-            "predict",
-            "--models-dir",
-            "models",
-            "--input",
-            raw.to_str().unwrap(),
-            "--out",
-            "scored.csv",
-        ],
-    );
+    let out = predict(d, raw.to_str().unwrap());
     ok(&out);
     let lines = fs::read_to_string(d.join("scored.csv"))
         .unwrap()

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Days, NaiveDate};
 use leptos::prelude::*;
 
-use super::{Cell, banner, err, figure, html, table};
+use super::{Cell, banner, err, field_error, figure, form_error, html, table};
 use crate::charts::{self, Band, LineChart, Series, XAxis, day_number};
 use crate::client::{Forecast, History};
 use crate::layout::{Banner, Frame, document};
@@ -231,35 +231,24 @@ pub fn render(data: &Data) -> String {
             view! { <option value=s.clone() selected=sel>{s.clone()}</option> }
         })
         .collect_view();
-    let rejected = data.rejected.clone();
-    let field_err = move |names: &[&str]| {
-        rejected
-            .as_ref()
-            .filter(|(f, _)| f.as_deref().is_some_and(|f| names.contains(&f)))
-            .map(|(_, m)| view! { <span class="field-error" role="alert">{m.clone()}</span> })
-    };
-    let general = data
-        .rejected
-        .as_ref()
-        .filter(|(f, _)| {
-            !matches!(
-                f.as_deref(),
-                Some("start_date" | "end_date" | "store" | "level")
-            )
-        })
-        .map(|(_, m)| view! { <p class="error" role="alert">{m.clone()}</p> });
+    let field_err = |name: &str, api_name: &str| field_error(&data.rejected, name, &[api_name]);
+    let general = form_error(
+        &data.rejected,
+        &["start_date", "end_date", "store", "level"],
+        "forecast-error",
+    );
     let level = fmt_level(data.level);
     let form = view! {
         <section>
             <form class="controls" method="get" action="/forecast" id="forecast-controls">
                 <div><label for="store">"Store"</label>
-                    <select id="store" name="store"><option value="">"All stores"</option>{store_opts}</select>{field_err(&["store"])}</div>
+                    <select id="store" name="store"><option value="">"All stores"</option>{store_opts}</select>{field_err("store", "store")}</div>
                 <div><label for="start">"From"</label>
-                    <input type="date" id="start" name="start" value=start min=min.clone()/>{field_err(&["start_date"])}</div>
+                    <input type="date" id="start" name="start" value=start min=min.clone()/>{field_err("start", "start_date")}</div>
                 <div><label for="end">"To"</label>
-                    <input type="date" id="end" name="end" value=end min=min/>{field_err(&["end_date"])}</div>
+                    <input type="date" id="end" name="end" value=end min=min/>{field_err("end", "end_date")}</div>
                 <div><label for="level">"Interval level (%)"</label>
-                    <input type="number" id="level" name="level" value=level min="1" max="99.9" step="any"/>{field_err(&["level"])}</div>
+                    <input type="number" id="level" name="level" value=level min="1" max="99.9" step="any"/>{field_err("level", "level")}</div>
                 <div><button type="submit">"Forecast"</button></div>
             </form>
             {general}

@@ -75,6 +75,35 @@ pub fn figure(svg: String, caption: String) -> AnyView {
     .into_any()
 }
 
+/// The API's refusal of a form: the field it names, if any, and its message.
+pub type Rejected = Option<(Option<String>, String)>;
+
+/// The refusal's message beside the control of `field`, when it names that field (or, for a
+/// control the API knows under another name, one of `aliases`).
+pub fn field_error(rejected: &Rejected, field: &str, aliases: &[&str]) -> Option<AnyView> {
+    rejected
+        .as_ref()
+        .filter(|(f, _)| {
+            f.as_deref()
+                .is_some_and(|f| f == field || aliases.contains(&f))
+        })
+        .map(|(_, m)| {
+            let id = format!("{field}-error");
+            view! { <span class="field-error" role="alert" id=id>{m.clone()}</span> }.into_any()
+        })
+}
+
+/// The refusal's message under the form, when it names none of the form's `fields`.
+pub fn form_error(rejected: &Rejected, fields: &[&str], id: &str) -> Option<AnyView> {
+    rejected
+        .as_ref()
+        .filter(|(f, _)| !f.as_deref().is_some_and(|f| fields.contains(&f)))
+        .map(|(_, m)| {
+            let id = id.to_owned();
+            view! { <p class="error" role="alert" id=id>{m.clone()}</p> }.into_any()
+        })
+}
+
 /// One table cell: text, right-aligned when numeric, with a value to sort by.
 #[derive(Debug, Clone)]
 pub struct Cell {

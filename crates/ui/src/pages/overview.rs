@@ -7,7 +7,7 @@ use axum::response::Response;
 use chrono::{Datelike, Days, NaiveDate};
 use leptos::prelude::*;
 
-use super::{Cell, banner, err, figure, html, table};
+use super::{Cell, banner, err, field_error, figure, form_error, html, table};
 use crate::charts::{self, Band, Bar, BarChart, LineChart, Series, XAxis, day_number, fmt_num};
 use crate::client::{Catalog, Forecast, History, Status, Totals};
 use crate::layout::{Banner, Frame, document};
@@ -243,18 +243,12 @@ fn controls_form(data: &Data) -> AnyView {
         .into_iter()
         .map(|s| opt(s, &c.category))
         .collect_view();
-    let rejected = data.rejected.clone();
-    let field_err = move |name: &str| {
-        rejected
-            .as_ref()
-            .filter(|(f, _)| f.as_deref() == Some(name))
-            .map(|(_, m)| view! { <span class="field-error" role="alert">{m.clone()}</span> })
-    };
-    let general = data
-        .rejected
-        .as_ref()
-        .filter(|(f, _)| !matches!(f.as_deref(), Some("start" | "end" | "store" | "category")))
-        .map(|(_, m)| view! { <p class="error" role="alert">{m.clone()}</p> });
+    let field_err = |name: &str| field_error(&data.rejected, name, &[]);
+    let general = form_error(
+        &data.rejected,
+        &["start", "end", "store", "category"],
+        "overview-error",
+    );
     view! {
         <section>
             <form class="controls" method="get" action="/" id="overview-controls">

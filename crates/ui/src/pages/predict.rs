@@ -10,7 +10,7 @@ use axum::response::Response;
 use leptos::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::{Cell, banner, err, figure, html, table};
+use super::{Cell, banner, err, field_error, figure, form_error, html, table};
 use crate::charts::{self, LineChart, Series, XAxis, fmt_num};
 use crate::client::{Catalog, Prediction, Status};
 use crate::layout::{Banner, Frame, document};
@@ -249,16 +249,7 @@ pub async fn page(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
 pub fn render(data: &Data) -> String {
     let f = &data.form;
     let c = data.catalog.as_deref();
-    let rejected = data.rejected.clone();
-    let field_err = move |name: &str| {
-        rejected
-            .as_ref()
-            .filter(|(f, _)| f.as_deref() == Some(name))
-            .map(|(_, m)| {
-                let id = format!("{name}-error");
-                view! { <span class="field-error" role="alert" id=id>{m.clone()}</span> }
-            })
-    };
+    let field_err = |name: &str| field_error(&data.rejected, name, &[]);
     let select = |name: &'static str, label: &'static str, choices: Vec<String>, current: &str| {
         let mut choices = choices;
         if !current.is_empty() && !choices.iter().any(|c| c == current) {
@@ -313,15 +304,9 @@ pub fn render(data: &Data) -> String {
             view! { <option value=*w selected=sel>{*w}</option> }
         })
         .collect_view();
-    let general = data
-        .rejected
-        .as_ref()
-        .filter(|(field, _)| {
-            !field
-                .as_deref()
-                .is_some_and(|x| TEXT_FIELDS.contains(&x) || x == "promotion")
-        })
-        .map(|(_, m)| view! { <p class="error" role="alert" id="predict-error">{m.clone()}</p> });
+    let mut fields: Vec<&str> = TEXT_FIELDS.to_vec();
+    fields.push("promotion");
+    let general = form_error(&data.rejected, &fields, "predict-error");
     let form = view! {
         <section>
             <form class="grid" method="get" action="/predict" id="predict-form">
