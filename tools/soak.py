@@ -7,7 +7,7 @@ clients on 127.0.0.1. It fails (exit 1) on any 5xx, on any valid request that is
 2xx, on a malformed one that is not answered 4xx, on an ERROR line in the service's log, or
 when resident memory at the end is more than 10% above its value after warm-up. It prints
 p50/p99/p99.9 latency per route and overall, and RSS at start, after warm-up (the median of the
-5 s after the first fifth of the run), at peak and at the end (the median of the last 5 s). Standard library only.
+5 s after the first half of the run, at most 60 s), at peak and at the end (the median of the last 5 s). Standard library only.
 
     tools/soak.py --api-bin target/debug/salescast-api --models-dir DIR --raw raw.csv --seconds 60
 """
@@ -219,7 +219,11 @@ def run(args, api, port, work, log_path):
     stop_at = t0 + args.seconds
     # Memory is judged on medians of 5-second windows (one right after warm-up, one at the
     # end), so that a request burst in flight at one sampling instant is not read as growth.
-    warm_at = t0 + max(10.0, args.seconds * 0.2)
+    # Warm-up is the first half of the run, at most 60 s: the allocator's arenas and the
+    # runtime's threads keep settling for about a minute on the dev binary (a 150 s trace climbs
+    # from 32 to 35 MB over the first 40 s, then stays between 35 and 36.7 MB), and growth in
+    # that phase is not a leak.
+    warm_at = t0 + min(60.0, args.seconds * 0.5)
     window = 5.0
     lock = threading.Lock()
     latencies = {}
@@ -280,6 +284,12 @@ def run(args, api, port, work, log_path):
     rss["end"] = median([r for t, r in samples if t >= stop_at - window])
     if rss["warm"] is None:
         rss["warm"] = rss["end"]
+    # The trajectory (median RSS of each 5-second window) shows a leak as a steady climb and
+    # allocator warm-up as a step that levels off.
+    trace = {}
+    for t, r in samples:
+        trace.setdefault(int((t - t0) // window), []).append(r)
+    rss["trace_5s"] = [median(v) for _, v in sorted(trace.items())]
 
     errors = []
     with open(log_path) as f:

@@ -409,6 +409,18 @@ impl Buffer {
     }
 }
 
+/// A CSV reader's error in our words: the record's shape or encoding, never the crate's text.
+fn csv_error_text(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
+        csv::ErrorKind::Io(_) => "the upload could not be read to the end".to_owned(),
+        _ => "not a readable CSV record".to_owned(),
+    }
+}
+
 /// Who reads the upload: lines split by hand, or the `csv` crate from the first line that
 /// needs it on (the bytes already read, then the rest).
 enum Source<R: Read> {
@@ -451,7 +463,7 @@ impl<R: Read> Rows<R> {
                         }
                         Err(e) => {
                             cells.push_empty();
-                            Err(e.to_string())
+                            Err(csv_error_text(&e))
                         }
                     };
                 }

@@ -58,8 +58,18 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    /// A failure of the service itself. The detail goes to the service log with an id; the
+    /// client gets the id and a fixed message, never the detail (which may name paths or
+    /// dependencies).
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!(incident = id, %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("internal error (incident {id} in the service log)"),
+        )
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {

@@ -151,8 +151,15 @@ impl MakeRequestId for Sequential {
 }
 
 /// Error answers produced outside the handlers (body limit, timeout, unknown route, wrong
-/// method) get the same JSON body as the handlers' own.
+/// method, extractor rejections) get the same JSON body as the handlers' own, in our words:
+/// the framework's text names its parsers, so it goes to the debug log only.
 async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let has_query = req.uri().query().is_some_and(|q| !q.is_empty());
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/"));
     let resp = next.run(req).await;
     let status = resp.status();
     let is_json = resp
@@ -165,26 +172,33 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     }
     let (parts, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text).trim().to_owned();
-    let (code, default) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ("payload_too_large", "the request body is over the limit")
-        }
+    tracing::debug!(status = status.as_u16(), reason = %String::from_utf8_lossy(&text).trim(), "request refused by the framework");
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "the request body is over the limit (see limits in GET /status)",
+        ),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took longer than the limit"),
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::NOT_FOUND => ("not_found", "no such route (see /openapi.json)"),
         StatusCode::METHOD_NOT_ALLOWED => {
             ("method_not_allowed", "method not allowed on this route")
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "unsupported content type")
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "unsupported Content-Type for this route (see its request body in /openapi.json)",
+        ),
         s if s.is_server_error() => ("internal", "internal error"),
-        _ => ("bad_request", "bad request"),
-    };
-    let message = if text.is_empty() {
-        default.to_owned()
-    } else {
-        text
+        _ if multipart => (
+            "bad_multipart",
+            "the upload is not a readable multipart/form-data body: send the CSV as one part \
+             named `file`, with the boundary given in Content-Type",
+        ),
+        _ if has_query => (
+            "bad_query",
+            "the query string is not valid: give each parameter once, as percent-encoded UTF-8 \
+             (see the route's parameters in /openapi.json)",
+        ),
+        _ => ("bad_request", "the request could not be read"),
     };
     let mut out = ApiError::new(status, code, message).into_response();
     for (k, v) in parts.headers.iter() {

@@ -128,7 +128,20 @@ fn parse_json(body: &[u8]) -> ApiResult<Value> {
         ));
     }
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Eof => "it ends too early",
+            Category::Syntax => "a syntax error",
+            Category::Data | Category::Io => "unreadable data",
+        };
+        ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "the body is not valid JSON: {what} at line {}, column {}",
+                e.line(),
+                e.column()
+            ),
+        )
     })
 }
 
@@ -319,7 +332,7 @@ pub async fn predict_batch_csv(
     drop(tx);
     let scored = parse
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::internal(format!("the CSV task failed: {e}")))?;
     if let Some(e) = upload_error {
         return Err(e);
     }
@@ -349,12 +362,19 @@ pub async fn predict_batch_csv(
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(format!(
-            "the upload is larger than the limit (SALESCAST_MAX_CSV_BYTES): {e}"
-        ))
+        ApiError::too_large(
+            "the upload is larger than the limit (SALESCAST_MAX_CSV_BYTES, shown in GET /status)",
+        )
         .field("file")
     } else {
-        ApiError::bad_request("bad_multipart", e.body_text()).field("file")
+        // The parser's own text names its internals; the client gets what to fix.
+        tracing::debug!(reason = %e.body_text(), "unreadable multipart upload");
+        ApiError::bad_request(
+            "bad_multipart",
+            "the upload is not a readable multipart/form-data body: send the CSV as one part \
+             named `file`, with the boundary given in Content-Type and a closing boundary",
+        )
+        .field("file")
     }
 }
 
@@ -409,6 +429,7 @@ impl std::io::Read for ChannelReader {
 
 /// `POST /forecast_sarima` request.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ForecastRequest {
     /// `YYYY-MM-DD`, after the last training day.
     #[schema(format = Date, example = "2026-01-01")]
@@ -423,6 +444,53 @@ pub struct ForecastRequest {
     pub store: Option<String>,
 }
 
+impl ForecastRequest {
+    /// Reads the request, naming the field at fault in our own words (serde's would name Rust
+    /// types).
+    fn from_json(value: Value) -> ApiResult<Self> {
+        const FIELDS: [&str; 4] = ["start_date", "end_date", "level", "store"];
+        let bad = |field: &str, msg: String| {
+            ApiError::unprocessable("bad_request_body", msg).field(field)
+        };
+        let Value::Object(map) = value else {
+            return Err(ApiError::unprocessable(
+                "bad_request_body",
+                "expected a JSON object with start_date, end_date and optional level and store",
+            ));
+        };
+        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            let shown: String = k.chars().take(40).collect();
+            return Err(bad(
+                k,
+                format!("unknown field {shown:?}: expected start_date, end_date, level, store"),
+            ));
+        }
+        let text = |k: &str, required: bool| -> ApiResult<Option<String>> {
+            match map.get(k) {
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                None | Some(Value::Null) if !required => Ok(None),
+                None | Some(Value::Null) => Err(ApiError::unprocessable(
+                    "missing_field",
+                    format!("{k} is required (YYYY-MM-DD)"),
+                )
+                .field(k)),
+                Some(_) => Err(bad(k, format!("{k} must be a string"))),
+            }
+        };
+        let level = match map.get("level") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(_) => return Err(bad("level", "level must be a number in (0, 100)".into())),
+        };
+        Ok(Self {
+            start_date: text("start_date", true)?.unwrap_or_default(),
+            end_date: text("end_date", true)?.unwrap_or_default(),
+            level,
+            store: text("store", false)?,
+        })
+    }
+}
+
 /// Daily revenue forecast with prediction intervals from the daily model.
 #[utoipa::path(post, path = "/forecast_sarima",
     request_body = ForecastRequest,
@@ -432,12 +500,7 @@ pub struct ForecastRequest {
         (status = 503, description = "No daily model is loaded", body = ErrorBody)))]
 pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiResult<Response> {
     let value = parse_json(&body)?;
-    let req: ForecastRequest = serde_json::from_value(value).map_err(|e| {
-        ApiError::unprocessable(
-            "bad_request_body",
-            format!("expected start_date, end_date and optional level: {e}"),
-        )
-    })?;
+    let req = ForecastRequest::from_json(value)?;
     let date = |field: &str, s: &str| {
         salescast_core::schema::parse_date(s).map_err(|_| {
             ApiError::unprocessable(
@@ -841,7 +904,7 @@ pub async fn admin_reload(
     let st = state.clone();
     let result = tokio::task::spawn_blocking(move || st.reload())
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::internal(format!("the reload task failed: {e}")))?;
     match result {
         Ok(_) => {
             tracing::info!(dir = %state.models_dir.display(), "models reloaded");

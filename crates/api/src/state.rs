@@ -114,6 +114,14 @@ impl AppState {
                 };
                 Ok((p, daily, history))
             });
+        // Clients (`/status`, the reload answer) see file names relative to the models
+        // directory; the log keeps the whole error.
+        let result = result.map_err(|e| {
+            tracing::warn!(error = %e, "loading the models failed");
+            let dir = self.models_dir.display().to_string();
+            e.replace(&format!("{dir}/"), "")
+                .replace(&dir, "the models directory")
+        });
         let now = chrono::Utc::now();
         let attempt = LoadAttempt {
             at: now,

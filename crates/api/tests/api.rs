@@ -462,6 +462,208 @@ async fn every_bad_input_class_gets_its_documented_error() {
     }
 }
 
+/// Markers of internals: server paths, source files, panics, and the texts of the libraries
+/// behind the service (JSON, query string, multipart and CSV parsers, the HTTP stack).
+const INTERNALS: &[&str] = &[
+    "/tmp/",
+    "/root",
+    "/home/",
+    "/work/",
+    "/usr/",
+    ".rs:",
+    "panicked",
+    "backtrace",
+    "RUST_",
+    "multer",
+    "serde",
+    "hyper",
+    "axum",
+    "tokio",
+    "csv::",
+    "Error {",
+    "Error(",
+    "invalid type:",
+    "invalid value:",
+    "failed to read",
+    "Failed to deserialize",
+    "Failed to parse",
+    "os error",
+    "expected f64",
+    "expected u32",
+    "expected usize",
+    "unknown variant",
+    "at line 1 column",
+];
+
+fn multipart(parts: &str, boundary: &str) -> Request<Body> {
+    Request::post("/predict_batch_csv")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(parts.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn no_answer_to_bad_input_echoes_internals() {
+    let token = "a-long-enough-admin-token";
+    let (app, _) = app_with(&fixture().models, |c| {
+        c.limits.max_json_bytes = 4096;
+        c.limits.max_csv_bytes = 8192;
+        c.admin_token = Some(token.into());
+    });
+    let models = fixture().models.to_str().unwrap().to_owned();
+    let raw = |method: &str, uri: &str, ctype: Option<&str>, body: &[u8]| {
+        let mut r = Request::builder().method(method).uri(uri);
+        if let Some(c) = ctype {
+            r = r.header(header::CONTENT_TYPE, c);
+        }
+        r.body(Body::from(body.to_vec())).unwrap()
+    };
+    let json = Some("application/json");
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let part = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n";
+    let cases: Vec<Request<Body>> = vec![
+        // JSON bodies
+        raw("POST", "/predict", json, b"{\"date\": "),
+        raw("POST", "/predict", json, b"\xff\xfe{}"),
+        raw("POST", "/predict", json, deep.as_bytes()),
+        raw("POST", "/predict", json, b"{\"unit_price\": 1e400}"),
+        raw("POST", "/predict", json, b"\"a string\""),
+        raw("POST", "/predict", json, b"[1, 2, 3]"),
+        raw(
+            "POST",
+            "/predict",
+            json,
+            br#"{"date": ["2024-01-01"], "store_id": {}}"#,
+        ),
+        raw("POST", "/predict", json, &vec![b' '; 10_000]),
+        raw("POST", "/predict", Some("text/plain"), b"hello"),
+        raw(
+            "POST",
+            "/invocations",
+            json,
+            br#"{"dataframe_split": {"columns": 3}}"#,
+        ),
+        raw(
+            "POST",
+            "/invocations",
+            json,
+            br#"{"inputs": "x", "instances": []}"#,
+        ),
+        raw(
+            "POST",
+            "/forecast_sarima",
+            json,
+            br#"{"start_date": 20240101}"#,
+        ),
+        raw(
+            "POST",
+            "/forecast_sarima",
+            json,
+            br#"{"start_date": "2024-01-01", "end_date": "2024-01-02", "level": "high"}"#,
+        ),
+        raw(
+            "POST",
+            "/forecast_sarima",
+            json,
+            br#"{"start_date": "2024-01-01", "end_date": "2024-01-02", "extra": 1}"#,
+        ),
+        raw("POST", "/forecast_sarima", json, b"[]"),
+        raw(
+            "POST",
+            "/forecast_sarima",
+            json,
+            br#"{"start_date": "2024-13-45", "end_date": "2024-01-02"}"#,
+        ),
+        // Query strings
+        raw(
+            "POST",
+            "/predict?model=%ff%fe",
+            json,
+            good().to_string().as_bytes(),
+        ),
+        raw(
+            "POST",
+            "/predict?model=a&model=b",
+            json,
+            good().to_string().as_bytes(),
+        ),
+        raw(
+            "POST",
+            "/predict?model=../../etc/passwd",
+            json,
+            good().to_string().as_bytes(),
+        ),
+        raw("GET", "/history?start=yesterday", None, b""),
+        raw(
+            "GET",
+            "/history?start=2024-01-01&start=2024-02-01",
+            None,
+            b"",
+        ),
+        raw("GET", "/history?store=%00", None, b""),
+        raw("GET", "/history?limit=-1&start=%zz", None, b""),
+        // Multipart uploads
+        multipart(&format!("{part}date,store_id\n2024-01-01,S01\n"), "B"),
+        multipart("--B\r\nthis is not a header\r\n\r\nx\r\n--B--\r\n", "B"),
+        multipart(&format!("{part}date\n"), "Other"),
+        multipart(
+            "--B\r\nContent-Disposition: form-data; name=\"notfile\"\r\n\r\nx\r\n--B--\r\n",
+            "B",
+        ),
+        multipart("", "B"),
+        raw(
+            "POST",
+            "/predict_batch_csv",
+            Some("multipart/form-data"),
+            b"--B\r\n",
+        ),
+        raw(
+            "POST",
+            "/predict_batch_csv",
+            Some("text/csv"),
+            b"date\n2024-01-01\n",
+        ),
+        multipart(
+            &format!(
+                "{part}transaction_id,date,store_id,product_id\n\"T1,2024-01-01,S01,P1\nT2,2024-01-01\n\r\n--B--\r\n"
+            ),
+            "B",
+        ),
+        multipart(&format!("{part}{}\r\n--B--\r\n", "x".repeat(9000)), "B"),
+        // Methods, routes, admin
+        raw("DELETE", "/predict", None, b""),
+        raw("GET", "/../../etc/passwd", None, b""),
+        raw("GET", "/static/..%2f..%2fCargo.toml", None, b""),
+        raw("POST", "/admin/reload", None, b""),
+        Request::post("/admin/reload")
+            .header(header::AUTHORIZATION, "Bearer wrong-token-of-some-length")
+            .body(Body::empty())
+            .unwrap(),
+    ];
+    let mut seen = Vec::new();
+    for req in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (s, v, text) = send(&app, req).await;
+        // A refusal with a JSON error body, or the scored CSV of an upload whose rows carry
+        // their own errors.
+        let scored_csv = s == StatusCode::OK && text.starts_with("transaction_id");
+        assert!(s.is_client_error() || scored_csv, "{what}: {s} {text}");
+        if !scored_csv {
+            assert!(!v.is_null(), "{what}: not JSON: {text}");
+            assert!(v["error"]["code"].is_string(), "{what}: {text}");
+        }
+        for m in INTERNALS.iter().copied().chain([models.as_str()]) {
+            assert!(!text.contains(m), "{what} echoes {m:?}: {text}");
+        }
+        seen.push(format!("{what} -> {s} {text}"));
+        still_serves(&app).await;
+    }
+    assert!(seen.len() >= 35, "{seen:#?}");
+}
+
 #[tokio::test]
 async fn a_csv_with_some_bad_rows_scores_the_rest() {
     let app = app();
@@ -685,11 +887,11 @@ async fn reload_swaps_only_valid_models() {
     let (_, st, _) = send(&app, get("/status")).await;
     assert_eq!(st["ready"], true);
     assert_eq!(st["last_load"]["ok"], false);
+    let err = st["last_load"]["error"].as_str().unwrap();
+    assert!(err.contains("random_forest.bin"), "{err}");
     assert!(
-        st["last_load"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("random_forest.bin")
+        !err.contains(models.to_str().unwrap()),
+        "no server path in /status: {err}"
     );
 
     fs::copy(
@@ -793,4 +995,152 @@ async fn a_real_socket_serves_and_counts() {
     assert!(m.contains("salescast_predictions_total"));
     assert!(m.contains("salescast_model_info{"));
     server.abort();
+}
+
+/// A running `salescast-api` process on a free port, killed on drop.
+struct Service {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_service(models: &Path, tmp: &Path) -> Service {
+    let port = salescast_testing::tools::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_salescast-api"))
+        .args(["--addr", &addr, "--max-csv-bytes", "200000000"])
+        .arg("--models-dir")
+        .arg(models)
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the service did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Service { child, addr }
+}
+
+/// Reads an HTTP/1.1 answer's head, then `want` bytes of its body (or less at EOF).
+fn read_head_and_some(r: &mut impl std::io::BufRead, want: usize) -> (String, Vec<u8>) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match r.read(&mut body[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    body.truncate(got);
+    (head, body)
+}
+
+#[test]
+fn sigkill_of_the_service_during_a_batch_leaves_no_answer_that_looks_whole() {
+    use std::io::{BufReader, Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = fs::read_to_string(&fixture().raw).unwrap();
+    let mut lines = raw.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    // About 20 MB each way: more than the loopback socket buffers hold, so the answer cannot
+    // have been sent whole before the kill.
+    let mut csv = format!("{header}\n");
+    while csv.len() < 20 << 20 {
+        for r in &rows {
+            csv.push_str(r);
+            csv.push('\n');
+        }
+    }
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(csv.as_bytes());
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let request = |addr: &str| {
+        format!(
+            "POST /predict_batch_csv HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+    };
+
+    // 1. Killed while the upload arrives: the client gets no answer at all.
+    let mut svc = spawn_service(&fixture().models, tmp.path());
+    let mut conn = std::net::TcpStream::connect(&svc.addr).unwrap();
+    conn.write_all(request(&svc.addr).as_bytes()).unwrap();
+    conn.write_all(&body[..body.len() / 3]).unwrap();
+    svc.child.kill().unwrap();
+    svc.child.wait().unwrap();
+    let _ = conn.write_all(&body[body.len() / 3..]);
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    assert!(
+        !String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "an answer after the kill: {}",
+        String::from_utf8_lossy(&answer[..answer.len().min(200)])
+    );
+    drop(svc);
+
+    // 2. Killed while the answer streams out: what arrived is visibly cut short.
+    let mut svc = spawn_service(&fixture().models, tmp.path());
+    let conn = std::net::TcpStream::connect(&svc.addr).unwrap();
+    let mut writer = conn.try_clone().unwrap();
+    let (req, all) = (request(&svc.addr), body.clone());
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(req.as_bytes());
+        let _ = writer.write_all(&all);
+    });
+    let mut reader = BufReader::new(conn);
+    let (head, first) = read_head_and_some(&mut reader, 64 << 10);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains("transfer-encoding: chunked") || lower.contains("content-length:"),
+        "the answer says how to tell it is whole: {head}"
+    );
+    svc.child.kill().unwrap();
+    svc.child.wait().unwrap();
+    let mut rest = Vec::new();
+    let _ = reader.read_to_end(&mut rest);
+    sender.join().unwrap();
+    let got = first.len() + rest.len();
+    if let Some(len) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse::<usize>().unwrap())
+    {
+        assert!(got < len, "{got} of {len} bytes arrived");
+    } else {
+        let tail = [first.as_slice(), rest.as_slice()].concat();
+        assert!(
+            !tail.ends_with(b"\r\n0\r\n\r\n"),
+            "a chunked answer ended with its last chunk after a kill"
+        );
+    }
+    assert!(got < csv.len(), "{got} bytes: the whole answer");
+    drop(svc);
+
+    // No upload was spooled to disk, so none is left behind.
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
 }

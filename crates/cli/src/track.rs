@@ -131,7 +131,7 @@ fn sync(a: &TrackingArgs, json: bool) -> Result<(), Failure> {
     }
     if report.pending > 0 {
         return Err(Failure::failed(anyhow::anyhow!(
-            "{} spooled runs remain: the MLflow server is unreachable",
+            "{} spooled runs remain: the MLflow server is unreachable or failing",
             report.pending
         )));
     }

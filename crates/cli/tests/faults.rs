@@ -1,5 +1,5 @@
 //! Faults while the pipeline writes: SIGKILL during training, a full disk during training
-//! (a file-size limit), and SIGKILL while scoring a large file. After each, what a reader finds
+//! (a file-size limit), a read-only models directory, and SIGKILL while scoring a large file. After each, what a reader finds
 //! is whole: the previous models (which still load and agree with their manifest) or the new
 //! ones, never a mix and never a partial file under a real name, and the next run succeeds.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
@@ -207,6 +207,54 @@ fn a_full_disk_during_training_is_a_clear_error_and_keeps_the_previous_models() 
     assert!(
         err.contains("too large") || err.contains("File too large") || err.contains("EFBIG"),
         "the error says why: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(stable(snapshot(&d.join("models"))), before);
+    loads(d);
+    ok(&salescast(d, None, &train_args()));
+}
+
+#[test]
+fn a_read_only_models_directory_is_a_clear_error_and_keeps_the_previous_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    project(d);
+    ok(&salescast(d, None, &train_args()));
+    let before = stable(snapshot(&d.join("models")));
+    // A read-only bind mount of the models directory in a private mount namespace (the tests
+    // run as root, for whom permission bits alone do not make a directory read-only).
+    let mut cmd = String::from(
+        "mount --bind models models && mount -o remount,bind,ro models || exit 99; exec \"$0\"",
+    );
+    for a in train_args() {
+        cmd.push(' ');
+        cmd.push_str(a);
+    }
+    let out = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c", &cmd])
+        .arg(env!("CARGO_BIN_EXE_salescast"))
+        .current_dir(d)
+        .env("SALESCAST_PARAMS", d.join("params.yaml"))
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "the read-only mount failed: {err}"
+    );
+    assert!(
+        !out.status.success(),
+        "training wrote to a read-only directory: {err}"
+    );
+    assert!(
+        err.contains("Read-only file system"),
+        "the error says why: {err}"
+    );
+    assert!(
+        err.contains("models"),
+        "the error names the directory: {err}"
     );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(stable(snapshot(&d.join("models"))), before);

@@ -295,6 +295,123 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
     );
 }
 
+/// A server on `port` that answers every request with HTTP 500 and MLflow's error body, as an
+/// MLflow whose database is failing does, until the returned guard is dropped. Returns the
+/// guard and the count of requests it failed.
+fn failing_server(port: u16) -> (impl Drop, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let (stop2, served2) = (stop.clone(), served.clone());
+    let thread = std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if stop2.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let mut reader = BufReader::new(conn);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let msg = br#"{"error_code": "INTERNAL_ERROR", "message": "(sqlite3.OperationalError) database is locked"}"#;
+            let mut conn = reader.into_inner();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                msg.len()
+            );
+            let _ = conn.write_all(msg);
+            served2.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    struct Guard(Arc<AtomicBool>, u16, Option<std::thread::JoinHandle<()>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+            let _ = std::net::TcpStream::connect(("127.0.0.1", self.1));
+            if let Some(t) = self.2.take() {
+                let _ = t.join();
+            }
+        }
+    }
+    (Guard(stop, port, Some(thread)), served)
+}
+
+#[test]
+fn runs_trained_while_mlflow_answers_500_are_spooled_and_delivered_by_the_next_sync() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("project");
+    fs::create_dir_all(&dir).unwrap();
+    project(&dir);
+    let port = salescast_testing::tools::free_port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let (failing, served) = failing_server(port);
+    let err = ok(&train(&dir, Some(&uri)));
+    assert!(err.contains("spooled"), "{err}");
+    assert!(
+        err.contains("HTTP 500 INTERNAL_ERROR"),
+        "the reason is named: {err}"
+    );
+    assert!(
+        served.load(std::sync::atomic::Ordering::SeqCst) >= 4,
+        "the calls were retried"
+    );
+    let spool = dir.join(".salescast/spool");
+    assert_eq!(
+        fs::read_dir(&spool).unwrap().count(),
+        2,
+        "one record per model"
+    );
+    let failed_sync = salescast(&dir, Some(&uri), &["tracking", "sync"]);
+    assert!(
+        !failed_sync.status.success(),
+        "sync against the failing server fails"
+    );
+    assert_eq!(
+        fs::read_dir(&spool).unwrap().count(),
+        2,
+        "and keeps the records"
+    );
+    drop(failing);
+
+    let server = MlflowServer::start_on(&work.path().join("mlflow"), port);
+    let out = salescast(&dir, Some(&server.uri()), &["--json", "tracking", "sync"]);
+    let report: Value = serde_json::from_slice(&ok_out(&out)).unwrap();
+    assert_eq!(report["sent"].as_array().unwrap().len(), 2);
+    assert_eq!(fs::read_dir(&spool).unwrap().count(), 0);
+    let client = MlflowClient::new(&server.uri()).unwrap();
+    let exp = block(client.experiment("salescast")).unwrap();
+    let keys = run_keys(&dir);
+    for (name, entry) in manifest(&dir)["models"].as_object().unwrap() {
+        assert_eq!(keys[name]["version"], entry["version"], "{name}");
+        let runs = runs_with_key(
+            &client,
+            &exp.experiment_id,
+            keys[name]["run_key"].as_str().unwrap(),
+        );
+        assert_eq!(runs.len(), 1, "{name}: delivered once");
+        let run = block(client.get_run(&runs[0].info.run_id)).unwrap();
+        assert_eq!(run.info.status, "FINISHED", "{name}");
+        assert!(
+            run.data.metric("test_mae").is_some(),
+            "{name}: metrics delivered"
+        );
+    }
+}
+
 fn ok_out(o: &Output) -> Vec<u8> {
     ok(o);
     o.stdout.clone()

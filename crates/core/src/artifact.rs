@@ -135,6 +135,27 @@ pub fn load_timings(dir: &Path) -> serde_json::Map<String, serde_json::Value> {
         .unwrap_or_default()
 }
 
+/// Checks that a file name read from an artifact (a manifest's model file, a profile's sample)
+/// names a file inside the artifact's own directory: a relative path of plain names (the
+/// evaluation fit sits in a subdirectory), never `..`, a root or a drive. A damaged or
+/// hand-edited artifact must not make a reader open, or a tracker upload, a file of its choosing
+/// elsewhere on the disk.
+pub fn check_listed_name(name: &str) -> std::result::Result<(), String> {
+    use std::path::Component;
+    let plain = !name.is_empty()
+        && !name.contains(['\\', '\0'])
+        && Path::new(name)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "names the file {name:?}, which is not inside its own directory"
+        ))
+    }
+}
+
 /// The SHA-256 of a file, hex encoded: recorded with models to tie them to their data.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = fs::File::open(path).map_err(|e| CoreError::io("opening", path, e))?;
@@ -164,6 +185,32 @@ mod tests {
     #[derive(Debug, Serialize, Deserialize, PartialEq)]
     struct Thing {
         a: u32,
+    }
+
+    #[test]
+    fn listed_names_must_be_plain_file_names() {
+        for ok in [
+            "rf.bin",
+            "..bin",
+            "reference.parquet",
+            "evaluation/transform.json",
+        ] {
+            assert!(check_listed_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../rf.bin",
+            "/etc/passwd",
+            "sub/../../rf.bin",
+            "./rf.bin",
+            "a\\b",
+            "a\0b",
+        ] {
+            let e = check_listed_name(bad).unwrap_err();
+            assert!(e.contains("not inside its own directory"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -111,9 +111,18 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Loads and checks the manifest: every file it names must be a plain name in `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
-        load_json(&dir.join(MANIFEST_FILE), MANIFEST_KIND, MANIFEST_VERSION)
-            .map_err(|e| ModelError::Artifact(e.to_string()))
+        let m: Self = load_json(&dir.join(MANIFEST_FILE), MANIFEST_KIND, MANIFEST_VERSION)
+            .map_err(|e| ModelError::Artifact(e.to_string()))?;
+        let listed = std::iter::once(&m.transform)
+            .chain(m.models.values().map(|e| &e.artifact))
+            .chain(m.daily.iter().map(|d| &d.artifact));
+        for name in listed {
+            salescast_core::artifact::check_listed_name(name)
+                .map_err(|e| ModelError::Artifact(format!("{MANIFEST_FILE} {e}")))?;
+        }
+        Ok(m)
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {

@@ -351,6 +351,20 @@ pub fn load(models_dir: &Path) -> Result<(ReferenceProfile, Frame)> {
         });
     }
     let profile: ReferenceProfile = load_json(&path, PROFILE_KIND, PROFILE_VERSION)?;
+    let listed = std::iter::once(&profile.sample_file).chain(
+        profile
+            .models
+            .values()
+            .flat_map(|m| [&m.dle.artifact, &m.dle.transform]),
+    );
+    for name in listed {
+        salescast_core::artifact::check_listed_name(name).map_err(|reason| {
+            MonitorError::Artifact {
+                path: path.clone(),
+                reason,
+            }
+        })?;
+    }
     let schema: Vec<(String, ColumnType, Role)> = profile
         .columns
         .iter()

@@ -325,6 +325,31 @@ fn a_malformed_file_exits_2_naming_the_problem() {
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
+#[test]
+fn a_profile_naming_a_file_outside_its_directory_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let cp = Command::new("cp")
+        .arg("-r")
+        .arg(&f.models)
+        .arg(&models)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    salescast_monitor::profile::load(&models).unwrap();
+    let path = models.join(salescast_monitor::profile::PROFILE_FILE);
+    let mut p: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let sample = p["payload"]["sample_file"].as_str().unwrap().to_owned();
+    std::fs::copy(models.join(&sample), dir.path().join(&sample)).unwrap();
+    p["payload"]["sample_file"] = format!("../{sample}").into();
+    std::fs::write(&path, serde_json::to_vec(&p).unwrap()).unwrap();
+    let e = salescast_monitor::profile::load(&models)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not inside its own directory"), "{e}");
+}
+
 /// Every line of a JSON-lines file parses.
 fn whole_lines(path: &Path) -> usize {
     let text = std::fs::read_to_string(path).unwrap_or_default();

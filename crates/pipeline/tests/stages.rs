@@ -160,6 +160,31 @@ fn a_model_whose_schema_differs_from_the_transform_is_refused() {
 }
 
 #[test]
+fn a_manifest_naming_a_file_outside_its_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let models = dir.path().join("models");
+    let opts = TrainOptions {
+        kinds: vec![Kind::GradientBoosting],
+        ..small()
+    };
+    train(&dir.path().join("features"), &models, &opts, false).unwrap();
+    let path = models.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let entry = m["payload"]["models"]["gradient_boosting"]
+        .as_object_mut()
+        .unwrap();
+    let file = entry["artifact"].as_str().unwrap().to_owned();
+    // The same bytes one directory up: only the name's shape can refuse it.
+    fs::copy(models.join(&file), dir.path().join(&file)).unwrap();
+    entry.insert("artifact".into(), format!("../{file}").into());
+    fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let e = Predictor::load(&models).unwrap_err().to_string();
+    assert!(e.contains("not inside its own directory"), "{e}");
+    assert!(e.contains(&format!("../{file}")), "{e}");
+}
+
+#[test]
 fn bad_hyperparameters_fail_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let opts = TrainOptions {

@@ -219,11 +219,17 @@ impl MlflowClient {
                     if status.is_success() {
                         return Ok(bytes.to_vec());
                     }
-                    if status.is_server_error() && attempt < self.retry.attempts {
-                        last = format!("HTTP {status}");
-                    } else {
+                    if !status.is_server_error() {
                         return Err(api_error(call, status, &bytes));
                     }
+                    // A server that keeps failing is treated like one that is down: the caller
+                    // spools the run and a later sync delivers it, instead of losing it.
+                    last = match api_error(call, status, &bytes) {
+                        TrackingError::Api { code, message, .. } => {
+                            format!("HTTP {} {code}: {message}", status.as_u16())
+                        }
+                        other => other.to_string(),
+                    };
                 }
                 Err(e) => last = error_chain(&e),
             }

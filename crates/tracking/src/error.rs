@@ -12,7 +12,7 @@ pub enum TrackingError {
     #[error("invalid run record: {0}")]
     InvalidRecord(String),
     /// The server could not be reached, or kept failing with 5xx, after all retries.
-    #[error("MLflow {call}: server unreachable after {attempts} attempts: {reason}")]
+    #[error("MLflow {call}: server unreachable or failing after {attempts} attempts: {reason}")]
     Unreachable {
         call: String,
         attempts: u32,

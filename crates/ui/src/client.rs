@@ -437,7 +437,7 @@ impl ApiClient {
         )
         .file_name(filename.to_owned())
         .mime_str("text/csv")
-        .map_err(|e| self.garbage("/predict_batch_csv", e.to_string()))?;
+        .map_err(|_| self.garbage("/predict_batch_csv", "the upload's type is refused".into()))?;
         let form = reqwest::multipart::Form::new().part("file", part);
         let resp = self
             .http
@@ -482,8 +482,13 @@ impl ApiClient {
             return Err(self.failure(path, resp).await);
         }
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| self.garbage(path, format!("the answer is not the expected JSON ({e})")))
+        serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(path, error = %e, "the API's answer does not decode");
+            self.garbage(
+                path,
+                "the answer is not the JSON its OpenAPI document describes".into(),
+            )
+        })
     }
 
     /// A non-2xx answer: the API's own error for a 4xx, a failure of the API for the rest.

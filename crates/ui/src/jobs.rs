@@ -82,10 +82,7 @@ impl Jobs {
         let mut b = [0u8; 16];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut b))
-            .map_err(|e| UiError::Io {
-                what: "random job id".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| UiError::io("random job id", e))?;
         Ok(b.iter().map(|x| format!("{x:02x}")).collect())
     }
 
@@ -124,10 +121,7 @@ impl Jobs {
                 "no such scored upload (results are kept for an hour): upload the file again",
             )
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| UiError::Io {
-            what: "job summary".into(),
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(&bytes).map_err(|e| UiError::io("job summary", e))
     }
 
     /// Removes expired jobs and the oldest beyond [`MAX_JOBS`]; leftovers of interrupted work
@@ -177,10 +171,7 @@ impl Jobs {
     /// writes the summary atomically.
     pub fn summarise(&self, id: &str, filename: &str) -> Result<Summary> {
         let path = self.scored_path(id);
-        let io = |e: std::io::Error| UiError::Io {
-            what: "scored file".into(),
-            reason: e.to_string(),
-        };
+        let io = |e: std::io::Error| UiError::io("scored file", e);
         let file = std::fs::File::open(&path).map_err(io)?;
         let bytes = file.metadata().map_err(io)?.len();
         let mut r = csv::ReaderBuilder::new()
@@ -190,7 +181,7 @@ impl Jobs {
             .headers()
             .map_err(|e| UiError::BadAnswer {
                 url: "/predict_batch_csv".into(),
-                reason: format!("the scored CSV has no header ({e})"),
+                reason: format!("the scored CSV has no header ({})", csv_text(&e)),
             })?
             .iter()
             .map(str::to_owned)
@@ -211,7 +202,7 @@ impl Jobs {
                 Err(e) => {
                     return Err(UiError::BadAnswer {
                         url: "/predict_batch_csv".into(),
-                        reason: format!("the scored CSV does not parse ({e})"),
+                        reason: format!("the scored CSV does not parse ({})", csv_text(&e)),
                     });
                 }
             }
@@ -223,16 +214,18 @@ impl Jobs {
                 s.preview.push(rec.iter().map(str::to_owned).collect());
             }
         }
-        let json = serde_json::to_vec(&s).map_err(|e| UiError::Io {
-            what: "job summary".into(),
-            reason: e.to_string(),
-        })?;
+        let json = serde_json::to_vec(&s).map_err(|e| UiError::io("job summary", e))?;
         salescast_core::artifact::write_atomic(&self.summary_path(id), |w| w.write_all(&json))
-            .map_err(|e| UiError::Io {
-                what: "job summary".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| UiError::io("job summary", e))?;
         Ok(s)
+    }
+}
+
+/// Where a CSV record failed, in our words.
+fn csv_text(e: &csv::Error) -> String {
+    match e.position() {
+        Some(p) => format!("at line {}", p.line()),
+        None => "unreadable".to_owned(),
     }
 }
 

@@ -73,6 +73,16 @@ impl UiError {
         matches!(self, Self::Unreachable { .. } | Self::BadAnswer { .. })
     }
 
+    /// A local failure (disk, spool): the detail, which may name server paths, goes to the log;
+    /// the page says what could not be done.
+    pub fn io(what: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(what, %detail, "local failure");
+        Self::Io {
+            what: what.to_owned(),
+            reason: "the server could not complete it (see the UI's log)".to_owned(),
+        }
+    }
+
     pub fn bad_input(field: &str, reason: impl Into<String>) -> Self {
         Self::BadInput {
             field: field.to_owned(),

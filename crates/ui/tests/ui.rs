@@ -269,6 +269,48 @@ fn pages_against_a_real_api() {
         let (status, _, html) = upload(&app, "empty.csv", b"").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(html.contains("file: the file is empty"));
+        // No answer to bad input echoes internals: paths, panics, or the texts of the parsers
+        // and HTTP stack behind the UI and the API.
+        let internals = [
+            "/tmp/", "/root", "/work/", "/home/", ".rs:", "panicked", "multer", "serde",
+            "hyper", "reqwest", "axum", "Failed to deserialize", "invalid type:",
+            "os error", "at line 1 column", "error sending request",
+        ];
+        let post = |ctype: &str, body: &[u8]| {
+            Request::post("/batch")
+                .header(header::CONTENT_TYPE, ctype.to_owned())
+                .body(Body::from(body.to_vec()))
+                .unwrap()
+        };
+        let bad_requests = vec![
+            Request::get("/?start=yesterday&end=%ff").body(Body::empty()).unwrap(),
+            Request::get("/?store=a&store=b&category=%00").body(Body::empty()).unwrap(),
+            Request::get("/predict?unit_price=abc&discount=2&date=2024-02-30").body(Body::empty()).unwrap(),
+            Request::get("/predict?whatif=../../etc/passwd").body(Body::empty()).unwrap(),
+            Request::get("/forecast?level=500&start=x&end=y&store=%2e%2e").body(Body::empty()).unwrap(),
+            Request::get("/forecast.csv?level=-1").body(Body::empty()).unwrap(),
+            Request::get("/batch?job=../../etc/passwd").body(Body::empty()).unwrap(),
+            Request::get("/no/such/page").body(Body::empty()).unwrap(),
+            post("multipart/form-data; boundary=B", b"--B\r\nnot a header\r\n\r\nx\r\n--B--\r\n"),
+            post("multipart/form-data; boundary=B", b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\ndate\n"),
+            post("multipart/form-data", b"--B\r\n"),
+            post("text/plain", b"hello"),
+            post("multipart/form-data; boundary=B", b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x.csv\"\r\n\r\n\xff\xfe\x00\r\n--B--\r\n"),
+        ];
+        for req in bad_requests {
+            let what = format!("{} {}", req.method(), req.uri());
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!status.is_server_error(), "{what}: {status}");
+            for m in internals.iter().copied().chain([stack.path().to_str().unwrap()]) {
+                if let Some(at) = text.find(m) {
+                    let around: String = text[at.saturating_sub(200)..].chars().take(400).collect();
+                    panic!("{what} echoes {m:?}: …{around}…");
+                }
+            }
+        }
         // Nothing of the uploads is left behind but the finished job's result and summary.
         let mut left: Vec<String> = std::fs::read_dir(&jobs)
             .unwrap()

@@ -135,9 +135,11 @@ async fn score(
             Ok(None) => return Err(bad("file", "choose a CSV file to upload".into())),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
             Err(e) => {
+                tracing::debug!(reason = %e.body_text(), "unreadable multipart upload");
                 return Err(bad(
                     "file",
-                    format!("the upload is malformed ({})", e.body_text()),
+                    "the upload is not a readable multipart/form-data form: choose the file again"
+                        .into(),
                 ));
             }
         }
@@ -150,13 +152,11 @@ async fn score(
         .take(100)
         .collect();
     let upload = st.jobs.upload_path(id);
+    // The disk's error (which names the spool's path) goes to the log, not to the page.
     let io = |e: std::io::Error| {
         (
             StatusCode::INSUFFICIENT_STORAGE,
-            UiError::Io {
-                what: "spooling the upload".into(),
-                reason: e.to_string(),
-            },
+            UiError::io("spooling the upload", e),
         )
     };
     let mut out = tokio::fs::File::create(&upload).await.map_err(io)?;
@@ -173,9 +173,10 @@ async fn score(
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
             Err(e) => {
+                tracing::debug!(reason = %e.body_text(), "the upload broke off");
                 return Err(bad(
                     "file",
-                    format!("the upload broke off ({})", e.body_text()),
+                    "the upload broke off before its end: send the file again".into(),
                 ));
             }
         }
@@ -225,10 +226,7 @@ async fn score(
         .map_err(|e| {
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                UiError::Io {
-                    what: "reading the scored file".into(),
-                    reason: e.to_string(),
-                },
+                UiError::io("reading the scored file", e),
             )
         })?
         .map_err(|e| (StatusCode::BAD_GATEWAY, e))?;
