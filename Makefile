@@ -30,6 +30,7 @@ toolchain:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(PYTHON) tools/deps-check.py --self-test
 
 unit:
 	$(CARGO) test --workspace --locked

@@ -20,6 +20,7 @@ use salescast_models::Kind;
 use salescast_models::serving::{Predictor, ScoreError};
 
 use crate::error::ApiError;
+use crate::input::{MAX_COLUMNS, MAX_FIELD_CHARS};
 
 /// The number of columns in the data contract.
 const COLUMNS: usize = salescast_core::Column::ALL.len();
@@ -533,6 +534,16 @@ pub fn score_csv(
             return Err(ApiError::unprocessable("bad_csv", format!("header: {e}")).field("file"));
         }
     }
+    if head.width(0) > MAX_COLUMNS {
+        return Err(ApiError::unprocessable(
+            "too_many_columns",
+            format!(
+                "the header has {} columns, more than the limit of {MAX_COLUMNS}",
+                head.width(0)
+            ),
+        )
+        .field("file"));
+    }
     let mut headers = Vec::with_capacity(head.width(0));
     for i in 0..head.width(0) {
         let cell = head.field(0, i).unwrap_or_default();
@@ -548,6 +559,16 @@ pub fn score_csv(
             )
             .field("file")
         })?;
+        if text.chars().count() > MAX_FIELD_CHARS {
+            return Err(ApiError::unprocessable(
+                "field_too_long",
+                format!(
+                    "header column {} is longer than {MAX_FIELD_CHARS} characters",
+                    i + 1
+                ),
+            )
+            .field("file"));
+        }
         headers.push(text.trim().to_owned());
     }
     let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| {
@@ -593,6 +614,17 @@ pub fn score_csv(
                         Some(format!(
                             "the row has {} fields, the header {width}",
                             cells.width(row)
+                        ))
+                    } else if let Some(i) = (0..width).find(|&i| {
+                        // Bytes bound characters from above: only a long cell is counted.
+                        cells.field(row, i).is_some_and(|f| {
+                            f.len() > MAX_FIELD_CHARS
+                                && String::from_utf8_lossy(f).chars().count() > MAX_FIELD_CHARS
+                        })
+                    }) {
+                        Some(format!(
+                            "{} is longer than {MAX_FIELD_CHARS} characters",
+                            headers[i]
                         ))
                     } else {
                         None

@@ -34,6 +34,14 @@ fn json_type(c: Column) -> JsonType {
 /// ignored when sent).
 const REQUIRED: [Column; 3] = [Column::Date, Column::StoreId, Column::ProductId];
 
+/// The longest field value accepted, in characters (JSON strings and CSV cells alike). The longest
+/// real identifiers are a few dozen characters; anything this long is a mistake or an attack,
+/// and would otherwise be carried into every answer and log line that names it.
+pub const MAX_FIELD_CHARS: usize = 1024;
+
+/// The most columns a CSV upload may have (the contract has 12; extra ones are passed through).
+pub const MAX_COLUMNS: usize = 256;
+
 /// One JSON object as cells, indexed by `Column as usize`. `at` prefixes field names in errors
 /// (`[3].unit_price`).
 pub fn cells_of(obj: &Value, at: &str) -> Result<Vec<Option<String>>, ApiError> {
@@ -95,6 +103,13 @@ fn cells_of_map(map: &Map<String, Value>, at: &str) -> Result<Vec<Option<String>
                 .field(field));
             }
         };
+        if text.len() > MAX_FIELD_CHARS && text.chars().count() > MAX_FIELD_CHARS {
+            return Err(ApiError::unprocessable(
+                "field_too_long",
+                format!("{field} is longer than {MAX_FIELD_CHARS} characters"),
+            )
+            .field(field));
+        }
         cells[c as usize] = Some(text);
     }
     Ok(cells)

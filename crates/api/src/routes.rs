@@ -35,16 +35,19 @@ pub struct ModelQuery {
 /// ignored when sent).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct TransactionInput {
+    /// Text fields are at most 1024 characters (`limits.max_field_chars` in `/status`).
+    #[schema(max_length = 1024)]
     pub transaction_id: Option<String>,
     /// `YYYY-MM-DD`
     #[schema(format = Date, example = "2025-12-31")]
     pub date: String,
     /// Required; blank or `null` means `Unknown` (the data contract).
-    #[schema(nullable, example = "S01")]
+    #[schema(nullable, example = "S01", max_length = 1024)]
     pub store_id: String,
     /// Required; blank or `null` means `Unknown` (the data contract).
-    #[schema(nullable, example = "P0001")]
+    #[schema(nullable, example = "P0001", max_length = 1024)]
     pub product_id: String,
+    #[schema(max_length = 1024)]
     pub category: Option<String>,
     #[schema(minimum = 0.0)]
     pub unit_price: Option<f64>,
@@ -54,7 +57,9 @@ pub struct TransactionInput {
     /// 0/1 or true/false.
     #[schema(schema_with = flag_schema)]
     pub promotion: Option<bool>,
+    #[schema(max_length = 1024)]
     pub customer_segment: Option<String>,
+    #[schema(max_length = 1024)]
     pub payment_method: Option<String>,
 }
 
@@ -632,6 +637,10 @@ pub struct StatusLimits {
     pub max_batch_rows: usize,
     pub max_horizon_days: u32,
     pub timeout_seconds: f64,
+    /// The longest field value, in characters.
+    pub max_field_chars: usize,
+    /// The most columns in a CSV upload.
+    pub max_columns: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -738,6 +747,8 @@ fn status_of(state: &AppState) -> Status {
         started_at: state.started_at,
         models_dir: state.models_dir.display().to_string(),
         limits: StatusLimits {
+            max_field_chars: input::MAX_FIELD_CHARS,
+            max_columns: input::MAX_COLUMNS,
             max_csv_bytes: state.limits.max_csv_bytes,
             max_json_bytes: state.limits.max_json_bytes,
             max_batch_rows: state.limits.max_batch_rows,

@@ -452,6 +452,21 @@ async fn every_bad_input_class_gets_its_documented_error() {
             "not_found",
             None,
         ),
+        (
+            post("/predict", with("product_id", json!("P".repeat(1025)))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_too_long",
+            Some("product_id"),
+        ),
+        (
+            upload(
+                "/predict_batch_csv",
+                format!("date,store_id,product_id,{}\n", vec!["x"; 300].join(",")).as_bytes(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_columns",
+            Some("file"),
+        ),
     ];
     for (req, status, code, field) in cases {
         let what = format!("{} {}", req.method(), req.uri());
@@ -673,6 +688,9 @@ async fn a_csv_with_some_bad_rows_scores_the_rest() {
                c,2023-04-02,S02,P0002,-4,0\n\
                d,2023-04-02,S02,P0002,\xff\xfe,0\n\
                e,2023-04-03,S03,P0003,12.5,0.2\n";
+    let long = format!("f,2023-04-03,S03,{},12.5,0.2\n", "P".repeat(1100));
+    let csv = [csv, long.as_bytes()].concat();
+    let csv = csv.as_slice();
     let (s, _, text) = send(&app, upload("/predict_batch_csv", csv)).await;
     assert_eq!(s, StatusCode::OK, "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -680,14 +698,19 @@ async fn a_csv_with_some_bad_rows_scores_the_rest() {
         lines[0],
         "transaction_id,date,store_id,product_id,unit_price,discount,predicted_revenue,error"
     );
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 7);
     assert!(lines[2].contains("not a date"), "{}", lines[2]);
+    assert!(
+        lines[6].ends_with(",product_id is longer than 1024 characters"),
+        "{}",
+        &lines[6][1100..]
+    );
     assert!(lines[3].contains("negative"), "{}", lines[3]);
     assert!(lines[4].contains("not UTF-8"), "{}", lines[4]);
     let (s, v, _) = send(&app, upload("/predict_batch_csv?format=json", csv)).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["rows"], 5);
-    assert_eq!(v["errors"], 3);
+    assert_eq!(v["rows"], 6);
+    assert_eq!(v["errors"], 4);
     assert!(v["predictions"][4]["predicted_revenue"].as_f64().is_some());
 }
 

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Offline dependency policy check: every crate in the locked graph has a licence expression
+that the allow list in deny.toml satisfies, comes from crates.io (or this workspace), and is not
+on the deny list. Reads `cargo metadata --locked --offline`, so it needs no network; prints
+one line per violation and exits 1 if there is any. `--json` prints a summary for scripts.
+
+    tools/deps-check.py [--json]
+"""
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
+
+
+def tokens(expr):
+    # Old-style "MIT/Apache-2.0" means either.
+    expr = expr.replace("/", " OR ")
+    return re.findall(r"\(|\)|[A-Za-z0-9.\-+]+", expr)
+
+
+def satisfied(expr, allowed):
+    """Whether an SPDX expression (AND, OR, WITH, parentheses) can be met with `allowed`."""
+    toks = tokens(expr)
+    pos = 0
+
+    def peek():
+        return toks[pos] if pos < len(toks) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return toks[pos - 1]
+
+    def primary():
+        if peek() == "(":
+            take()
+            v = disjunction()
+            if take() != ")":
+                raise ValueError(f"unbalanced parentheses in {expr!r}")
+            return v
+        lic = take()
+        if peek() == "WITH":
+            take()
+            lic = f"{lic} WITH {take()}"
+        return lic in allowed
+
+    def conjunction():
+        v = primary()
+        while peek() == "AND":
+            take()
+            v = primary() and v
+        return v
+
+    def disjunction():
+        v = conjunction()
+        while peek() == "OR":
+            take()
+            v = conjunction() or v
+        return v
+
+    result = disjunction()
+    if pos != len(toks):
+        raise ValueError(f"cannot read the licence expression {expr!r}")
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print a JSON summary")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check the licence-expression reader on known cases first")
+    args = ap.parse_args()
+    if args.self_test:
+        allow = {"MIT", "Apache-2.0", "Apache-2.0 WITH LLVM-exception"}
+        for expr, want in [
+            ("MIT", True), ("GPL-3.0", False), ("MIT OR GPL-3.0", True),
+            ("MIT AND GPL-3.0", False), ("(MIT OR Apache-2.0) AND Unicode-3.0", False),
+            ("MIT/Apache-2.0", True), ("Apache-2.0 WITH LLVM-exception OR GPL-2.0", True),
+            ("LGPL-2.1-or-later WITH LLVM-exception", False),
+        ]:
+            if satisfied(expr, allow) != want:
+                print(f"deps-check: self-test failed on {expr!r}", file=sys.stderr)
+                return 2
+    policy = tomllib.loads((ROOT / "deny.toml").read_text())
+    allowed = set(policy["licenses"]["allow"])
+    denied = {d["name"] for d in policy["bans"]["deny"]}
+    registries = {f"registry+{r}" for r in policy["sources"]["allow-registry"]}
+    meta = json.loads(subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    problems = []
+    for p in meta["packages"]:
+        name = f"{p['name']} {p['version']}"
+        lic = p.get("license")
+        if not lic:
+            problems.append(f"{name}: no licence expression (license-file only)")
+        else:
+            try:
+                if not satisfied(lic, allowed):
+                    problems.append(f"{name}: licence {lic!r} is not allowed by deny.toml")
+            except (ValueError, IndexError) as e:
+                problems.append(f"{name}: {e}")
+        src = p.get("source")
+        if src is not None and src not in registries:
+            problems.append(f"{name}: from {src}, not an allowed registry")
+        if p["name"] in denied:
+            problems.append(f"{name}: on the deny list in deny.toml")
+    summary = {"packages": len(meta["packages"]), "problems": problems}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    for line in problems:
+        print(f"deps-check: {line}", file=sys.stderr)
+    if not args.json and not problems:
+        print(f"deps-check: ok, {len(meta['packages'])} packages: licences allowed, "
+              "sources crates.io or this workspace, nothing banned")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
