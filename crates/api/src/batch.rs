@@ -615,19 +615,22 @@ pub fn score_csv(
                             "the row has {} fields, the header {width}",
                             cells.width(row)
                         ))
-                    } else if let Some(i) = (0..width).find(|&i| {
-                        // Bytes bound characters from above: only a long cell is counted.
-                        cells.field(row, i).is_some_and(|f| {
-                            f.len() > MAX_FIELD_CHARS
-                                && String::from_utf8_lossy(f).chars().count() > MAX_FIELD_CHARS
-                        })
-                    }) {
-                        Some(format!(
-                            "{} is longer than {MAX_FIELD_CHARS} characters",
-                            headers[i]
-                        ))
                     } else {
-                        None
+                        // Bytes bound characters from above: only a long cell is counted.
+                        (0..width)
+                            .find(|&i| {
+                                cells.field(row, i).is_some_and(|f| {
+                                    f.len() > MAX_FIELD_CHARS
+                                        && String::from_utf8_lossy(f).chars().count()
+                                            > MAX_FIELD_CHARS
+                                })
+                            })
+                            .map(|i| {
+                                format!(
+                                    "{} is longer than {MAX_FIELD_CHARS} characters",
+                                    headers[i]
+                                )
+                            })
                     }
                 })
                 .collect();

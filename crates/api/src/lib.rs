@@ -19,6 +19,7 @@ pub mod batch;
 pub mod error;
 pub mod input;
 pub mod metrics;
+pub mod registry;
 pub mod routes;
 pub mod state;
 pub mod views;
@@ -82,6 +83,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Origins allowed by CORS (`*` for any); none: no CORS headers.
     pub cors_origins: Vec<String>,
+    /// Models followed in the MLflow registry instead of a directory (`models_dir` is then
+    /// the registry's `served` link).
+    pub registry: Option<Arc<registry::Registry>>,
 }
 
 impl Config {
@@ -91,6 +95,16 @@ impl Config {
             limits: Limits::default(),
             admin_token: None,
             cors_origins: Vec::new(),
+            registry: None,
+        }
+    }
+
+    /// Serving the version a `models:/` URI points to, from the registry at `tracking_uri`.
+    pub fn from_registry(registry: registry::Registry) -> Self {
+        let registry = Arc::new(registry);
+        Self {
+            registry: Some(registry.clone()),
+            ..Self::new(registry.served_dir())
         }
     }
 }
@@ -123,6 +137,7 @@ impl Config {
         routes::ForecastRequest,
         routes::Status,
         routes::StatusLimits,
+        registry::RegistryStatus,
         routes::ModelStatus,
         routes::FeatureImportance,
         routes::TrainingData,
@@ -211,11 +226,13 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
 
 /// The router and its shared state (models not loaded yet: call `state.reload()`).
 pub fn build(cfg: &Config) -> (Router, Arc<AppState>) {
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         cfg.models_dir.clone(),
         cfg.limits.clone(),
         cfg.admin_token.clone(),
-    ));
+    );
+    state.registry = cfg.registry.clone();
+    let state = Arc::new(state);
     let l = &cfg.limits;
     let json_limit = DefaultBodyLimit::max(l.max_json_bytes);
     let api = Router::new()

@@ -19,6 +19,17 @@ struct Args {
     /// Models directory written by `salescast train` (manifest.json and the artifacts it names).
     #[arg(long, env = "SALESCAST_MODELS_DIR", default_value = "models")]
     models_dir: PathBuf,
+    /// Serve a registered model instead: `models:/NAME@ALIAS` or `models:/NAME/VERSION`, from
+    /// the MLflow server at MLFLOW_TRACKING_URI (downloaded through its artifact proxy).
+    #[arg(long, env = "SALESCAST_MODELS_URI")]
+    models_uri: Option<String>,
+    /// Where registered versions are downloaded to (one directory per version).
+    #[arg(long, env = "SALESCAST_MODELS_CACHE", default_value = "models-cache")]
+    models_cache: PathBuf,
+    /// Seconds between checks of the registry for a new version (0: only at start, on SIGHUP
+    /// and on POST /admin/reload).
+    #[arg(long, env = "SALESCAST_MODELS_POLL_SECS", default_value_t = 30)]
+    models_poll_secs: u64,
     /// Address to listen on.
     #[arg(long, env = "SALESCAST_ADDR", default_value = "127.0.0.1:5001")]
     addr: SocketAddr,
@@ -67,8 +78,29 @@ fn main() -> ExitCode {
         eprintln!("error: SALESCAST_ADMIN_TOKEN must be at least 16 characters");
         return ExitCode::from(2);
     }
+    let registry = match &args.models_uri {
+        None => None,
+        Some(uri) => {
+            let tracking = std::env::var("MLFLOW_TRACKING_URI").unwrap_or_default();
+            match salescast_api::registry::Registry::new(
+                &tracking,
+                uri,
+                &args.models_cache,
+                Duration::from_secs(args.models_poll_secs),
+            ) {
+                Ok(r) => Some(std::sync::Arc::new(r)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let cfg = salescast_api::Config {
-        models_dir: args.models_dir,
+        models_dir: registry
+            .as_ref()
+            .map_or(args.models_dir, |r| r.served_dir()),
+        registry,
         limits: salescast_api::Limits {
             max_json_bytes: args.max_json_bytes,
             max_csv_bytes: args.max_csv_bytes,
@@ -107,7 +139,29 @@ async fn serve(cfg: salescast_api::Config, addr: SocketAddr) -> anyhow::Result<(
     use anyhow::Context;
     use tokio::signal::unix::{SignalKind, signal};
     let (app, state) = salescast_api::build(&cfg);
-    match state.reload() {
+    // From the registry: the version served before a restart loads at once (if any), then the
+    // registry is asked; without it, the cached version keeps serving.
+    if let Some(r) = &cfg.registry {
+        if r.served_dir().exists() {
+            let _ = state.reload();
+        }
+        match r.check(&state).await {
+            Ok(v) => {
+                tracing::info!(uri = %r.status().uri, version = ?v.or(r.status().version), "registry checked")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "registry check failed; retrying every poll interval")
+            }
+        }
+        salescast_api::registry::spawn_poll(r.clone(), state.clone());
+    }
+    match if cfg.registry.is_some() {
+        state
+            .current()
+            .ok_or_else(|| "no registered version loaded yet".to_owned())
+    } else {
+        state.reload()
+    } {
         Ok(l) => tracing::info!(
             dir = %cfg.models_dir.display(),
             champion = l.predictor.champion.name(),
@@ -126,13 +180,11 @@ async fn serve(cfg: salescast_api::Config, addr: SocketAddr) -> anyhow::Result<(
     let reload_state = state.clone();
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            let st = reload_state.clone();
-            match tokio::task::spawn_blocking(move || st.reload()).await {
-                Ok(Ok(_)) => tracing::info!("SIGHUP: models reloaded"),
-                Ok(Err(e)) => {
+            match reload_state.refresh().await {
+                Ok(()) => tracing::info!("SIGHUP: models reloaded"),
+                Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: reload failed; the previous models keep serving")
                 }
-                Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
             }
         }
     });

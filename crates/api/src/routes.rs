@@ -656,6 +656,9 @@ pub struct Status {
     /// The last load or reload attempt; when it failed, the models above keep serving.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_load: Option<LoadAttempt>,
+    /// The registered model followed, when the service serves from the MLflow registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<crate::registry::RegistryStatus>,
     pub models: Vec<ModelStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub training_data_sha256: Option<String>,
@@ -758,6 +761,7 @@ fn status_of(state: &AppState) -> Status {
         ready: l.is_some(),
         loaded_at: l.as_ref().map(|l| l.loaded_at),
         last_load: state.last_attempt(),
+        registry: state.registry.as_ref().map(|r| r.status()),
         models,
         daily: l.as_ref().and_then(|l| {
             l.daily.as_ref().map(|d| DailyStatus {
@@ -912,11 +916,7 @@ pub async fn admin_reload(
             "send Authorization: Bearer <SALESCAST_ADMIN_TOKEN>",
         ));
     }
-    let st = state.clone();
-    let result = tokio::task::spawn_blocking(move || st.reload())
-        .await
-        .map_err(|e| ApiError::internal(format!("the reload task failed: {e}")))?;
-    match result {
+    match state.refresh().await {
         Ok(_) => {
             tracing::info!(dir = %state.models_dir.display(), "models reloaded");
             Ok(Json(status_of(&state)))

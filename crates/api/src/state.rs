@@ -57,6 +57,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub limits: crate::Limits,
     pub admin_token: Option<String>,
+    /// Set when the models come from the MLflow registry.
+    pub registry: Option<Arc<crate::registry::Registry>>,
 }
 
 impl AppState {
@@ -70,7 +72,21 @@ impl AppState {
             metrics: Metrics::new(),
             limits,
             admin_token,
+            registry: None,
         }
+    }
+
+    /// Reloads the models: from the registry when one is followed (a check that swaps in a new
+    /// version if there is one), else from the directory.
+    pub async fn refresh(self: &Arc<Self>) -> Result<(), String> {
+        if let Some(r) = &self.registry {
+            return r.check(self).await.map(|_| ());
+        }
+        let st = self.clone();
+        tokio::task::spawn_blocking(move || st.reload())
+            .await
+            .map_err(|e| format!("the reload task failed: {e}"))?
+            .map(|_| ())
     }
 
     /// The models serving now.

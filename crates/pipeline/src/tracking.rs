@@ -166,6 +166,19 @@ pub fn train_records(
 ) -> Vec<RunRecord> {
     let m = &outcome.manifest;
     let features = crate::features_dir(data_dir);
+    // The daily champion and the history trained with these models travel with each
+    // registered version, so that a service loading a version from the registry forecasts too.
+    // Only when this training recorded them in the manifest: an older file must not ride along.
+    let daily_files: Vec<(PathBuf, String)> = match Manifest::load(models_dir) {
+        Ok(served) if served.daily.is_some() => [
+            crate::daily::DAILY_ARTIFACT,
+            salescast_core::history::HISTORY_FILE,
+        ]
+        .iter()
+        .map(|f| (models_dir.join(f), (*f).to_owned()))
+        .collect(),
+        _ => Vec::new(),
+    };
     let mut out = Vec::new();
     for report in &outcome.models {
         let name = report.kind.name();
@@ -273,11 +286,15 @@ pub fn train_records(
         r.model = Some(ModelSpec {
             name: "model".into(),
             model_type: name.into(),
-            files: existing([
-                (models_dir.join(&entry.artifact), entry.artifact.clone()),
-                (models_dir.join(TRANSFORM_FILE), TRANSFORM_FILE.to_owned()),
-                (models_dir.join(MANIFEST_FILE), MANIFEST_FILE.to_owned()),
-            ]),
+            files: existing(
+                [
+                    (models_dir.join(&entry.artifact), entry.artifact.clone()),
+                    (models_dir.join(TRANSFORM_FILE), TRANSFORM_FILE.to_owned()),
+                    (models_dir.join(MANIFEST_FILE), MANIFEST_FILE.to_owned()),
+                ]
+                .into_iter()
+                .chain(daily_files.iter().cloned()),
+            ),
             flavor: FLAVOR.into(),
             flavor_settings: BTreeMap::from([
                 ("artifact".to_owned(), entry.artifact.clone()),

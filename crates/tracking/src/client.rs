@@ -618,6 +618,57 @@ impl MlflowClient {
         Ok(())
     }
 
+    /// Where a model version's files are (`mlflow-artifacts:/...`), as the server resolved it.
+    pub async fn download_uri(&self, name: &str, version: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Got {
+            artifact_uri: String,
+        }
+        let g: Got = self
+            .get(
+                "model-versions/get-download-uri",
+                &[("name", name), ("version", version)],
+            )
+            .await?;
+        Ok(g.artifact_uri)
+    }
+
+    /// The entries directly under `path` (relative to the proxy's root), through the artifact
+    /// proxy; their `path` is relative to `path`.
+    pub async fn list_proxied(&self, path: &str) -> Result<Vec<FileInfo>> {
+        #[derive(Deserialize)]
+        struct Got {
+            #[serde(default)]
+            files: Vec<FileInfo>,
+        }
+        let bytes = self
+            .send(
+                "mlflow-artifacts/artifacts (list)",
+                Method::GET,
+                "api/2.0/mlflow-artifacts/artifacts",
+                &[("path", path)],
+                Body::None,
+            )
+            .await?;
+        Ok(parse::<Got>("mlflow-artifacts/artifacts (list)", &bytes)?.files)
+    }
+
+    /// The bytes of the file at `path` (relative to the proxy's root), through the artifact
+    /// proxy.
+    pub async fn get_proxied(&self, path: &str) -> Result<Vec<u8>> {
+        self.send(
+            "mlflow-artifacts/artifacts (download)",
+            Method::GET,
+            &format!(
+                "api/2.0/mlflow-artifacts/artifacts/{}",
+                path.trim_start_matches('/')
+            ),
+            &[],
+            Body::None,
+        )
+        .await
+    }
+
     /// The version an alias points to; `Ok(None)` when the alias does not exist (MLflow answers
     /// 400, not 404, for that).
     pub async fn alias(&self, name: &str, alias: &str) -> Result<Option<ModelVersion>> {

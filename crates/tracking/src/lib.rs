@@ -15,6 +15,7 @@ pub mod error;
 pub mod local;
 pub mod mlmodel;
 pub mod record;
+pub mod registry;
 pub mod server;
 pub mod spool;
 mod values;
