@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: run test lint unit ui-test api-attack soak soak-bench browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -21,7 +21,7 @@ run: toolchain tools build-release repro serve
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
 ## dvc.lock, which must leave it unchanged.
-test: toolchain tools lint unit ui-test api-attack soak repro-check
+test: toolchain tools lint unit ui-test api-attack soak native-test repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -63,6 +63,21 @@ api-attack:
 soak:
 	$(CARGO) build --locked --bin salescast --bin salescast-api
 	tools/soak.sh $(DEBUG_BIN) 60
+
+## The deployment topology as local processes (deploy/native.sh: MLflow, the trainer, two API
+## replicas loading the champion from the registry behind nginx, the UI, a monitor run) under
+## test: a forecast through nginx, a replica SIGKILLed under load with no request failing, and a
+## new champion rolled out to both replicas within the poll interval (tools/native-test.py).
+native-test: nginx
+	$(CARGO) build --locked --bin salescast --bin salescast-api --bin salescast-ui --bin salescast-monitor
+	$(PYTHON) tools/native-test.py --bin $(DEBUG_BIN)
+
+## The same topology, kept running on the release binaries (Ctrl-C stops it).
+native: tools nginx build-release
+	deploy/native.sh $(RELEASE_BIN)
+
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 
 ## The five-minute soak on the release binary; figures in bench/out/soak.json.
 soak-bench: build-release

@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Serves ./models with salescast-api and the analysts' UI beside it, prints both addresses, and
-# stops both on Ctrl-C (or when either exits). Usage: tools/serve.sh BIN_DIR
+# Runs the monitor on the test days of ./data/raw/sales.csv (when the pipeline made it), then
+# serves ./models with salescast-api and the analysts' UI beside it (the UI shows the monitor's
+# report), prints the addresses, and stops both on Ctrl-C (or when either exits).
+# Usage: tools/serve.sh BIN_DIR
 set -euo pipefail
 bin=${1:?usage: tools/serve.sh BIN_DIR}
 api_addr=${SALESCAST_ADDR:-127.0.0.1:5001}
 ui_addr=${SALESCAST_UI_ADDR:-127.0.0.1:8501}
 reports=${SALESCAST_REPORTS_DIR:-reports}
 models=${SALESCAST_MODELS_DIR:-models}
+
+raw=${SALESCAST_RAW:-data/raw/sales.csv}
+root=$(cd "$(dirname "$0")/.." && pwd)
+monitor="no raw data at $raw: monitor not run"
+if [ -f "$raw" ] && [ -f "$models/manifest.json" ]; then
+    mkdir -p "$reports"
+    code=0
+    python3 "$root/tools/test-days.py" "$raw" "$models" "$reports/test-days.csv" 2>/dev/null &&
+        "$bin/salescast-monitor" --new-data "$reports/test-days.csv" --models-dir "$models" \
+            --report-dir "$reports" >"$reports/monitor.log" 2>&1 || code=$?
+    monitor="exit $code (0 healthy, 1 alerts raised), report $reports/latest.html"
+fi
 
 pids=()
 stop() {
@@ -31,6 +45,7 @@ done
 echo
 echo "  API:      http://$api_addr   (docs: http://$api_addr/docs/)"
 echo "  UI:       http://$ui_addr"
+echo "  Monitor:  $monitor"
 echo "  Ctrl-C stops both."
 echo
 wait -n "${pids[@]}"

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The deployment topology of docker-compose.yml as local processes on 127.0.0.1, for machines
+# without a container engine: a real MLflow server (SQLite backend, artifacts served through its
+# proxy), the trainer logging to it and registering the champion, two salescast-api replicas
+# that load the champion from the registry (no shared volume), nginx in front of them (retrying
+# the other replica when one fails), the UI through nginx, and a monitor run on the test days.
+# The same environment variables as the compose file configure it. It prints the addresses and
+# stops everything on Ctrl-C (or SIGTERM), leaving no process behind.
+#
+# Usage: deploy/native.sh BIN_DIR
+#   SALESCAST_NATIVE_DIR   working directory (default ./native)
+#   SALESCAST_PARAMS       settings for generate and pipeline (default ./params.yaml)
+#   MLFLOW_PORT (5000) API_PORT (5001, nginx) REPLICA_PORTS ("5101 5102") UI_PORT (8501)
+#   SALESCAST_MODELS_POLL_SECS  how often replicas ask the registry (default 30)
+#   SALESCAST_NATIVE_NO_WAIT=1  start, print, and return (the processes keep running; their
+#                               pids are in $SALESCAST_NATIVE_DIR/pids) instead of waiting
+set -euo pipefail
+bin=$(cd "${1:?usage: deploy/native.sh BIN_DIR}" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${SALESCAST_NATIVE_DIR:-$PWD/native}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+params=${SALESCAST_PARAMS:-$root/params.yaml}
+mlflow_port=${MLFLOW_PORT:-5000}
+api_port=${API_PORT:-5001}
+read -r -a replica_ports <<<"${REPLICA_PORTS:-5101 5102}"
+ui_port=${UI_PORT:-8501}
+poll=${SALESCAST_MODELS_POLL_SECS:-30}
+mlflow=${MLFLOW_BIN:-$root/.venv-tools/bin/mlflow}
+nginx=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+[ -x "$mlflow" ] || { echo "native.sh: $mlflow not found: run make tools" >&2; exit 2; }
+[ -x "$nginx" ] || { echo "native.sh: nginx not found: apt-get install nginx-light" >&2; exit 2; }
+
+pids=()
+: >"$dir/pids"
+stop() {
+    trap - INT TERM EXIT
+    [ ${#pids[@]} -eq 0 ] && return
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    # MLflow's server runs workers in its own process group.
+    kill -TERM -- "-${pids[0]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+}
+started() { pids+=("$1"); echo "$1" >>"$dir/pids"; }
+wait_for() { # URL WHAT [SECONDS]
+    for _ in $(seq 1 $((${3:-60} * 5))); do
+        curl -fsS "$1" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "native.sh: $2 did not come up ($1); logs in $dir/logs" >&2
+    return 1
+}
+if [ "${SALESCAST_NATIVE_NO_WAIT:-0}" != 1 ]; then
+    trap 'stop; exit 0' INT TERM
+    trap stop EXIT
+fi
+mkdir -p "$dir/logs" "$dir/mlflow" "$dir/reports"
+export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
+
+# 1. MLflow: SQLite backend, artifacts on disk behind the server's proxy.
+setsid "$mlflow" server --host 127.0.0.1 --port "$mlflow_port" \
+    --backend-store-uri "sqlite:///$dir/mlflow/mlflow.db" \
+    --artifacts-destination "$dir/mlflow/artifacts" --serve-artifacts \
+    >"$dir/logs/mlflow.log" 2>&1 &
+started $!
+wait_for "$MLFLOW_TRACKING_URI/health" "MLflow" 120
+
+# 2. The trainer: the pipeline end to end, logged to MLflow, the champion registered.
+train() {
+    mkdir -p "$dir/train"
+    (cd "$dir/train" &&
+        "$bin/salescast" generate --params "$params" --out raw.csv &&
+        "$bin/salescast" pipeline --params "$params" --input raw.csv --workdir .) \
+        >>"$dir/logs/trainer.log" 2>&1
+}
+train || { echo "native.sh: the trainer failed; see $dir/logs/trainer.log" >&2; exit 1; }
+
+# 3. API replicas, each loading the champion from the registry into its own cache.
+upstream=""
+for i in "${!replica_ports[@]}"; do
+    port=${replica_ports[$i]}
+    "$bin/salescast-api" --addr "127.0.0.1:$port" \
+        --models-uri "models:/salescast-revenue@champion" \
+        --models-cache "$dir/replica-$((i + 1))" --models-poll-secs "$poll" \
+        >"$dir/logs/api-$((i + 1)).log" 2>&1 &
+    started $!
+    upstream+="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
+done
+for port in "${replica_ports[@]}"; do
+    wait_for "http://127.0.0.1:$port/ready" "the API replica on $port"
+done
+
+# 4. nginx in front: a request that fails on one replica (refused, reset, 502/503/504) is
+# retried on the other, POSTs included (every route is safe to repeat).
+mkdir -p "$dir/nginx/logs"
+cat >"$dir/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log $dir/nginx/logs/access.log;
+    client_body_temp_path $dir/nginx/body;
+    proxy_temp_path $dir/nginx/proxy;
+    fastcgi_temp_path $dir/nginx/fastcgi;
+    uwsgi_temp_path $dir/nginx/uwsgi;
+    scgi_temp_path $dir/nginx/scgi;
+    client_max_body_size 64m;
+    upstream salescast_api {
+$upstream        keepalive 16;
+    }
+    server {
+        listen 127.0.0.1:$api_port;
+        location / {
+            proxy_pass http://salescast_api;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_connect_timeout 2s;
+            proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;
+            proxy_next_upstream_tries 2;
+            proxy_request_buffering on;
+        }
+    }
+}
+CONF
+"$nginx" -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g "daemon off;" >"$dir/logs/nginx.log" 2>&1 &
+started $!
+wait_for "http://127.0.0.1:$api_port/ready" "nginx"
+
+# 5. The UI, through nginx.
+"$bin/salescast-ui" --api-url "http://127.0.0.1:$api_port" --addr "127.0.0.1:$ui_port" \
+    --reports-dir "$dir/reports" --mlflow-url "$MLFLOW_TRACKING_URI" \
+    >"$dir/logs/ui.log" 2>&1 &
+started $!
+wait_for "http://127.0.0.1:$ui_port/health" "the UI"
+
+# 6. A monitor run on the test days (the rows from the split's first test day on).
+python3 "$root/tools/test-days.py" "$dir/train/raw.csv" "$dir/train/models" "$dir/test-days.csv" \
+    2>>"$dir/logs/monitor.log"
+monitor_code=0
+"$bin/salescast-monitor" --new-data "$dir/test-days.csv" --models-dir "$dir/train/models" \
+    --report-dir "$dir/reports" >>"$dir/logs/monitor.log" 2>&1 || monitor_code=$?
+
+echo
+echo "  MLflow:   $MLFLOW_TRACKING_URI"
+echo "  API:      http://127.0.0.1:$api_port   (nginx over ${#replica_ports[@]} replicas; docs: http://127.0.0.1:$api_port/docs/)"
+echo "  UI:       http://127.0.0.1:$ui_port"
+echo "  Monitor:  exit $monitor_code (0 healthy, 1 alerts raised), report $dir/reports/latest.html"
+echo "  Logs:     $dir/logs"
+if [ "${SALESCAST_NATIVE_NO_WAIT:-0}" = 1 ]; then
+    exit 0
+fi
+echo "  Ctrl-C stops everything."
+echo
+wait -n "${pids[@]}"
