@@ -170,22 +170,42 @@ def main():
             except OSError:
                 pass
             time.sleep(0.2)
+        # Each replica's status is watched from before the training, so the time from the
+        # alias moving (the new version's creation, by MLflow's clock on this machine) to the
+        # replica serving it is measured, whenever in the training that happens.
+        first_seen = {}
+        watching = threading.Event()
+
+        def watch():
+            while not watching.is_set():
+                for name in ["r1", "r2"]:
+                    try:
+                        v = status(ports[name]).get("registry", {}).get("version")
+                    except OSError:
+                        continue
+                    if v and v != champion:
+                        first_seen.setdefault((name, v), time.time())
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
         train = subprocess.run([str(bin_dir / "salescast"), "pipeline", "--params", env["SALESCAST_PARAMS"],
                                 "--input", "raw.csv", "--workdir", "."], cwd=work / "train",
                                env=dict(env, MLFLOW_TRACKING_URI=mlflow), capture_output=True, text=True)
         check("a second training registers a new champion", train.returncode == 0, train.stderr[-500:])
         alias = json.loads(get(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name=salescast-revenue&alias=champion")[1])
         new = alias["model_version"]["version"]
-        registered = time.time()
-        seen = {}
-        while time.time() - registered < args.poll * 3 + 10 and len(seen) < 2:
-            for name in ["r1", "r2"]:
-                if name not in seen and status(ports[name]).get("registry", {}).get("version") == new:
-                    seen[name] = time.time() - registered
+        created = int(alias["model_version"]["creation_timestamp"]) / 1000
+        deadline = time.time() + args.poll + 15
+        while time.time() < deadline and not all((n, new) in first_seen for n in ["r1", "r2"]):
             time.sleep(0.2)
-        check(f"both replicas serve the new champion (version {new}) within the poll interval",
-              new != champion and len(seen) == 2 and max(seen.values()) <= args.poll + 10,
-              {k: f"{v:.1f} s" for k, v in seen.items()})
+        watching.set()
+        watcher.join()
+        lag = {n: first_seen[(n, new)] - created for n in ["r1", "r2"] if (n, new) in first_seen}
+        check(f"both replicas serve the new champion (version {new}) within the poll interval "
+              f"({args.poll} s, plus the download and load)",
+              new != champion and len(lag) == 2 and max(lag.values()) <= args.poll + 5,
+              {k: f"{v:.1f} s after the version was registered" for k, v in lag.items()})
     finally:
         for p in pids[1:]:
             try:
