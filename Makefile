@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -21,7 +21,7 @@ run: toolchain tools build-release repro serve
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
 ## dvc.lock, which must leave it unchanged.
-test: toolchain tools lint unit ui-test api-attack soak native-test repro-check
+test: toolchain tools lint deploy-check unit ui-test api-attack soak native-test repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -75,6 +75,12 @@ native-test: nginx
 ## The same topology, kept running on the release binaries (Ctrl-C stops it).
 native: tools nginx build-release
 	deploy/native.sh $(RELEASE_BIN)
+
+## The deployment files checked: the compose file validates, every service has a health check
+## and a restart policy, no secret in the image, hadolint on the Dockerfile (tools/deploy-check.py).
+deploy-check: tools
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+	$(TOOLS_VENV)/bin/python tools/deploy-check.py
 
 nginx:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }

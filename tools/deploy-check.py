@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Static checks of the deployment files, run in `make test`:
+
+- docker-compose.yml validates (`docker compose config`, or Debian's `docker-compose config`);
+- every service has a health check and a restart policy, and the stack has what the topology
+  needs (mlflow with --serve-artifacts on SQLite, trainer, two API replicas loading from the
+  registry, nginx, ui, monitor);
+- no secret is baked in: no ENV/ARG in the Dockerfile and no literal in the compose file sets a
+  variable named like a token, password, secret or key; .dockerignore keeps .env files out;
+- the Dockerfile passes hadolint (the tools virtualenv's `hadolint`);
+- the shell scripts parse.
+
+Needs PyYAML (the tools virtualenv has it). Exits 1 naming every failure.
+
+    .venv-tools/bin/python tools/deploy-check.py
+"""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = re.compile(r"(TOKEN|PASSWORD|PASSWD|SECRET|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+
+
+def compose_config():
+    if shutil.which("docker") and subprocess.run(
+            ["docker", "compose", "version"], capture_output=True).returncode == 0:
+        cmd = ["docker", "compose", "-f", "docker-compose.yml", "config"]
+    elif shutil.which("docker-compose"):
+        cmd = ["docker-compose", "-f", "docker-compose.yml", "config"]
+    else:
+        return None, "neither `docker compose` nor `docker-compose` is installed"
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, f"{' '.join(cmd)}: {r.stderr.strip()}"
+    return yaml.safe_load(r.stdout), " ".join(cmd)
+
+
+def main():
+    failures = []
+
+    def check(what, ok, detail=""):
+        print(f"deploy-check: {'ok  ' if ok else 'FAIL'} {what}{(': ' + detail) if detail else ''}")
+        if not ok:
+            failures.append(what)
+
+    cfg, how = compose_config()
+    check("docker-compose.yml validates", cfg is not None, how)
+    if cfg:
+        services = cfg.get("services", {})
+        for name, svc in sorted(services.items()):
+            hc = svc.get("healthcheck") or {}
+            check(f"{name}: has a health check", bool(hc.get("test")) and not hc.get("disable"))
+            check(f"{name}: has a restart policy", svc.get("restart") in
+                  ("always", "unless-stopped", "on-failure") or
+                  str(svc.get("restart", "")).startswith("on-failure"), str(svc.get("restart")))
+            env = svc.get("environment") or {}
+            if isinstance(env, list):
+                env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+            for k, v in env.items():
+                if SECRET.search(k) and v not in (None, ""):
+                    raw = (ROOT / "docker-compose.yml").read_text()
+                    literal = re.search(rf"{k}:\s*(?!\$\{{)\S", raw)
+                    check(f"{name}: {k} comes from the environment, not the file",
+                          literal is None)
+        mlflow = " ".join(map(str, services.get("mlflow", {}).get("command", [])))
+        check("mlflow serves artifacts from a SQLite backend",
+              "--serve-artifacts" in mlflow and "sqlite:" in mlflow)
+        apis = [n for n, s in services.items()
+                if "salescast-api" in " ".join(map(str, s.get("command") or []))]
+        check("two API replicas", len(apis) == 2, ", ".join(apis))
+        for n in apis:
+            env = services[n].get("environment") or {}
+            check(f"{n}: loads the champion from the registry",
+                  str(env.get("SALESCAST_MODELS_URI", "")).startswith("models:/"))
+        for n in ["trainer", "proxy", "ui", "monitor"]:
+            check(f"service {n} exists", n in services)
+
+    docker = (ROOT / "Dockerfile").read_text()
+    for line in docker.splitlines():
+        m = re.match(r"\s*(ENV|ARG)\s+(.*)", line)
+        if m and SECRET.search(m.group(2)):
+            check("no secret in the Dockerfile", False, line.strip())
+    check("the Dockerfile sets no secret-named ENV or ARG",
+          not any(SECRET.search(m.group(2)) for m in
+                  re.finditer(r"^\s*(ENV|ARG)\s+(.*)$", docker, re.M)))
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    check(".dockerignore starts from nothing (`*`) and lets no .env in",
+          "*" in ignore and not any(".env" in l and l.startswith("!") for l in ignore))
+    check("the runtime image runs as a non-root user",
+          re.search(r"^USER\s+(?!root|0\b)\S+", docker.split("AS runtime")[-1], re.M) is not None)
+
+    hadolint = shutil.which("hadolint") or str(ROOT / ".venv-tools/bin/hadolint")
+    if Path(hadolint).exists():
+        r = subprocess.run([hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+        check("hadolint passes the Dockerfile", r.returncode == 0, (r.stdout + r.stderr).strip())
+    else:
+        check("hadolint is installed (make tools)", False)
+
+    for script, shell in [("deploy/native.sh", "bash"), ("deploy/trainer.sh", "sh"),
+                          ("deploy/monitor-loop.sh", "sh"), ("tools/serve.sh", "bash")]:
+        r = subprocess.run([shell, "-n", script], cwd=ROOT, capture_output=True, text=True)
+        check(f"{script} parses", r.returncode == 0, r.stderr.strip())
+
+    if failures:
+        print(f"deploy-check: FAIL {len(failures)}: {failures}", file=sys.stderr)
+        return 1
+    print("deploy-check: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
