@@ -4,7 +4,7 @@
 # (cargo-chef), which stays cached while only our sources change.
 
 FROM rust:1.95-bookworm AS chef
-RUN cargo install cargo-chef --locked --version 0.1.71
+RUN cargo install cargo-chef --locked --version 0.1.78
 WORKDIR /src
 
 FROM chef AS plan
