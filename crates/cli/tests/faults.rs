@@ -178,36 +178,40 @@ fn a_mixed_models_directory_is_refused_not_served() {
     assert!(!d.join("scored.csv").exists());
 }
 
-#[test]
-fn a_full_disk_during_training_is_a_clear_error_and_keeps_the_previous_models() {
+/// Trains once, then trains again through `sh -c "<setup>; exec salescast train ..."` started
+/// by `launcher` (the fault's set-up), and checks what every such fault must leave: a failed
+/// run that says why (`says_why`), no panic, the previous models byte-identical and loading,
+/// and a next training that succeeds.
+fn training_fails_cleanly(launcher: &[&str], setup: &str, says_why: impl Fn(&str) -> bool) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     project(d);
     ok(&salescast(d, None, &train_args()));
     let before = stable(snapshot(&d.join("models")));
-    // A 64 KiB file-size limit (`ulimit -f`, in 512-byte blocks for sh) with SIGXFSZ ignored:
-    // writes past it fail with EFBIG, as on a full disk.
-    let mut cmd = String::from("trap '' XFSZ; ulimit -f 128; exec \"$0\"");
+    let mut cmd = format!("{setup}; exec \"$0\"");
     for a in train_args() {
         cmd.push(' ');
         cmd.push_str(a);
     }
-    let out = Command::new("sh")
-        .args(["-c", &cmd, env!("CARGO_BIN_EXE_salescast")])
+    let out = Command::new(launcher[0])
+        .args(&launcher[1..])
+        .args(["sh", "-c", &cmd, env!("CARGO_BIN_EXE_salescast")])
         .current_dir(d)
         .env("SALESCAST_PARAMS", d.join("params.yaml"))
         .env_remove("MLFLOW_TRACKING_URI")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "the fault's set-up failed: {err}"
+    );
     assert!(
         !out.status.success(),
-        "training passed under the limit: {err}"
+        "training passed despite the fault: {err}"
     );
-    assert!(
-        err.contains("too large") || err.contains("File too large") || err.contains("EFBIG"),
-        "the error says why: {err}"
-    );
+    assert!(says_why(&err), "the error says why: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(stable(snapshot(&d.join("models"))), before);
     loads(d);
@@ -215,51 +219,23 @@ fn a_full_disk_during_training_is_a_clear_error_and_keeps_the_previous_models() 
 }
 
 #[test]
+fn a_full_disk_during_training_is_a_clear_error_and_keeps_the_previous_models() {
+    // A 64 KiB file-size limit (`ulimit -f`, in 512-byte blocks for sh) with SIGXFSZ ignored:
+    // writes past it fail with EFBIG, as on a full disk.
+    training_fails_cleanly(&["env"], "trap '' XFSZ; ulimit -f 128", |err| {
+        err.contains("too large") || err.contains("File too large") || err.contains("EFBIG")
+    });
+}
+
+#[test]
 fn a_read_only_models_directory_is_a_clear_error_and_keeps_the_previous_models() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    project(d);
-    ok(&salescast(d, None, &train_args()));
-    let before = stable(snapshot(&d.join("models")));
     // A read-only bind mount of the models directory in a private mount namespace (the tests
     // run as root, for whom permission bits alone do not make a directory read-only).
-    let mut cmd = String::from(
-        "mount --bind models models && mount -o remount,bind,ro models || exit 99; exec \"$0\"",
+    training_fails_cleanly(
+        &["unshare", "--map-root-user", "--mount"],
+        "mount --bind models models && mount -o remount,bind,ro models || exit 99",
+        |err| err.contains("Read-only file system") && err.contains("models"),
     );
-    for a in train_args() {
-        cmd.push(' ');
-        cmd.push_str(a);
-    }
-    let out = Command::new("unshare")
-        .args(["--map-root-user", "--mount", "sh", "-c", &cmd])
-        .arg(env!("CARGO_BIN_EXE_salescast"))
-        .current_dir(d)
-        .env("SALESCAST_PARAMS", d.join("params.yaml"))
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(
-        out.status.code(),
-        Some(99),
-        "the read-only mount failed: {err}"
-    );
-    assert!(
-        !out.status.success(),
-        "training wrote to a read-only directory: {err}"
-    );
-    assert!(
-        err.contains("Read-only file system"),
-        "the error says why: {err}"
-    );
-    assert!(
-        err.contains("models"),
-        "the error names the directory: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(stable(snapshot(&d.join("models"))), before);
-    loads(d);
-    ok(&salescast(d, None, &train_args()));
 }
 
 #[test]
