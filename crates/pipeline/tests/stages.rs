@@ -2,7 +2,7 @@
 //! train → evaluate → predict on small generated data.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use salescast_models::serving::{Manifest, Predictor};
 use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
@@ -139,16 +139,22 @@ fn train_evaluate_predict_agree() {
     }
 }
 
-#[test]
-fn a_model_whose_schema_differs_from_the_transform_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    prepare(dir.path());
-    let models = dir.path().join("models");
+/// Prepared data in `dir` and a small boosting model trained on it; returns the models dir.
+fn boosting_only(dir: &Path) -> PathBuf {
+    prepare(dir);
+    let models = dir.join("models");
     let opts = TrainOptions {
         kinds: vec![Kind::GradientBoosting],
         ..small()
     };
-    train(&dir.path().join("features"), &models, &opts, false).unwrap();
+    train(&dir.join("features"), &models, &opts, false).unwrap();
+    models
+}
+
+#[test]
+fn a_model_whose_schema_differs_from_the_transform_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = boosting_only(dir.path());
     Predictor::load(&models).unwrap();
     // drop one feature from the saved transform
     let path = models.join("transform.json");
@@ -162,13 +168,7 @@ fn a_model_whose_schema_differs_from_the_transform_is_refused() {
 #[test]
 fn a_manifest_naming_a_file_outside_its_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    prepare(dir.path());
-    let models = dir.path().join("models");
-    let opts = TrainOptions {
-        kinds: vec![Kind::GradientBoosting],
-        ..small()
-    };
-    train(&dir.path().join("features"), &models, &opts, false).unwrap();
+    let models = boosting_only(dir.path());
     let path = models.join("manifest.json");
     let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     let entry = m["payload"]["models"]["gradient_boosting"]
