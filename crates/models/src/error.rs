@@ -24,6 +24,9 @@ pub enum ModelError {
     },
     #[error("model artifact: {0}")]
     Artifact(String),
+    /// The model cannot explain its predictions; the message says why.
+    #[error("explanation: {0}")]
+    Explain(String),
 }
 
 /// The crate's result type.

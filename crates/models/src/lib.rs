@@ -36,6 +36,7 @@
 pub mod baseline;
 pub mod data;
 pub mod error;
+pub mod explain;
 pub mod forest;
 pub mod gbm;
 pub mod metrics;
@@ -45,6 +46,7 @@ pub mod tree;
 
 pub use data::Dataset;
 pub use error::{ModelError, Result};
+pub use explain::Explanation;
 pub use forest::{RandomForest, RandomForestParams};
 pub use gbm::{GradientBoosting, GradientBoostingParams};
 pub use model::{Kind, Model};

@@ -10,9 +10,13 @@ use crate::forest::RandomForest;
 use crate::gbm::GradientBoosting;
 
 /// The artifact's magic bytes and format version: a file from anything else, or from an
-/// incompatible version, is refused rather than mis-read.
+/// incompatible version, is refused rather than mis-read. Version 2 appends each tree's node
+/// covers after the model (TreeSHAP needs them); version 1 files still load and score, and say
+/// they must be retrained when asked for an explanation.
 const MAGIC: &[u8; 8] = b"SCMODEL\0";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build reads.
+const OLDEST_FORMAT: u32 = 1;
 
 /// Rows per block of batch prediction.
 const BLOCK: usize = 256;
@@ -99,6 +103,60 @@ impl Model {
         }
     }
 
+    pub fn trees(&self) -> &[crate::tree::Tree] {
+        match self {
+            Model::RandomForest(m) => &m.trees,
+            Model::GradientBoosting(m) => &m.trees,
+        }
+    }
+
+    fn trees_mut(&mut self) -> &mut [crate::tree::Tree] {
+        match self {
+            Model::RandomForest(m) => &mut m.trees,
+            Model::GradientBoosting(m) => &mut m.trees,
+        }
+    }
+
+    /// The model's output in terms of its trees: `offset + scale · Σ tree(x)`.
+    fn tree_sum(&self) -> (f64, f64) {
+        match self {
+            Model::RandomForest(m) => (0.0, 1.0 / m.trees.len().max(1) as f64),
+            Model::GradientBoosting(m) => (m.base, 1.0),
+        }
+    }
+
+    /// The expected value TreeSHAP starts from: the cover-weighted mean prediction.
+    pub fn expected_value(&self) -> Result<f64> {
+        let (offset, scale) = self.tree_sum();
+        let mut sum = 0.0;
+        for t in self.trees() {
+            sum += t.expected_value()?;
+        }
+        Ok(offset + scale * sum)
+    }
+
+    /// Exact TreeSHAP values of one feature vector ([`crate::explain`]): `expected` plus the
+    /// contributions is [`Self::predict_row`] up to rounding.
+    pub fn explain_row(&self, x: &[f64]) -> Result<crate::explain::Explanation> {
+        let d = self.feature_names().len();
+        if x.len() != d {
+            return Err(ModelError::Shape {
+                what: "feature vector",
+                expected: d,
+                got: x.len(),
+            });
+        }
+        let (_, scale) = self.tree_sum();
+        let mut contributions = vec![0.0; d];
+        for t in self.trees() {
+            t.add_shap(x, scale, &mut contributions)?;
+        }
+        Ok(crate::explain::Explanation {
+            expected: self.expected_value()?,
+            contributions,
+        })
+    }
+
     /// Predicts a row-major matrix, in parallel.
     pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
         let d = self.check_matrix(x)?;
@@ -135,10 +193,7 @@ impl Model {
     /// whole block, and [`Tree::predict_many`] walks several rows at once. Trees are summed in
     /// the same order as `predict_row`, so the numbers are identical to scoring row by row.
     fn predict_block(&self, block: &[f64], d: usize) -> Vec<f64> {
-        let trees: &[crate::tree::Tree] = match self {
-            Model::RandomForest(m) => &m.trees,
-            Model::GradientBoosting(m) => &m.trees,
-        };
+        let trees = self.trees();
         let n = block.len() / d;
         let mut acc = vec![0.0; n];
         for t in trees {
@@ -160,6 +215,8 @@ impl Model {
         };
         postcard::to_io(&header, &mut out).map_err(|e| ModelError::Artifact(e.to_string()))?;
         postcard::to_io(self, &mut out).map_err(|e| ModelError::Artifact(e.to_string()))?;
+        let covers: Vec<&[f32]> = self.trees().iter().map(|t| t.covers.as_slice()).collect();
+        postcard::to_io(&covers, &mut out).map_err(|e| ModelError::Artifact(e.to_string()))?;
         Ok(out)
     }
 
@@ -169,14 +226,42 @@ impl Model {
             .ok_or_else(|| ModelError::Artifact("not a Salescast model file".into()))?;
         let (header, rest): (Header, _) = postcard::take_from_bytes(rest)
             .map_err(|e| ModelError::Artifact(format!("bad header: {e}")))?;
-        if header.version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&header.version) {
             return Err(ModelError::Artifact(format!(
-                "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                "format version {} is not supported (this build reads {OLDEST_FORMAT} to {FORMAT_VERSION})",
                 header.version
             )));
         }
-        let model: Model =
-            postcard::from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?;
+        let (mut model, rest): (Model, _) =
+            postcard::take_from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?;
+        if header.version >= 2 {
+            let (covers, rest): (Vec<Vec<f32>>, _) = postcard::take_from_bytes(rest)
+                .map_err(|e| ModelError::Artifact(format!("bad covers: {e}")))?;
+            if !rest.is_empty() {
+                return Err(ModelError::Artifact(format!(
+                    "{} unexpected bytes after the model",
+                    rest.len()
+                )));
+            }
+            let trees = model.trees_mut();
+            if covers.len() != trees.len() {
+                return Err(ModelError::Artifact(format!(
+                    "covers for {} trees, the model has {}",
+                    covers.len(),
+                    trees.len()
+                )));
+            }
+            for (i, (t, c)) in trees.iter_mut().zip(covers).enumerate() {
+                if c.len() != t.nodes.len() {
+                    return Err(ModelError::Artifact(format!(
+                        "tree {i}: covers for {} nodes, the tree has {}",
+                        c.len(),
+                        t.nodes.len()
+                    )));
+                }
+                t.covers = c;
+            }
+        }
         if model.kind() != header.kind {
             return Err(ModelError::Artifact(
                 "header and body disagree on the model kind".into(),

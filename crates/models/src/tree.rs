@@ -50,9 +50,17 @@ pub struct Tree {
     pub nodes: Vec<Node>,
     pub bins: Vec<u8>,
     pub gains: Vec<f32>,
+    /// Per node, the training weight that reached it (rows for boosting, bootstrap counts for
+    /// the forest): what TreeSHAP weighs a split's two sides by. Saved after the trees in the
+    /// artifact (see `model`), so that models written before it still load; empty for those.
+    #[serde(skip)]
+    pub covers: Vec<f32>,
     /// The layout batch scoring walks, built from `nodes` on first use.
     #[serde(skip)]
     pub scoring: ScoringCache,
+    /// What explaining a prediction needs, built on first use (see [`crate::explain`]).
+    #[serde(skip)]
+    pub explaining: crate::explain::ExplainCache,
 }
 
 const LANES: usize = 8;
@@ -988,6 +996,7 @@ impl<'a> Grower<'a> {
         let mut nodes = vec![self.leaf(g0, h0)];
         let mut bins = vec![0u8];
         let mut gains = vec![0f32];
+        let mut covers = vec![h0 as f32];
         let mut stack = vec![root];
         // One node at a time, depth first, which keeps a deep tree's histograms few (the forest
         // grows its trees in parallel instead).
@@ -1059,6 +1068,7 @@ impl<'a> Grower<'a> {
                 nodes.push(self.leaf(gr, hr));
                 bins.extend([0, 0]);
                 gains.extend([0.0, 0.0]);
+                covers.extend([hl as f32, hr as f32]);
                 nodes[task.node] = Node {
                     feature: o.split.feature as u32,
                     left: left as u32,
@@ -1095,7 +1105,9 @@ impl<'a> Grower<'a> {
                 nodes,
                 bins,
                 gains,
+                covers,
                 scoring: ScoringCache::default(),
+                explaining: Default::default(),
             },
             leaves,
         )
@@ -1150,6 +1162,7 @@ impl<'a> Grower<'a> {
         );
         Grown::Split {
             split: o.split,
+            h: task.h,
             children: Box::new((l, r)),
         }
     }
@@ -1158,21 +1171,26 @@ impl<'a> Grower<'a> {
     /// lists its leaves with their rows.
     fn number(&self, root: Grown) -> (Tree, Vec<(usize, std::ops::Range<usize>)>) {
         let (mut nodes, mut bins, mut gains, mut leaves) = (vec![], vec![], vec![], vec![]);
+        let mut covers = vec![];
         let mut queue = std::collections::VecDeque::from([(0usize, root)]);
         nodes.push(self.leaf(0.0, 0.0));
         bins.push(0);
         gains.push(0.0);
+        covers.push(0.0);
         while let Some((at, grown)) = queue.pop_front() {
             match grown {
                 Grown::Leaf { g, h, rows } => {
                     nodes[at] = self.leaf(g, h);
+                    covers[at] = h as f32;
                     leaves.push((at, rows));
                 }
-                Grown::Split { split, children } => {
+                Grown::Split { split, h, children } => {
                     let left = nodes.len();
                     nodes.extend([self.leaf(0.0, 0.0); 2]);
                     bins.extend([0, 0]);
                     gains.extend([0.0, 0.0]);
+                    covers.extend([0.0, 0.0]);
+                    covers[at] = h as f32;
                     nodes[at] = Node {
                         feature: split.feature as u32,
                         left: left as u32,
@@ -1194,7 +1212,9 @@ impl<'a> Grower<'a> {
             nodes,
             bins,
             gains,
+            covers,
             scoring: ScoringCache::default(),
+            explaining: Default::default(),
         };
         (tree, leaves)
     }
@@ -1259,6 +1279,8 @@ enum Grown {
     },
     Split {
         split: Split,
+        /// The node's hessian sum: its cover.
+        h: f64,
         children: Box<(Grown, Grown)>,
     },
 }

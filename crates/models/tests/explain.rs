@@ -1,0 +1,170 @@
+//! TreeSHAP against its definition: exact Shapley values computed by brute force over every
+//! subset of features, on small random trees (shallow ones take the table path, deep ones the
+//! polynomial path), and additivity on fitted forests and boosting models.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use salescast_models::tree::{Node, Tree};
+use salescast_models::{Dataset, GradientBoostingParams, Model, RandomForestParams};
+
+/// A random tree over `d` features, `depth` deep at most, with thresholds on a coarse grid (so
+/// that a feature often splits twice on a path) and covers that add up.
+fn random_tree(seed: u64, d: u32, depth: usize) -> Tree {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut nodes = vec![Node {
+        feature: 0,
+        left: 0,
+        value: 0.0,
+    }];
+    let mut covers = vec![f32::from(rng.random_range(50u16..2000))];
+    let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
+    while let Some((at, level)) = queue.pop_front() {
+        let cover = covers[at];
+        if level >= depth || cover < 2.0 || (level > 0 && rng.random_bool(0.2)) {
+            nodes[at].value = rng.random_range(-50.0..50.0);
+            continue;
+        }
+        let left = nodes.len();
+        let share = rng.random_range(1.0..cover).floor();
+        nodes[at] = Node {
+            feature: rng.random_range(0..d),
+            left: left as u32,
+            value: f64::from(rng.random_range(0u8..8)) / 2.0,
+        };
+        let blank = Node {
+            feature: 0,
+            left: 0,
+            value: 0.0,
+        };
+        nodes.extend([blank; 2]);
+        covers.extend([share, cover - share]);
+        queue.extend([(left, level + 1), (left + 1, level + 1)]);
+    }
+    Tree {
+        bins: vec![0; nodes.len()],
+        gains: vec![0.0; nodes.len()],
+        nodes,
+        covers,
+        scoring: Default::default(),
+        explaining: Default::default(),
+    }
+}
+
+/// The tree's value with only the features in `known` (a bit set) known: a split on a known
+/// feature follows `x`, any other is averaged over its children by cover.
+fn value_given(t: &Tree, at: usize, x: &[f64], known: u32) -> f64 {
+    let n = t.nodes[at];
+    if n.left == 0 {
+        return n.value;
+    }
+    let (l, r) = (n.left as usize, n.left as usize + 1);
+    if known & (1 << n.feature) != 0 {
+        let next = if x[n.feature as usize] > n.value { r } else { l };
+        value_given(t, next, x, known)
+    } else {
+        let c = f64::from(t.covers[at]);
+        (f64::from(t.covers[l]) * value_given(t, l, x, known)
+            + f64::from(t.covers[r]) * value_given(t, r, x, known))
+            / c
+    }
+}
+
+/// Shapley values from the definition: every subset of the other features, weighted.
+fn brute_force(t: &Tree, x: &[f64]) -> Vec<f64> {
+    let d = x.len();
+    let fact = |n: usize| (1..=n).map(|v| v as f64).product::<f64>();
+    (0..d)
+        .map(|i| {
+            (0u32..1 << d)
+                .filter(|s| s & (1 << i) == 0)
+                .map(|s| {
+                    let size = s.count_ones() as usize;
+                    let w = fact(size) * fact(d - size - 1) / fact(d);
+                    w * (value_given(t, 0, x, s | (1 << i)) - value_given(t, 0, x, s))
+                })
+                .sum()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn treeshap_equals_brute_force_shapley_values(
+        seed in any::<u64>(),
+        depth in 1usize..9,
+        xs in proptest::collection::vec(0u8..9, 5),
+    ) {
+        let t = random_tree(seed, 5, depth);
+        let x: Vec<f64> = xs.iter().map(|&v| f64::from(v) / 2.0 - 0.25).collect();
+        let mut phi = vec![0.0; 5];
+        t.add_shap(&x, 1.0, &mut phi).unwrap();
+        let want = brute_force(&t, &x);
+        for (got, want) in phi.iter().zip(&want) {
+            prop_assert!((got - want).abs() < 1e-9, "{phi:?} against {want:?}");
+        }
+        // Additivity, and the expected value is the value with nothing known.
+        let e = t.expected_value().unwrap();
+        prop_assert!((e - value_given(&t, 0, &x, 0)).abs() < 1e-9);
+        prop_assert!((e + phi.iter().sum::<f64>() - t.predict(&x)).abs() < 1e-9);
+    }
+}
+
+fn dataset(n: usize, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let d = 6;
+    let mut x = Vec::with_capacity(n * d);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let row: Vec<f64> = (0..d).map(|_| rng.random_range(0.0..10.0)).collect();
+        y.push(3.0 * row[0] + row[1] * row[2] + if row[3] > 5.0 { 20.0 } else { 0.0 });
+        x.extend(row);
+    }
+    Dataset::new(x, y, (0..d).map(|i| format!("f{i}")).collect()).unwrap()
+}
+
+fn check_additive(model: &Model, data: &Dataset) {
+    let d = data.n_features;
+    for row in data.x.chunks(d).take(200) {
+        let e = model.explain_row(row).unwrap();
+        let sum = e.expected + e.contributions.iter().sum::<f64>();
+        let p = model.predict_row(row);
+        assert!((sum - p).abs() < 1e-6 * p.abs().max(1.0), "{sum} against {p}");
+    }
+}
+
+#[test]
+fn fitted_models_explanations_add_up_to_their_predictions_and_survive_a_save() {
+    let data = dataset(3000, 7);
+    let gb = GradientBoostingParams {
+        n_rounds: 40,
+        ..Default::default()
+    }
+    .fit(&data, None, &|_| {})
+    .unwrap();
+    let rf = RandomForestParams {
+        n_trees: 8,
+        max_depth: 12,
+        min_samples_leaf: 3,
+        ..Default::default()
+    }
+    .fit(&data, &|_| {})
+    .unwrap();
+    for model in [Model::GradientBoosting(gb), Model::RandomForest(rf)] {
+        check_additive(&model, &data);
+        let back = Model::from_bytes(&model.to_bytes().unwrap()).unwrap();
+        let row = &data.x[..data.n_features];
+        assert_eq!(
+            back.explain_row(row).unwrap(),
+            model.explain_row(row).unwrap()
+        );
+        // The expected value is the training mean the covers weigh (exact for boosting's
+        // base plus trees; the forest's bootstrap makes it close, not equal).
+        let mean = data.y.iter().sum::<f64>() / data.y.len() as f64;
+        let e = model.expected_value().unwrap();
+        assert!((e - mean).abs() < 0.05 * mean.abs(), "{e} against {mean}");
+    }
+}
