@@ -313,6 +313,55 @@ impl Tree {
     }
 }
 
+/// The model's trees in the custom-tree form `shap.TreeExplainer` accepts (a dict with
+/// `trees`, each with `children_left`, `children_right`, `children_default`, `features`,
+/// `thresholds`, `values` and `node_sample_weight`, plus `base_offset`), so that our values can
+/// be checked against the `shap` package and its plots used on our models. A forest's leaf
+/// values come divided by its number of trees, since shap sums trees. Internal nodes carry the
+/// cover-weighted mean of their leaves, which shap reads as the expected value; a threshold of
+/// infinity is written as `null`, JSON having no infinity.
+pub fn shap_trees(model: &crate::Model) -> Result<serde_json::Value> {
+    let (offset, scale) = match model {
+        crate::Model::RandomForest(m) => (0.0, 1.0 / m.trees.len().max(1) as f64),
+        crate::Model::GradientBoosting(m) => (m.base, 1.0),
+    };
+    let mut trees = Vec::new();
+    for (i, t) in model.trees().iter().enumerate() {
+        t.prepared()
+            .map_err(|e| ModelError::Explain(format!("tree {i}: {e}")))?;
+        let n = t.nodes.len();
+        // Children come after parents, so one backward pass fills every mean.
+        let mut values = vec![0.0; n];
+        for at in (0..n).rev() {
+            let node = t.nodes[at];
+            values[at] = if node.left == 0 {
+                scale * node.value
+            } else {
+                let (l, r) = (node.left as usize, node.left as usize + 1);
+                (f64::from(t.covers[l]) * values[l] + f64::from(t.covers[r]) * values[r])
+                    / f64::from(t.covers[at])
+            };
+        }
+        let split = |f: &dyn Fn(&crate::tree::Node) -> serde_json::Value, leaf: serde_json::Value| {
+            t.nodes
+                .iter()
+                .map(|n| if n.left == 0 { leaf.clone() } else { f(n) })
+                .collect::<Vec<_>>()
+        };
+        let left = split(&|n| n.left.into(), (-1).into());
+        trees.push(serde_json::json!({
+            "children_left": left,
+            "children_right": split(&|n| (n.left + 1).into(), (-1).into()),
+            "children_default": left,
+            "features": split(&|n| n.feature.into(), (-2).into()),
+            "thresholds": split(&|n| n.value.into(), 0.0.into()),
+            "values": values,
+            "node_sample_weight": t.covers,
+        }));
+    }
+    Ok(serde_json::json!({ "base_offset": offset, "trees": trees }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
