@@ -172,6 +172,24 @@ pub fn score(
         })
 }
 
+/// [`score`] with the prediction's TreeSHAP explanation.
+pub fn explain(
+    p: &Predictor,
+    cells: &[Option<String>],
+    kind: Kind,
+    at: &str,
+) -> Result<salescast_models::serving::Explained, ApiError> {
+    p.explain_fields(|c| cells[c as usize].as_deref(), Some(kind))
+        .map_err(|e| match e {
+            ScoreError::Fields(errs) => field_errors(&errs, at),
+            ScoreError::Model(m) => ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "cannot_explain",
+                m,
+            ),
+        })
+}
+
 /// The rows of an MLflow scoring envelope (`dataframe_split`, `dataframe_records`, `instances`
 /// or `inputs`) as JSON objects.
 pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {

@@ -29,6 +29,9 @@ pub struct ModelQuery {
     pub model: Option<String>,
     /// Batch output: `csv` (default) or `json`.
     pub format: Option<String>,
+    /// `true`: each prediction carries its TreeSHAP explanation (`/predict` and
+    /// `/invocations`; batch CSV scoring refuses it).
+    pub explain: Option<bool>,
 }
 
 /// One transaction's context fields, as in the data contract (`revenue` and `quantity` are
@@ -84,6 +87,48 @@ pub struct Prediction {
     pub predicted_revenue: f64,
     pub model: String,
     pub model_version: String,
+    /// With `?explain=true` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+/// Why the model predicted what it did: exact TreeSHAP values (Lundberg et al.,
+/// path-dependent), so `expected_value` plus the contributions of either list is
+/// `predicted_revenue`, up to rounding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Explanation {
+    /// The model's mean prediction over its training data, where every explanation starts.
+    pub expected_value: f64,
+    /// One per data-contract field, largest magnitude first: the calendar features count under
+    /// `date`; `net_price` and `price_ratio` under `unit_price`.
+    pub contributions: Vec<Contribution>,
+    /// One per model feature, largest magnitude first.
+    pub feature_contributions: Vec<Contribution>,
+}
+
+/// One field's or feature's share of a prediction, in revenue units.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Contribution {
+    pub name: String,
+    pub contribution: f64,
+}
+
+impl From<salescast_models::serving::Explained> for Explanation {
+    fn from(e: salescast_models::serving::Explained) -> Self {
+        let list = |v: Vec<salescast_models::serving::Contribution>| {
+            v.into_iter()
+                .map(|c| Contribution {
+                    name: c.name,
+                    contribution: c.value,
+                })
+                .collect()
+        };
+        Self {
+            expected_value: e.expected_value,
+            contributions: list(e.by_field),
+            feature_contributions: list(e.by_feature),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -157,6 +202,7 @@ fn score_rows(
     rows: &[Value],
     model: Option<&str>,
     indexed: bool,
+    explain: bool,
 ) -> ApiResult<Vec<Prediction>> {
     let (kind, version) = pick(l, model)?;
     if rows.is_empty() {
@@ -177,11 +223,17 @@ fn score_rows(
             String::new()
         };
         let cells = input::cells_of(row, &at)?;
-        let v = input::score(&l.predictor, &cells, kind, &at)?;
+        let (v, explanation) = if explain {
+            let e = input::explain(&l.predictor, &cells, kind, &at)?;
+            (e.prediction, Some(Explanation::from(e)))
+        } else {
+            (input::score(&l.predictor, &cells, kind, &at)?, None)
+        };
         out.push(Prediction {
             predicted_revenue: v,
             model: kind.name().to_owned(),
             model_version: version.clone(),
+            explanation,
         });
     }
     state.metrics.predicted(kind.name(), out.len() as u64);
@@ -192,10 +244,10 @@ fn score_rows(
 #[utoipa::path(post, path = "/predict", params(ModelQuery),
     request_body(content = TransactionInput, description = "One transaction, or an array of them"),
     responses(
-        (status = 200, description = "One prediction, or `{\"predictions\": [...]}` for an array", body = Prediction),
+        (status = 200, description = "One prediction, or `{\"predictions\": [...]}` for an array; with `?explain=true` each carries `explanation`", body = Prediction),
         (status = 400, description = "Malformed JSON or unknown model", body = ErrorBody),
         (status = 413, description = "Body or batch too large", body = ErrorBody),
-        (status = 422, description = "A field breaks the data contract; `field` names it", body = ErrorBody),
+        (status = 422, description = "A field breaks the data contract (`field` names it), or `explain=true` on a model saved before explanations (`cannot_explain`)", body = ErrorBody),
         (status = 503, description = "No models loaded", body = ErrorBody)))]
 pub async fn predict(
     State(state): State<Shared>,
@@ -204,13 +256,14 @@ pub async fn predict(
 ) -> ApiResult<Response> {
     let l = loaded(&state)?;
     let value = parse_json(&body)?;
+    let explain = q.explain.unwrap_or(false);
     match value {
         Value::Array(rows) => {
-            let predictions = score_rows(&state, &l, &rows, q.model.as_deref(), true)?;
+            let predictions = score_rows(&state, &l, &rows, q.model.as_deref(), true, explain)?;
             Ok(Json(Predictions { predictions }).into_response())
         }
         obj @ Value::Object(_) => {
-            let one = score_rows(&state, &l, &[obj], q.model.as_deref(), false)?;
+            let one = score_rows(&state, &l, &[obj], q.model.as_deref(), false, explain)?;
             let p = one.into_iter().next().ok_or_else(|| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -271,6 +324,13 @@ pub async fn predict_batch_csv(
 ) -> ApiResult<Response> {
     let l = loaded(&state)?;
     let (kind, version) = pick(&l, q.model.as_deref())?;
+    if q.explain == Some(true) {
+        return Err(ApiError::bad_request(
+            "explain_not_offered",
+            "explain=true is offered on /predict and /invocations, not on batch CSV scoring",
+        )
+        .field("explain"));
+    }
     let json = match q.format.as_deref() {
         Some("json") => true,
         Some("csv") => false,
@@ -872,19 +932,33 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 #[utoipa::path(post, path = "/invocations", params(ModelQuery),
     request_body(content = Object, description = "An MLflow scoring envelope"),
     responses(
-        (status = 200, description = "`{\"predictions\": [f64, ...]}`"),
+        (status = 200, description = "`{\"predictions\": [f64, ...]}`; with `?explain=true` also `explanations`, one `Explanation` per row", body = InvocationsResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 422, description = "Bad envelope or a field that breaks the data contract", body = ErrorBody)))]
 pub async fn invocations(
     State(state): State<Shared>,
     Query(q): Query<ModelQuery>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InvocationsResponse>> {
     let l = loaded(&state)?;
     let rows = input::envelope_rows(&parse_json(&body)?)?;
-    let p = score_rows(&state, &l, &rows, q.model.as_deref(), true)?;
-    let values: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
-    Ok(Json(serde_json::json!({"predictions": values})))
+    let explain = q.explain.unwrap_or(false);
+    let p = score_rows(&state, &l, &rows, q.model.as_deref(), true, explain)?;
+    let predictions: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
+    let explanations = explain.then(|| p.into_iter().filter_map(|p| p.explanation).collect());
+    Ok(Json(InvocationsResponse {
+        predictions,
+        explanations,
+    }))
+}
+
+/// `/invocations`' answer, as MLflow's scoring server gives it, plus explanations on request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvocationsResponse {
+    pub predictions: Vec<f64>,
+    /// With `?explain=true` only: one per prediction, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanations: Option<Vec<Explanation>>,
 }
 
 /// Reload the models directory (bearer token from `SALESCAST_ADMIN_TOKEN`). The new models are

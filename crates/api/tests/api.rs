@@ -759,7 +759,7 @@ async fn api_predictions_equal_the_offline_command() {
     fs::write(&input, &csv_text).unwrap();
     for kind in Kind::ALL {
         let out = dir.path().join(format!("{}.csv", kind.name()));
-        salescast_pipeline::predict::predict(&f.models, &input, &out, Some(kind), false).unwrap();
+        salescast_pipeline::predict::predict(&f.models, &input, &out, Some(kind), false, false).unwrap();
         let mut rdr = csv::Reader::from_path(&out).unwrap();
         let offline: Vec<Option<f64>> = rdr
             .records()

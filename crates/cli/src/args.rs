@@ -164,6 +164,11 @@ pub struct PredictArgs {
     /// random_forest or gradient_boosting [default: the champion].
     #[arg(long)]
     pub model: Option<String>,
+    /// Also explain every prediction (exact TreeSHAP): adds `shap_expected_value`, one
+    /// `shap_<field>` column per data-contract field and one `shap_feature_<name>` per model
+    /// feature; the expected value plus either group's columns is the prediction.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

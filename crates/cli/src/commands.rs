@@ -491,7 +491,14 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
 
 fn predict(a: &PredictArgs, json: bool) -> Outcome {
     let kind = a.model.as_deref().map(parse_kind).transpose()?;
-    let s = salescast_pipeline::predict::predict(&a.models_dir, &a.input, &a.out, kind, true)?;
+    let s = salescast_pipeline::predict::predict(
+        &a.models_dir,
+        &a.input,
+        &a.out,
+        kind,
+        a.explain,
+        true,
+    )?;
     tracing::info!(rows = s.rows, scored = s.scored, errors = s.errors, model = %s.model, out = %a.out.display(), "scored");
     if json { print_json(&s) } else { Ok(()) }
 }

@@ -58,6 +58,29 @@ pub fn feature_names() -> Vec<String> {
         .collect()
 }
 
+/// The data-contract column a feature is computed from, for reporting a prediction's
+/// contributions on the fields users know: the calendar features come from `date`, each code
+/// from its field, and the two derived prices (`net_price = unit_price × (1 − discount)` and
+/// `price_ratio`, the price against the product's reference price) count under `unit_price`,
+/// the field they are priced from. `None` for a name this build does not make.
+pub fn source_column(feature: &str) -> Option<salescast_core::Column> {
+    use salescast_core::Column;
+    if calendar::NAMES.contains(&feature) {
+        return Some(Column::Date);
+    }
+    Some(match feature {
+        "store_code" => Column::StoreId,
+        "product_code" => Column::ProductId,
+        "category_code" => Column::Category,
+        "segment_code" => Column::CustomerSegment,
+        "payment_code" => Column::PaymentMethod,
+        "unit_price" | "net_price" | "price_ratio" => Column::UnitPrice,
+        "discount" => Column::Discount,
+        "promotion" => Column::Promotion,
+        _ => return None,
+    })
+}
+
 /// The number of features.
 pub const N_FEATURES: usize = calendar::NAMES.len() + CONTEXT_NAMES.len();
 
@@ -367,6 +390,17 @@ impl FeatureTransform {
             });
         }
         Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    #[test]
+    fn every_feature_has_a_source_column() {
+        for name in super::feature_names() {
+            assert!(super::source_column(&name).is_some(), "{name}");
+        }
+        assert_eq!(super::source_column("nonsense"), None);
     }
 }
 

@@ -168,3 +168,33 @@ fn fitted_models_explanations_add_up_to_their_predictions_and_survive_a_save() {
         assert!((e - mean).abs() < 0.05 * mean.abs(), "{e} against {mean}");
     }
 }
+
+#[test]
+#[ignore]
+fn stats() {
+    let data = dataset(60000, 7);
+    let gb = GradientBoostingParams::default().fit(&data, None, &|_| {}).unwrap();
+    let leaves: usize = gb.trees.iter().map(|t| t.n_leaves()).sum();
+    eprintln!("trees {} leaves {} nodes {}", gb.trees.len(), leaves, gb.trees.iter().map(|t| t.nodes.len()).sum::<usize>());
+    let m = Model::GradientBoosting(gb);
+    let row = &data.x[..6];
+    let t = std::time::Instant::now();
+    for _ in 0..2000 { m.explain_row(row).unwrap(); }
+    eprintln!("{:?}", t.elapsed() / 2000);
+    let mut phi = vec![0.0; 6];
+    let mut masks = Vec::new();
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        for tree in m.trees() {
+            tree.add_shap_with(row, 1.0, &mut phi, &mut masks).unwrap();
+        }
+    }
+    eprintln!("add_shap_with {:?}", t.elapsed() / 2000);
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        for tree in m.trees() {
+            std::hint::black_box(tree.expected_value().unwrap());
+        }
+    }
+    eprintln!("expected {:?}", t.elapsed() / 2000);
+}

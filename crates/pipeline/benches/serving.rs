@@ -1,6 +1,7 @@
 //! Single-row scoring on the serving path: parse nothing, transform one transaction with the
 //! saved transform, run one model. Set-up trains both models with default settings on 60,000
-//! generated rows. Also the batch path on 10,000 raw rows.
+//! generated rows. Also one explained prediction per model, and the batch path on 10,000 raw
+//! rows.
 
 use std::hint::black_box;
 
@@ -44,6 +45,17 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("predict one row: {}", kind.name()), |b| {
             b.iter(|| p.predict(black_box(&t), Some(kind)).expect("predict"))
         });
+    }
+    // One explained prediction (exact TreeSHAP over every tree), beside the plain one above.
+    for kind in Kind::ALL {
+        let mut g = c.benchmark_group("explain one row");
+        if kind == Kind::RandomForest {
+            g.sample_size(10);
+        }
+        g.bench_function(kind.name(), |b| {
+            b.iter(|| p.explain(black_box(&t), Some(kind)).expect("explain"))
+        });
+        g.finish();
     }
     c.bench_function("transform one row", |b| {
         b.iter(|| p.transform.transform_one(black_box(&t)))

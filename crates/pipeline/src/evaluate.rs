@@ -26,7 +26,9 @@ pub struct MetricsEntry {
 
 /// Scores the evaluation fit of every model in `models_dir` (`models_dir/evaluation` when the
 /// served models are refits on all days, which have seen the test days) on the test features; writes `metrics` and, with
-/// `plots_dir`, `predictions.csv`, `residuals_by_day.csv` and `feature_importance.csv`.
+/// `plots_dir`, `predictions.csv`, `residuals_by_day.csv`, `feature_importance.csv` (split gain
+/// and mean absolute TreeSHAP value per feature) and `field_importance.csv` (the latter per
+/// data-contract field).
 pub fn evaluate(
     data_dir: &Path,
     models_dir: &Path,
@@ -140,8 +142,31 @@ pub fn evaluate(
             }
             Ok(())
         })?;
+        // Global importance two ways: the split gain the trees were grown by, and the mean
+        // absolute TreeSHAP value on the test days (from the manifest, which training filled
+        // on the same days; computed here for models trained before it did).
+        let mut shap = BTreeMap::new();
+        for (kind, model) in &predictor.models {
+            let listed = predictor
+                .manifest
+                .models
+                .get(kind.name())
+                .and_then(|e| e.shap_importance.clone());
+            let imp = match listed {
+                Some(imp) => imp,
+                None => salescast_models::serving::shap_importance(
+                    model,
+                    &test.x,
+                    salescast_models::serving::SHAP_IMPORTANCE_ROWS,
+                )?,
+            };
+            shap.insert(*kind, imp);
+        }
+        let value = |list: &[salescast_models::serving::Contribution], name: &str| {
+            list.iter().find(|c| c.name == name).map_or(0.0, |c| c.value)
+        };
         write_atomic(&plots.join("feature_importance.csv"), |w| {
-            writeln!(w, "model,feature,importance")?;
+            writeln!(w, "model,feature,importance,mean_abs_shap")?;
             for (kind, model) in &predictor.models {
                 let total: f64 = model
                     .importance()
@@ -149,7 +174,17 @@ pub fn evaluate(
                     .sum::<f64>()
                     .max(f64::MIN_POSITIVE);
                 for (f, v) in names.iter().zip(model.importance()) {
-                    writeln!(w, "{},{f},{}", kind.name(), v / total)?;
+                    let s = shap.get(kind).map_or(0.0, |i| value(&i.by_feature, f));
+                    writeln!(w, "{},{f},{},{s}", kind.name(), v / total)?;
+                }
+            }
+            Ok(())
+        })?;
+        write_atomic(&plots.join("field_importance.csv"), |w| {
+            writeln!(w, "model,field,mean_abs_shap,rows")?;
+            for (kind, imp) in &shap {
+                for c in &imp.by_field {
+                    writeln!(w, "{},{},{},{}", kind.name(), c.name, c.value, imp.rows)?;
                 }
             }
             Ok(())

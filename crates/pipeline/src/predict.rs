@@ -31,22 +31,84 @@ pub struct PredictSummary {
     pub seconds: f64,
 }
 
-/// Scores one row given its cells; `Err` is the message for the `error` column.
-/// Scores a chunk of rows together, in parallel, as the API does.
+/// A scored row: the prediction and, when explaining, the explanation's cells; `Err` is the
+/// message for the `error` column.
+type Scored = std::result::Result<(f64, Vec<String>), String>;
+
+/// The columns `--explain` adds: the expected value, then one TreeSHAP contribution per
+/// data-contract field and one per model feature, in a fixed order (prefixed, since some
+/// fields and features share a name).
+#[derive(Debug, Clone)]
+struct ExplainColumns {
+    fields: Vec<String>,
+    features: Vec<String>,
+}
+
+impl ExplainColumns {
+    fn new(features: &[String]) -> Self {
+        let zeros = vec![0.0; features.len()];
+        Self {
+            fields: salescast_models::serving::by_field(features, &zeros)
+                .into_iter()
+                .map(|c| c.name)
+                .collect(),
+            features: features.to_vec(),
+        }
+    }
+
+    fn header(&self) -> Vec<String> {
+        std::iter::once("shap_expected_value".to_owned())
+            .chain(self.fields.iter().map(|f| format!("shap_{f}")))
+            .chain(self.features.iter().map(|f| format!("shap_feature_{f}")))
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        1 + self.fields.len() + self.features.len()
+    }
+
+    fn cells(&self, e: &salescast_models::serving::Explained) -> Vec<String> {
+        let find = |list: &[salescast_models::serving::Contribution], name: &str| {
+            list.iter()
+                .find(|c| c.name == name)
+                .map_or(0.0, |c| c.value)
+                .to_string()
+        };
+        std::iter::once(e.expected_value.to_string())
+            .chain(self.fields.iter().map(|f| find(&e.by_field, f)))
+            .chain(self.features.iter().map(|f| find(&e.by_feature, f)))
+            .collect()
+    }
+}
+
+/// Scores a chunk of rows together, in parallel, as the API does; with `explain`, each row is
+/// explained too (TreeSHAP, row by row in parallel).
 fn score_chunk(
     p: &Predictor,
     kind: Kind,
     map: &ColumnMap,
     rows: &[Vec<String>],
-) -> Vec<std::result::Result<f64, String>> {
-    p.score_many(
-        rows,
-        |r, c| map.get(c).and_then(|j| r.get(j)).map(String::as_str),
-        Some(kind),
-    )
-    .into_iter()
-    .map(|r| r.map_err(|e| e.to_string()))
-    .collect()
+    explain: Option<&ExplainColumns>,
+) -> Vec<Scored> {
+    use rayon::prelude::*;
+    fn cell<'r>(map: &ColumnMap, r: &'r [String], c: salescast_core::Column) -> Option<&'r str> {
+        map.get(c).and_then(|j| r.get(j)).map(String::as_str)
+    }
+    match explain {
+        None => p
+            .score_many(rows, |r, c| cell(map, r, c), Some(kind))
+            .into_iter()
+            .map(|r| r.map(|v| (v, Vec::new())).map_err(|e| e.to_string()))
+            .collect(),
+        Some(cols) => rows
+            .par_iter()
+            .map(|r| {
+                p.explain_fields(|c| cell(map, r, c), Some(kind))
+                    .map(|e| (e.prediction, cols.cells(&e)))
+                    .map_err(|e| e.to_string())
+            })
+            .collect(),
+    }
 }
 
 /// Maps the input's header onto the contract (scoring mode: targets not required).
@@ -55,17 +117,21 @@ fn resolve(headers: &[String], input: &Path) -> Result<ColumnMap> {
         .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))
 }
 
-/// The output CSV, its header written: the input's columns, then the prediction and the error.
+/// The output CSV, its header written: the input's columns, then the prediction and the error,
+/// then any explanation columns.
 fn output_writer<'w>(
     w: &'w mut dyn Write,
     headers: &[String],
+    explain: Option<&ExplainColumns>,
 ) -> std::io::Result<csv::Writer<&'w mut dyn Write>> {
     let mut c = csv::Writer::from_writer(w);
+    let extra = explain.map(ExplainColumns::header).unwrap_or_default();
     c.write_record(
         headers
             .iter()
             .map(String::as_str)
-            .chain(["predicted_revenue", "error"]),
+            .chain(["predicted_revenue", "error"])
+            .chain(extra.iter().map(String::as_str)),
     )?;
     Ok(c)
 }
@@ -78,18 +144,27 @@ fn is_parquet(path: &Path) -> Result<bool> {
     Ok(n == 4 && &head == b"PAR1")
 }
 
-/// Scores `input` with the model `kind` (default: the champion) into `out`.
+/// Scores `input` with the model `kind` (default: the champion) into `out`; with `explain`,
+/// each row also gets its TreeSHAP explanation as extra columns ([`ExplainColumns`]).
 pub fn predict(
     models_dir: &Path,
     input: &Path,
     out: &Path,
     kind: Option<Kind>,
+    explain: bool,
     progress: bool,
 ) -> Result<PredictSummary> {
     let started = Instant::now();
     let predictor = Predictor::load(models_dir)?;
     let kind = kind.unwrap_or(predictor.champion);
-    predictor.model(Some(kind))?;
+    let model = predictor.model(Some(kind))?;
+    // A model that cannot explain (saved before explanations) fails here, not on every row.
+    if explain {
+        model.expected_value()?;
+    }
+    let explain = explain.then(|| ExplainColumns::new(model.feature_names()));
+    let explain = explain.as_ref();
+    let blank = vec![String::new(); explain.map_or(0, ExplainColumns::len)];
     let version = predictor
         .manifest
         .models
@@ -107,20 +182,22 @@ pub fn predict(
 
     let write_rows = |w: &mut csv::Writer<&mut dyn Write>,
                       rows: &[Vec<String>],
-                      results: Vec<std::result::Result<f64, String>>,
+                      results: Vec<Scored>,
                       s: &mut PredictSummary|
      -> std::io::Result<()> {
         for (cells, r) in rows.iter().zip(results) {
             let mut rec = cells.clone();
             match r {
-                Ok(v) => {
+                Ok((v, explained)) => {
                     rec.push(v.to_string());
                     rec.push(String::new());
+                    rec.extend(explained);
                     s.scored += 1;
                 }
                 Err(e) => {
                     rec.push(String::new());
                     rec.push(e);
+                    rec.extend(blank.iter().cloned());
                     s.errors += 1;
                 }
             }
@@ -136,7 +213,7 @@ pub fn predict(
         let headers = table.headers().to_vec();
         let map = resolve(&headers, input)?;
         write_atomic(out, |w| {
-            let mut c = output_writer(w, &headers)?;
+            let mut c = output_writer(w, &headers, explain)?;
             let b = bar(progress, table.len() as u64, "scoring");
             for start in (0..table.len()).step_by(CHUNK) {
                 let end = (start + CHUNK).min(table.len());
@@ -147,7 +224,7 @@ pub fn predict(
                             .collect()
                     })
                     .collect();
-                let results = score_chunk(&predictor, kind, &map, &rows);
+                let results = score_chunk(&predictor, kind, &map, &rows, explain);
                 write_rows(&mut c, &rows, results, &mut summary)?;
                 b.set_position(end as u64);
             }
@@ -180,7 +257,7 @@ pub fn predict(
         }
         let map = resolve(&headers, input)?;
         write_atomic(out, |w| {
-            let mut c = output_writer(w, &headers)?;
+            let mut c = output_writer(w, &headers, explain)?;
             let b = bar(progress, size, "scoring (bytes)");
             let mut rec = csv::ByteRecord::new();
             loop {
@@ -214,7 +291,7 @@ pub fn predict(
                 if rows.is_empty() {
                     break;
                 }
-                let mut results = score_chunk(&predictor, kind, &map, &rows);
+                let mut results = score_chunk(&predictor, kind, &map, &rows, explain);
                 for (r, _) in results.iter_mut().zip(&utf8_bad).filter(|(_, bad)| **bad) {
                     *r = Err("the row is not valid UTF-8".to_owned());
                 }

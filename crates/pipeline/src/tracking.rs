@@ -384,6 +384,7 @@ pub fn evaluate_records(
                 "predictions.csv",
                 "residuals_by_day.csv",
                 "feature_importance.csv",
+                "field_importance.csv",
             ] {
                 files.push((p.join(f), format!("plots/{f}")));
             }

@@ -311,6 +311,14 @@ pub fn train(
             fit_seconds,
             "evaluation fit"
         );
+        let t = Instant::now();
+        let shap = serving::shap_importance(&model, &test_set.x, serving::SHAP_IMPORTANCE_ROWS)?;
+        tracing::info!(
+            model = kind.name(),
+            rows = shap.rows,
+            seconds = t.elapsed().as_secs_f64(),
+            "mean |SHAP| on the test days"
+        );
         let entry = ModelEntry {
             kind,
             artifact: file.clone(),
@@ -323,6 +331,7 @@ pub fn train(
             refitted: false,
             evaluation_version: None,
             rounds,
+            shap_importance: Some(shap),
         };
         eval_entries.insert(kind.name().to_owned(), entry.clone());
 

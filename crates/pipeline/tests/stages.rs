@@ -90,9 +90,22 @@ fn train_evaluate_predict_agree() {
         "predictions.csv",
         "residuals_by_day.csv",
         "feature_importance.csv",
+        "field_importance.csv",
     ] {
         assert!(dir.path().join("plots").join(f).is_file(), "{f}");
     }
+    // Both importances per feature; the mean |SHAP| per field sums the fields' own features.
+    let fi = fs::read_to_string(dir.path().join("plots/feature_importance.csv")).unwrap();
+    assert!(fi.starts_with("model,feature,importance,mean_abs_shap\n"), "{fi}");
+    let shap: Vec<f64> = fi
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(shap.iter().all(|v| *v >= 0.0) && shap.iter().any(|v| *v > 0.0), "{fi}");
+    let fields = fs::read_to_string(dir.path().join("plots/field_importance.csv")).unwrap();
+    assert!(fields.contains("gradient_boosting,date,"), "{fields}");
+    assert!(fields.contains("random_forest,unit_price,"), "{fields}");
 
     // offline prediction on the raw file, with bad rows added at the end
     let mut text = fs::read_to_string(&raw).unwrap();
@@ -101,7 +114,7 @@ fn train_evaluate_predict_agree() {
     let input = dir.path().join("score.csv");
     fs::write(&input, text).unwrap();
     let out = dir.path().join("scored.csv");
-    let s = predict(&models, &input, &out, None, false).unwrap();
+    let s = predict(&models, &input, &out, None, false, false).unwrap();
     assert_eq!(s.rows, 12_002);
     assert_eq!(s.errors, 2);
     assert_eq!(s.model, manifest.champion);
@@ -117,6 +130,45 @@ fn train_evaluate_predict_agree() {
         "{:?}",
         &rows[12_001]
     );
+    // --explain: the same predictions, plus TreeSHAP columns that add up to them; a bad row's
+    // are blank.
+    let few: String = fs::read_to_string(&input)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i <= 200 || *i > 12_000)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let few_in = dir.path().join("few.csv");
+    fs::write(&few_in, few).unwrap();
+    let explained_out = dir.path().join("explained.csv");
+    let s = predict(&models, &few_in, &explained_out, None, true, false).unwrap();
+    assert_eq!((s.rows, s.errors), (202, 2));
+    let mut r = csv::Reader::from_path(&explained_out).unwrap();
+    let h = r.headers().unwrap().clone();
+    assert_eq!(&h[14], "shap_expected_value");
+    let fields: Vec<usize> = (15..h.len())
+        .filter(|&i| !h[i].starts_with("shap_feature_"))
+        .collect();
+    let features: Vec<usize> = (15..h.len())
+        .filter(|&i| h[i].starts_with("shap_feature_"))
+        .collect();
+    assert!(fields.iter().any(|&i| &h[i] == "shap_date"), "{h:?}");
+    assert_eq!(features.len(), 19, "{h:?}");
+    for (i, rec) in r.records().map(Result::unwrap).enumerate() {
+        if i >= 200 {
+            assert!(rec[14].is_empty() && !rec[13].is_empty(), "{rec:?}");
+            continue;
+        }
+        assert_eq!(&rec[12], &rows[i][12], "the same prediction, explained or not");
+        let p: f64 = rec[12].parse().unwrap();
+        let e: f64 = rec[14].parse().unwrap();
+        for group in [&fields, &features] {
+            let sum: f64 = group.iter().map(|&j| rec[j].parse::<f64>().unwrap()).sum();
+            assert!((e + sum - p).abs() < 1e-6 * p.abs().max(1.0), "{e} + {sum} against {p}");
+        }
+    }
+
     // the same rows through the serving predictor give the same numbers
     let predictor = Predictor::load(&models).unwrap();
     let map = salescast_core::schema::ColumnMap::resolve(
