@@ -171,6 +171,124 @@ fn assert_error(
     }
 }
 
+/// The explanation's lists add up, from the expected value, to the prediction.
+#[track_caller]
+fn assert_adds_up(e: &Value, prediction: f64) {
+    let expected = e["expected_value"].as_f64().unwrap();
+    for list in ["contributions", "feature_contributions"] {
+        let items = e[list].as_array().unwrap();
+        let sum: f64 = items
+            .iter()
+            .map(|c| c["contribution"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (expected + sum - prediction).abs() < 1e-6 * prediction.abs().max(1.0),
+            "{list}: {expected} + {sum} against {prediction}"
+        );
+        // Largest magnitude first.
+        let mags: Vec<f64> = items
+            .iter()
+            .map(|c| c["contribution"].as_f64().unwrap().abs())
+            .collect();
+        assert!(mags.windows(2).all(|w| w[0] >= w[1]), "{list}: {mags:?}");
+    }
+}
+
+#[tokio::test]
+async fn predictions_explained_on_request_add_up_and_change_nothing_else() {
+    let app = app();
+    let (_, plain, _) = send(&app, post("/predict", good().to_string())).await;
+    assert!(plain.get("explanation").is_none(), "{plain}");
+    for model in ["random_forest", "gradient_boosting"] {
+        let (s, v, _) = send(
+            &app,
+            post(
+                &format!("/predict?model={model}&explain=true"),
+                good().to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let p = v["predicted_revenue"].as_f64().unwrap();
+        let (_, same, _) = send(
+            &app,
+            post(&format!("/predict?model={model}"), good().to_string()),
+        )
+        .await;
+        assert_eq!(same["predicted_revenue"].as_f64().unwrap(), p);
+        let e = &v["explanation"];
+        assert_adds_up(e, p);
+        let fields: Vec<&str> = e["contributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        // Contract fields, with the calendar under date.
+        for f in [
+            "date",
+            "store_id",
+            "product_id",
+            "unit_price",
+            "discount",
+            "promotion",
+        ] {
+            assert!(fields.contains(&f), "{fields:?}");
+        }
+        assert!(!fields.contains(&"day_of_week"), "{fields:?}");
+        assert_eq!(e["feature_contributions"].as_array().unwrap().len(), 19);
+    }
+    // An array, and MLflow's envelope.
+    let (s, v, _) = send(
+        &app,
+        post("/predict?explain=true", json!([good(), good()]).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for p in v["predictions"].as_array().unwrap() {
+        assert_adds_up(&p["explanation"], p["predicted_revenue"].as_f64().unwrap());
+    }
+    let envelope = json!({"dataframe_records": [good(), good()]});
+    let (s, v, _) = send(
+        &app,
+        post("/invocations?explain=true", envelope.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let preds = v["predictions"].as_array().unwrap();
+    let explanations = v["explanations"].as_array().unwrap();
+    assert_eq!(explanations.len(), preds.len());
+    assert_adds_up(&explanations[0], preds[0].as_f64().unwrap());
+    let (_, v, _) = send(&app, post("/invocations", envelope.to_string())).await;
+    assert!(v.get("explanations").is_none(), "{v}");
+    // Bad flag values and batch CSV scoring are refused, naming the parameter.
+    let (s, v, _) = send(&app, post("/predict?explain=maybe", good().to_string())).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v, _) = send(
+        &app,
+        upload("/predict_batch_csv?explain=true", b"a,b\n1,2\n"),
+    )
+    .await;
+    assert_error(
+        s,
+        &v,
+        StatusCode::BAD_REQUEST,
+        "explain_not_offered",
+        Some("explain"),
+    );
+    // A field error is still the field's.
+    let mut bad = good();
+    bad["discount"] = json!(3);
+    let (s, v, _) = send(&app, post("/predict?explain=true", bad.to_string())).await;
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "out_of_range",
+        Some("discount"),
+    );
+}
+
 #[tokio::test]
 async fn predict_one_and_many_with_model_choice() {
     let app = app();
@@ -759,7 +877,8 @@ async fn api_predictions_equal_the_offline_command() {
     fs::write(&input, &csv_text).unwrap();
     for kind in Kind::ALL {
         let out = dir.path().join(format!("{}.csv", kind.name()));
-        salescast_pipeline::predict::predict(&f.models, &input, &out, Some(kind), false, false).unwrap();
+        salescast_pipeline::predict::predict(&f.models, &input, &out, Some(kind), false, false)
+            .unwrap();
         let mut rdr = csv::Reader::from_path(&out).unwrap();
         let offline: Vec<Option<f64>> = rdr
             .records()

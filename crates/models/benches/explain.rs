@@ -77,7 +77,10 @@ fn bench(c: &mut Criterion) {
             .expect("fit forest"),
     );
     let row = &d.x[19 * 123..19 * 124];
-    let stopped_name = format!("gradient_boosting, early-stopped ({} trees)", stopped.trees().len());
+    let stopped_name = format!(
+        "gradient_boosting, early-stopped ({} trees)",
+        stopped.trees().len()
+    );
     for (name, model) in [
         (stopped_name.as_str(), &stopped),
         ("gradient_boosting, 300 trees", &gb),

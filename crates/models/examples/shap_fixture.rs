@@ -14,7 +14,9 @@ fn main() {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: shap_fixture DIR"));
     std::fs::create_dir_all(&dir).unwrap();
     // Codes, flags, a cyclic day and prices: the kinds of feature the real transform makes.
-    let names = ["store", "product", "weekday", "promo", "price", "discount", "net", "ratio"];
+    let names = [
+        "store", "product", "weekday", "promo", "price", "discount", "net", "ratio",
+    ];
     let mut rng = ChaCha8Rng::seed_from_u64(22);
     let n = 4000;
     let (mut x, mut y) = (Vec::new(), Vec::new());

@@ -420,8 +420,7 @@ impl Tree {
                 stack.push((child, below));
             }
         }
-        p.units
-            .sort_by_key(|u| (u.k, u.split == u32::MAX, u.node));
+        p.units.sort_by_key(|u| (u.k, u.split == u32::MAX, u.node));
         p.splits.sort_by_key(|s| s.node);
         Ok(p)
     }
@@ -460,7 +459,11 @@ impl Tree {
             let (l, m) = (s.left as usize, masks[s.node as usize]);
             // The same rule as scoring: right when `x > threshold`, so NaN goes left.
             let right = x[s.feature as usize] > s.threshold;
-            let (cold_l, cold_r) = if right { (p.bit[l], 0) } else { (0, p.bit[l + 1]) };
+            let (cold_l, cold_r) = if right {
+                (p.bit[l], 0)
+            } else {
+                (0, p.bit[l + 1])
+            };
             masks[l] = (m | p.new[l]) & !cold_l;
             masks[l + 1] = (m | p.new[l + 1]) & !cold_r;
         }
@@ -498,7 +501,8 @@ pub fn shap_trees(model: &crate::Model) -> Result<serde_json::Value> {
                     / f64::from(t.covers[at])
             };
         }
-        let split = |f: &dyn Fn(&crate::tree::Node) -> serde_json::Value, leaf: serde_json::Value| {
+        let split = |f: &dyn Fn(&crate::tree::Node) -> serde_json::Value,
+                     leaf: serde_json::Value| {
             t.nodes
                 .iter()
                 .map(|n| if n.left == 0 { leaf.clone() } else { f(n) })

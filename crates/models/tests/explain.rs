@@ -61,7 +61,11 @@ fn value_given(t: &Tree, at: usize, x: &[f64], known: u32) -> f64 {
     }
     let (l, r) = (n.left as usize, n.left as usize + 1);
     if known & (1 << n.feature) != 0 {
-        let next = if x[n.feature as usize] > n.value { r } else { l };
+        let next = if x[n.feature as usize] > n.value {
+            r
+        } else {
+            l
+        };
         value_given(t, next, x, known)
     } else {
         let c = f64::from(t.covers[at]);
@@ -132,7 +136,10 @@ fn check_additive(model: &Model, data: &Dataset) {
         let e = model.explain_row(row).unwrap();
         let sum = e.expected + e.contributions.iter().sum::<f64>();
         let p = model.predict_row(row);
-        assert!((sum - p).abs() < 1e-6 * p.abs().max(1.0), "{sum} against {p}");
+        assert!(
+            (sum - p).abs() < 1e-6 * p.abs().max(1.0),
+            "{sum} against {p}"
+        );
     }
 }
 
@@ -170,31 +177,28 @@ fn fitted_models_explanations_add_up_to_their_predictions_and_survive_a_save() {
 }
 
 #[test]
-#[ignore]
-fn stats() {
-    let data = dataset(60000, 7);
-    let gb = GradientBoostingParams::default().fit(&data, None, &|_| {}).unwrap();
-    let leaves: usize = gb.trees.iter().map(|t| t.n_leaves()).sum();
-    eprintln!("trees {} leaves {} nodes {}", gb.trees.len(), leaves, gb.trees.iter().map(|t| t.nodes.len()).sum::<usize>());
-    let m = Model::GradientBoosting(gb);
-    let row = &data.x[..6];
-    let t = std::time::Instant::now();
-    for _ in 0..2000 { m.explain_row(row).unwrap(); }
-    eprintln!("{:?}", t.elapsed() / 2000);
-    let mut phi = vec![0.0; 6];
-    let mut masks = Vec::new();
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        for tree in m.trees() {
-            tree.add_shap_with(row, 1.0, &mut phi, &mut masks).unwrap();
+fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
+    let data = dataset(500, 3);
+    let model = Model::GradientBoosting(
+        GradientBoostingParams {
+            n_rounds: 5,
+            ..Default::default()
         }
-    }
-    eprintln!("add_shap_with {:?}", t.elapsed() / 2000);
-    let t = std::time::Instant::now();
-    for _ in 0..2000 {
-        for tree in m.trees() {
-            std::hint::black_box(tree.expected_value().unwrap());
-        }
-    }
-    eprintln!("expected {:?}", t.elapsed() / 2000);
+        .fit(&data, None, &|_| {})
+        .unwrap(),
+    );
+    // Format 1: the same header and body, version 1, and no covers after the trees.
+    let v2 = model.to_bytes().unwrap();
+    let covers: Vec<&[f32]> = model.trees().iter().map(|t| t.covers.as_slice()).collect();
+    let tail = postcard::to_stdvec(&covers).unwrap().len();
+    let mut v1 = v2[..v2.len() - tail].to_vec();
+    assert_eq!(v1[8], 2, "the version follows the magic");
+    v1[8] = 1;
+    let old = Model::from_bytes(&v1).unwrap();
+    let row = &data.x[..data.n_features];
+    assert_eq!(old.predict_row(row), model.predict_row(row));
+    let e = old.explain_row(row).unwrap_err().to_string();
+    assert!(e.contains("train it again"), "{e}");
+    // A version 2 file cut short is refused, not read without its covers.
+    assert!(Model::from_bytes(&v2[..v2.len() - 3]).is_err());
 }

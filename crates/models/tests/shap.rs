@@ -47,7 +47,10 @@ fn check(name: &str) {
             worst = worst.max((g - w).abs());
         }
     }
-    eprintln!("{name}: largest difference from shap {}: {worst:e}", want.shap_version);
+    eprintln!(
+        "{name}: largest difference from shap {}: {worst:e}",
+        want.shap_version
+    );
 }
 
 #[test]

@@ -163,7 +163,9 @@ pub fn evaluate(
             shap.insert(*kind, imp);
         }
         let value = |list: &[salescast_models::serving::Contribution], name: &str| {
-            list.iter().find(|c| c.name == name).map_or(0.0, |c| c.value)
+            list.iter()
+                .find(|c| c.name == name)
+                .map_or(0.0, |c| c.value)
         };
         write_atomic(&plots.join("feature_importance.csv"), |w| {
             writeln!(w, "model,feature,importance,mean_abs_shap")?;

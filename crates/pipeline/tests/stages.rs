@@ -96,13 +96,19 @@ fn train_evaluate_predict_agree() {
     }
     // Both importances per feature; the mean |SHAP| per field sums the fields' own features.
     let fi = fs::read_to_string(dir.path().join("plots/feature_importance.csv")).unwrap();
-    assert!(fi.starts_with("model,feature,importance,mean_abs_shap\n"), "{fi}");
+    assert!(
+        fi.starts_with("model,feature,importance,mean_abs_shap\n"),
+        "{fi}"
+    );
     let shap: Vec<f64> = fi
         .lines()
         .skip(1)
         .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
         .collect();
-    assert!(shap.iter().all(|v| *v >= 0.0) && shap.iter().any(|v| *v > 0.0), "{fi}");
+    assert!(
+        shap.iter().all(|v| *v >= 0.0) && shap.iter().any(|v| *v > 0.0),
+        "{fi}"
+    );
     let fields = fs::read_to_string(dir.path().join("plots/field_importance.csv")).unwrap();
     assert!(fields.contains("gradient_boosting,date,"), "{fields}");
     assert!(fields.contains("random_forest,unit_price,"), "{fields}");
@@ -160,12 +166,18 @@ fn train_evaluate_predict_agree() {
             assert!(rec[14].is_empty() && !rec[13].is_empty(), "{rec:?}");
             continue;
         }
-        assert_eq!(&rec[12], &rows[i][12], "the same prediction, explained or not");
+        assert_eq!(
+            &rec[12], &rows[i][12],
+            "the same prediction, explained or not"
+        );
         let p: f64 = rec[12].parse().unwrap();
         let e: f64 = rec[14].parse().unwrap();
         for group in [&fields, &features] {
             let sum: f64 = group.iter().map(|&j| rec[j].parse::<f64>().unwrap()).sum();
-            assert!((e + sum - p).abs() < 1e-6 * p.abs().max(1.0), "{e} + {sum} against {p}");
+            assert!(
+                (e + sum - p).abs() < 1e-6 * p.abs().max(1.0),
+                "{e} + {sum} against {p}"
+            );
         }
     }
 
