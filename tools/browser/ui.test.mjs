@@ -219,6 +219,17 @@ try {
     `${shown} vs ${direct.predicted_revenue}`);
   const modelText = await page.textContent('#prediction-model');
   check('predict: the model and its version are shown', modelText.includes(direct.model) && modelText.includes(direct.model_version), modelText);
+  // Why this number: the waterfall is drawn and the API's contributions add up to it.
+  const explained = await (await fetch(`${apiUrl}/predict?explain=true`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields),
+  })).json();
+  const bars = await page.locator('#explain-chart rect.bar').count();
+  check('predict: the waterfall has a bar per field plus start and end',
+    bars === explained.explanation.contributions.length + 2, `${bars} bars`);
+  const total = explained.explanation.expected_value
+    + explained.explanation.contributions.reduce((a, c) => a + c.contribution, 0);
+  check('predict: expected value plus contributions is the prediction',
+    Math.abs(total - shown) < 1e-6, `${total} vs ${shown}`);
   await page.screenshot({ path: join(shots, 'predict-result.png'), fullPage: true });
 
   // The API's validation message beside the field at fault.

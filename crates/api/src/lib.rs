@@ -143,6 +143,8 @@ impl Config {
         registry::RegistryStatus,
         routes::ModelStatus,
         routes::FeatureImportance,
+        routes::ShapImportance,
+        routes::MeanAbsShap,
         routes::TrainingData,
         views::History,
         views::Catalog,

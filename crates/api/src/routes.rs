@@ -667,6 +667,11 @@ pub struct ModelStatus {
     pub test_metrics: Scores,
     /// Split-gain importance per feature, normalised to sum to 1, largest first.
     pub feature_importance: Vec<FeatureImportance>,
+    /// Mean absolute TreeSHAP value of the evaluation fit on the held-out days, per
+    /// data-contract field and per feature, in revenue units (absent for models trained
+    /// before explanations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shap_importance: Option<ShapImportance>,
     /// The MLflow run that logged this model version, when it went to a server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mlflow_run_id: Option<String>,
@@ -677,6 +682,40 @@ pub struct ModelStatus {
 pub struct FeatureImportance {
     pub feature: String,
     pub importance: f64,
+}
+
+/// Global importance as the mean absolute TreeSHAP value, largest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShapImportance {
+    /// Held-out rows explained (at most 2,000, evenly spaced over the days).
+    pub rows: usize,
+    pub fields: Vec<MeanAbsShap>,
+    pub features: Vec<MeanAbsShap>,
+}
+
+/// One field's or feature's mean absolute contribution.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeanAbsShap {
+    pub name: String,
+    pub mean_abs_shap: f64,
+}
+
+impl From<&salescast_models::serving::ShapImportance> for ShapImportance {
+    fn from(s: &salescast_models::serving::ShapImportance) -> Self {
+        let list = |v: &[salescast_models::serving::Contribution]| {
+            v.iter()
+                .map(|c| MeanAbsShap {
+                    name: c.name.clone(),
+                    mean_abs_shap: c.value,
+                })
+                .collect()
+        };
+        Self {
+            rows: s.rows,
+            fields: list(&s.by_field),
+            features: list(&s.by_feature),
+        }
+    }
 }
 
 /// The training data behind the served models.
@@ -793,6 +832,7 @@ fn status_of(state: &AppState) -> Status {
                     evaluated_on: e.evaluated_on,
                     test_metrics: e.test_metrics,
                     feature_importance: importance(l, e.kind),
+                    shap_importance: e.shap_importance.as_ref().map(ShapImportance::from),
                     mlflow_run_id: runs
                         .get(name)
                         .filter(|r| r.get("version").and_then(Value::as_str) == Some(&e.version))

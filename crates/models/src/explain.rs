@@ -276,7 +276,8 @@ fn add_units(p: &Prepared, x: &[f64], masks: &[u64], scale: f64, phi: &mut [f64]
         let hot = if unit.split == u32::MAX {
             (m >> (k - 1)) & 1 != 0
         } else {
-            !(x[unit.split as usize] > unit.threshold)
+            let right = x[unit.split as usize] > unit.threshold;
+            !right
         };
         let (alpha, beta) = (
             scale * unit.alpha,

@@ -1,5 +1,5 @@
-//! Server-drawn SVG charts: a line chart with an interval band (dates or numbers on x) and
-//! horizontal bars.
+//! Server-drawn SVG charts: a line chart with an interval band (dates or numbers on x),
+//! horizontal bars, and a waterfall of a prediction's contributions.
 //!
 //! Our own module rather than plotters or charts-rs: the pages need a per-point `<title>` for
 //! hover text, `role="img"` with an accessible name, CSS-sized responsive SVG and a few hundred
@@ -544,6 +544,144 @@ impl BarChart {
     }
 }
 
+/// A prediction's explanation as a waterfall: from the model's expected value, each
+/// contribution moves the running total (rightward up, leftward down) until the prediction.
+/// Increases are vermillion and solid, decreases blue and hatched by a dashed outline, and
+/// every value is written with its sign, so colour never carries the meaning alone.
+#[derive(Debug, Clone)]
+pub struct Waterfall {
+    pub title: String,
+    pub x_label: String,
+    pub expected: f64,
+    /// Largest magnitude first, as the API lists them.
+    pub steps: Vec<(String, f64)>,
+    pub prediction: f64,
+}
+
+impl Waterfall {
+    pub fn svg(&self) -> String {
+        let row = 22.0;
+        let (left, right, top, bottom) = (150.0, 80.0, 30.0, 40.0);
+        let n = self.steps.len() as f64 + 2.0;
+        let ht = top + bottom + row * n;
+        let pw = W - left - right;
+        let mut totals = vec![0.0, self.expected, self.prediction];
+        let mut run = self.expected;
+        for (_, v) in &self.steps {
+            run += v;
+            totals.push(run);
+        }
+        let lo = totals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = totals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let ticks = nice_ticks(lo, if hi > lo { hi } else { lo + 1.0 }, 4);
+        let lo = ticks.first().copied().unwrap_or(lo).min(lo);
+        let hi = ticks.last().copied().unwrap_or(hi).max(hi).max(lo + 1e-12);
+        let sx = |v: f64| left + pw * (v - lo) / (hi - lo);
+        let t = esc(&self.title);
+        let mut s = String::with_capacity(4096);
+        let _ = write!(
+            s,
+            r#"<svg class="chart" role="img" aria-label="{t}" viewBox="0 0 {W} {ht}" preserveAspectRatio="xMidYMid meet"><title>{t}</title>"#
+        );
+        for v in &ticks {
+            let x = sx(*v);
+            let _ = write!(
+                s,
+                r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{top}" y2="{y2:.1}"/><text class="tick" x="{x:.1}" y="{ty:.1}" text-anchor="middle">{l}</text>"#,
+                y2 = ht - bottom,
+                ty = ht - bottom + 15.0,
+                l = esc(&fmt_short(*v))
+            );
+        }
+        let mut bar = |i: usize,
+                       label: &str,
+                       from: f64,
+                       to: f64,
+                       colour: &str,
+                       dash: &str,
+                       text: String| {
+            let y = top + row * i as f64;
+            let (x0, x1) = (sx(from.min(to)), sx(from.max(to)));
+            let label: String = label.chars().take(22).collect();
+            let _ = write!(
+                s,
+                r#"<text class="tick" x="{lx}" y="{ty:.1}" text-anchor="end">{l}</text><rect class="bar" x="{x0:.1}" y="{yy:.1}" width="{w:.1}" height="{h:.1}" fill="{colour}" stroke="{colour}" stroke-dasharray="{dash}" fill-opacity="{op}"><title>{tip}</title></rect><text class="tick" x="{vx:.1}" y="{ty:.1}">{v}</text>"#,
+                lx = left - 6.0,
+                ty = y + row * 0.65,
+                l = esc(&label),
+                yy = y + 3.0,
+                w = (x1 - x0).max(0.5),
+                h = row - 6.0,
+                op = if dash.is_empty() { "1" } else { "0.45" },
+                tip = esc(&format!("{label}: {text}")),
+                vx = x1 + 4.0,
+                v = esc(&text)
+            );
+        };
+        bar(
+            0,
+            "expected value",
+            0.0,
+            self.expected,
+            GREEN,
+            "",
+            fmt_num(self.expected, 2),
+        );
+        let mut run = self.expected;
+        for (i, (name, v)) in self.steps.iter().enumerate() {
+            let (colour, dash, sign) = if *v >= 0.0 {
+                (VERMILLION, "", "+")
+            } else {
+                (BLUE, "4 2", "−")
+            };
+            bar(
+                i + 1,
+                name,
+                run,
+                run + v,
+                colour,
+                dash,
+                format!("{sign}{}", fmt_num(v.abs(), 2)),
+            );
+            run += v;
+        }
+        bar(
+            self.steps.len() + 1,
+            "prediction",
+            0.0,
+            self.prediction,
+            PURPLE,
+            "",
+            fmt_num(self.prediction, 2),
+        );
+        let _ = write!(
+            s,
+            r#"<text class="label" x="{x:.1}" y="{y:.1}" text-anchor="middle">{xl}</text>"#,
+            x = left + pw / 2.0,
+            y = ht - 8.0,
+            xl = esc(&self.x_label)
+        );
+        write_legend(
+            &mut s,
+            left,
+            &[
+                (
+                    format!(r#"<rect x="0" y="-9" width="16" height="10" fill="{VERMILLION}"/>"#),
+                    "raises the prediction".into(),
+                ),
+                (
+                    format!(
+                        r#"<rect x="0" y="-9" width="16" height="10" fill="{BLUE}" fill-opacity="0.45" stroke="{BLUE}" stroke-dasharray="4 2"/>"#
+                    ),
+                    "lowers it".into(),
+                ),
+            ],
+        );
+        s.push_str("</svg>");
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,5 +793,33 @@ mod tests {
             colour: GREEN,
         };
         assert!(bars.svg().contains("<rect class=\"bar\""));
+    }
+
+    #[test]
+    fn waterfall_walks_from_the_expected_value_to_the_prediction() {
+        let w = Waterfall {
+            title: "why <b>".into(),
+            x_label: "revenue".into(),
+            expected: 100.0,
+            steps: vec![("unit_price".into(), 40.0), ("discount".into(), -15.0)],
+            prediction: 125.0,
+        };
+        let svg = w.svg();
+        // One bar per step plus the expected value and the prediction.
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 4);
+        assert!(svg.contains(">+40.00<") && svg.contains(">−15.00<"));
+        assert!(svg.contains("why &lt;b&gt;") && !svg.contains("<b>"));
+        // The decrease starts where the increase ended: its bar spans 125..140.
+        let lows = Waterfall {
+            steps: vec![],
+            ..w.clone()
+        }
+        .svg();
+        assert!(lows.starts_with("<svg"));
+        let nan = Waterfall {
+            expected: f64::NAN,
+            ..w
+        };
+        assert!(nan.svg().starts_with("<svg"));
     }
 }

@@ -55,6 +55,8 @@ pub struct ModelStatus {
     pub test_metrics: Scores,
     #[serde(default)]
     pub feature_importance: Vec<FeatureImportance>,
+    #[serde(default)]
+    pub shap_importance: Option<ShapImportance>,
     pub mlflow_run_id: Option<String>,
 }
 
@@ -168,6 +170,37 @@ pub struct Prediction {
     pub predicted_revenue: f64,
     pub model: String,
     pub model_version: String,
+    /// With `explain` only.
+    #[serde(default)]
+    pub explanation: Option<Explanation>,
+}
+
+/// A prediction's TreeSHAP explanation, as `/predict?explain=true` gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Explanation {
+    pub expected_value: f64,
+    pub contributions: Vec<Contribution>,
+    pub feature_contributions: Vec<Contribution>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Contribution {
+    pub name: String,
+    pub contribution: f64,
+}
+
+/// A model's mean absolute TreeSHAP values on its held-out days (`/status`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShapImportance {
+    pub rows: usize,
+    pub fields: Vec<MeanAbsShap>,
+    pub features: Vec<MeanAbsShap>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MeanAbsShap {
+    pub name: String,
+    pub mean_abs_shap: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -414,11 +447,24 @@ impl ApiClient {
         Ok(p.predictions)
     }
 
-    /// `POST /predict` with one transaction.
-    pub async fn predict_one(&self, row: &Value, model: Option<&str>) -> Result<Prediction> {
-        let path = match model {
-            Some(m) => format!("/predict?model={m}"),
-            None => "/predict".to_owned(),
+    /// `POST /predict` with one transaction, explained (TreeSHAP) when `explain`.
+    pub async fn predict_one(
+        &self,
+        row: &Value,
+        model: Option<&str>,
+        explain: bool,
+    ) -> Result<Prediction> {
+        let mut query: Vec<String> = Vec::new();
+        if let Some(m) = model {
+            query.push(format!("model={m}"));
+        }
+        if explain {
+            query.push("explain=true".into());
+        }
+        let path = if query.is_empty() {
+            "/predict".to_owned()
+        } else {
+            format!("/predict?{}", query.join("&"))
         };
         self.post_json(&path, row).await
     }

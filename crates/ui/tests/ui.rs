@@ -131,6 +131,9 @@ fn pages_against_a_real_api() {
         let (_, models, _) = get(&app, "/models").await;
         assert!(models.contains("seasonal naive (baseline)"));
         assert!(models.contains("id=\"data-sha\""));
+        // Global importance as mean |SHAP| per field, for every model.
+        assert!(models.contains("id=\"shap-fields-gradient_boosting\""), "{models}");
+        assert!(models.contains("id=\"shap-fields-random_forest\""));
         let (_, monitoring, _) = get(&app, "/monitoring").await;
         assert!(monitoring.contains("id=\"monitor-status\""));
         assert!(monitoring.contains("id=\"full-report\""));
@@ -207,6 +210,31 @@ fn pages_against_a_real_api() {
             .unwrap();
         assert_eq!(shown, direct["predicted_revenue"].as_f64().unwrap());
         assert_eq!(html.matches("class=\"whatif-pt\"").count(), 9);
+        // "Why this number": the API's explanation, from its expected value, field by field.
+        let explained: serde_json::Value = http
+            .post(format!("{api}/predict?explain=true"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let e = &explained["explanation"];
+        let expected: f64 = attr(&html, "explanation", "data-expected")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(expected, e["expected_value"].as_f64().unwrap());
+        let fields = e["contributions"].as_array().unwrap();
+        assert!(fields.len() >= 5, "{e}");
+        let chart = html.split("id=\"explain-chart\"").nth(1).unwrap();
+        for c in fields {
+            assert!(
+                chart.contains(&format!(">{}<", c["name"].as_str().unwrap())),
+                "{c} is drawn"
+            );
+        }
 
         // Batch: counts, highlighted failures, escaping, and a download equal to the API's.
         let raw = std::fs::read_to_string(&stack.raw).unwrap();

@@ -1,5 +1,6 @@
 //! `/models`: the loaded models and their versions, held-out metrics beside the seasonal-naive
-//! baseline, the champion, the training data, feature importance, and links to MLflow runs.
+//! baseline, the champion, the training data, feature importance (split gain and mean |SHAP|),
+//! and links to MLflow runs.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use serde_json::Value;
 use super::{Cell, banner, err, figure, html, table};
 use crate::Shared;
 use crate::charts::{self, Bar, BarChart, fmt_num};
-use crate::client::{ModelStatus, Scores, Status};
+use crate::client::{MeanAbsShap, ModelStatus, Scores, ShapImportance, Status};
 use crate::layout::{Banner, Frame, document};
 
 /// Features drawn per model (the table lists all).
@@ -72,6 +73,46 @@ fn run_link(mlflow: Option<&str>, m: &ModelStatus) -> Option<AnyView> {
     let (base, run) = (mlflow?, m.mlflow_run_id.as_deref()?);
     let href = format!("{}/#/runs/{}", base.trim_end_matches('/'), run);
     Some(view! { <a href=href>"MLflow run"</a> }.into_any())
+}
+
+/// Global importance as the mean absolute TreeSHAP value per data-contract field on the
+/// held-out days: unlike split gain, it is in revenue units and adds up per prediction.
+fn shap_view(model: &str, sh: &ShapImportance) -> AnyView {
+    let chart = BarChart {
+        title: format!("Mean |SHAP| per field of {model}"),
+        x_label: "mean absolute contribution (currency units)".into(),
+        legend: "mean |SHAP|".into(),
+        bars: sh
+            .fields
+            .iter()
+            .map(|f| Bar {
+                label: f.name.clone(),
+                value: f.mean_abs_shap,
+                tip: format!("{}: {}", f.name, fmt_num(f.mean_abs_shap, 4)),
+            })
+            .collect(),
+        colour: charts::VERMILLION,
+    }
+    .svg();
+    let rows = |list: &[MeanAbsShap]| -> Vec<Vec<Cell>> {
+        list.iter()
+            .map(|f| vec![Cell::text(f.name.clone()), Cell::num(f.mean_abs_shap, 4)])
+            .collect()
+    };
+    let id = format!("shap-{model}");
+    let fid = format!("shap-fields-{model}");
+    let tid = format!("shap-features-{model}");
+    view! {
+        <div id=id class="shap">
+            <h3>"Mean |SHAP| on the held-out days"</h3>
+            {figure(chart, format!("How far each field moves a prediction on average, over {} held-out rows (exact TreeSHAP).", fmt_num(sh.rows as f64, 0)))}
+            {table("Mean absolute SHAP value per field", &fid, &[("field", false), ("mean |SHAP|", true)], rows(&sh.fields), Vec::new())}
+            <details><summary>"Per feature"</summary>
+                {table("Mean absolute SHAP value per feature", &tid, &[("feature", false), ("mean |SHAP|", true)], rows(&sh.features), Vec::new())}
+            </details>
+        </div>
+    }
+    .into_any()
 }
 
 fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
@@ -140,6 +181,7 @@ fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
                 .collect();
             let id = format!("model-{}", m.name);
             let fi_id = format!("importance-{}", m.name);
+            let shap = m.shap_importance.as_ref().map(|sh| shap_view(&m.name, sh));
             view! {
                 <section id=id>
                     <h2>{m.name.clone()} " " {badge}</h2>
@@ -154,6 +196,7 @@ fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
                     <details><summary>"All features"</summary>
                         {table("Feature importance", &fi_id, &[("feature", false), ("importance", true)], fi_rows, Vec::new())}
                     </details>
+                    {shap}
                 </section>
             }
         })

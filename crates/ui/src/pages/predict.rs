@@ -11,8 +11,8 @@ use leptos::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::{Cell, banner, err, field_error, figure, form_error, html, table};
-use crate::charts::{self, LineChart, Series, XAxis, fmt_num};
-use crate::client::{Catalog, Prediction, Status};
+use crate::charts::{self, LineChart, Series, Waterfall, XAxis, fmt_num};
+use crate::client::{Catalog, Explanation, Prediction, Status};
 use crate::layout::{Banner, Frame, document};
 use crate::params::Params;
 use crate::{Shared, UiError};
@@ -178,7 +178,7 @@ pub async fn load(st: &Shared, params: &Params) -> Result<Data, UiError> {
     let mut errors: Vec<UiError> = Vec::new();
     if form.submitted && up {
         let row = form.transaction();
-        match api.predict_one(&row, form.model.as_deref()).await {
+        match api.predict_one(&row, form.model.as_deref(), true).await {
             Ok(p) => data.prediction = Some(p),
             Err(UiError::Rejected { field, message, .. }) => {
                 data.rejected = Some((field, message));
@@ -344,8 +344,13 @@ pub fn render(data: &Data) -> String {
             </section>
         }
     });
+    let explanation = data.prediction.as_ref().and_then(|p| {
+        p.explanation
+            .as_ref()
+            .map(|e| explanation_view(e, p.predicted_revenue))
+    });
     let whatif = data.whatif.as_ref().map(whatif_view);
-    let body = view! { {form} {result} {whatif} }.into_any();
+    let body = view! { {form} {result} {explanation} {whatif} }.into_any();
     document(
         Frame {
             title: "Predict one transaction".into(),
@@ -354,6 +359,48 @@ pub fn render(data: &Data) -> String {
         },
         body,
     )
+}
+
+/// "Why this number": the TreeSHAP contributions per field as a waterfall from the model's
+/// expected value to this prediction, with the numbers in a table and the per-feature detail
+/// behind a disclosure.
+fn explanation_view(e: &Explanation, prediction: f64) -> AnyView {
+    let chart = Waterfall {
+        title: "Contributions to this prediction, largest first".into(),
+        x_label: "revenue (currency units)".into(),
+        expected: e.expected_value,
+        steps: e
+            .contributions
+            .iter()
+            .map(|c| (c.name.clone(), c.contribution))
+            .collect(),
+        prediction,
+    };
+    let rows = |list: &[crate::client::Contribution]| -> Vec<Vec<Cell>> {
+        list.iter()
+            .map(|c| vec![Cell::text(c.name.clone()), Cell::num(c.contribution, 4)])
+            .collect()
+    };
+    let mut fields = vec![vec![
+        Cell::text("expected value"),
+        Cell::num(e.expected_value, 4),
+    ]];
+    fields.extend(rows(&e.contributions));
+    fields.push(vec![Cell::text("prediction"), Cell::num(prediction, 4)]);
+    let expected = e.expected_value.to_string();
+    view! {
+        <section aria-labelledby="explain-h" id="explanation" data-expected=expected>
+            <h2 id="explain-h">"Why this number"</h2>
+            <div id="explain-chart">
+                {figure(chart.svg(), "Exact TreeSHAP values: starting from the model's average prediction, each field's contribution moves the total until it reaches this prediction. One-hot columns are summed into their field and calendar features into the date.".into())}
+            </div>
+            {table("Contributions per field", "explain-table", &[("field", false), ("contribution", true)], fields, Vec::new())}
+            <details><summary>"Per feature, as the model sees them"</summary>
+                {table("Contributions per model feature", "explain-features", &[("feature", false), ("contribution", true)], rows(&e.feature_contributions), Vec::new())}
+            </details>
+        </section>
+    }
+    .into_any()
 }
 
 fn whatif_view(w: &WhatIf) -> AnyView {
