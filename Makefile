@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -143,3 +143,12 @@ bench: venv build-release repro
 clean:
 	rm -rf data/raw data/processed data/features metrics.json plots
 	rm -rf models train_runs.json
+
+## The hyperparameter search (the frozen DVC `tune` stage, thawed for one run): the best
+## parameters of each model go into tuned.yaml, then `dvc repro` retrains with them. Budget and
+## space: `tune:` in params.yaml. A search run again resumes from its log in tune/.
+tune: tools build-release
+	$(TOOLS_VENV)/bin/dvc unfreeze tune
+	PATH="$(abspath $(RELEASE_BIN)):$(abspath $(TOOLS_VENV))/bin:$$PATH" $(TOOLS_VENV)/bin/dvc repro --force --single-item tune || { $(TOOLS_VENV)/bin/dvc freeze tune; exit 1; }
+	$(TOOLS_VENV)/bin/dvc freeze tune
+	$(MAKE) repro

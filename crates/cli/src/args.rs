@@ -52,6 +52,9 @@ pub enum Command {
     Forecast(ForecastArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),
+    /// Search a tree model's hyperparameters on rolling-origin folds of the training days
+    /// (never the test days); writes the best as a params file for `train --tuned`.
+    Tune(TuneArgs),
     /// Experiment tracking: upload runs spooled while the MLflow server was down.
     #[command(subcommand)]
     Tracking(TrackingCommand),
@@ -93,6 +96,47 @@ pub struct TrainSettings {
     /// `train.refit_on_all_data`).
     #[arg(long)]
     pub no_refit: bool,
+    /// A params file written by `salescast tune` (e.g. tuned.yaml): its `train.<model>`
+    /// sections replace those of params.yaml.
+    #[arg(long, env = "SALESCAST_TUNED")]
+    pub tuned: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The model to tune: gradient_boosting or random_forest.
+    #[arg(long)]
+    pub model: String,
+    /// Features directory (or a directory holding `features/`); only its training days are read.
+    #[arg(long, env = "SALESCAST_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Where each model's search keeps its study, trial log and summary (`<dir>/<model>/`);
+    /// a search started again with the same settings resumes from its log.
+    #[arg(long, env = "SALESCAST_TUNE_DIR", default_value = "tune")]
+    pub out_dir: PathBuf,
+    /// The params file the best parameters go into, as its `train.<model>` section (the other
+    /// model's section is kept).
+    #[arg(long, default_value = "tuned.yaml")]
+    pub params_out: PathBuf,
+    /// At most this many trials, the defaults included [default: tune.trials].
+    #[arg(long)]
+    pub trials: Option<usize>,
+    /// No trial starts after this many seconds [default: tune.time_budget_secs].
+    #[arg(long)]
+    pub time_budget: Option<f64>,
+    /// Seed of the candidates [default: tune.seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Start over even when the directory holds a log of the same search (it is kept as
+    /// trials.previous.jsonl).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Score this one candidate (a JSON object of the searched values) on the folds and print
+    /// the fold MAEs; no log, no params file, no tracking. The objective for another optimiser.
+    #[arg(long, value_name = "JSON")]
+    pub evaluate: Option<String>,
+    #[command(flatten)]
+    pub track: TrackSettings,
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Predict(a) => predict(&a, json),
         Command::Forecast(a) => forecast(&a, json),
         Command::Pipeline(a) => pipeline(&a, &params, json),
+        Command::Tune(a) => crate::tune::tune(&a, &params, json),
         Command::Tracking(c) => crate::track::command(&c, json),
     }
 }
@@ -201,8 +202,12 @@ fn monitor_settings(p: &Params) -> Result<salescast_monitor::settings::MonitorSe
     Ok(m)
 }
 
-fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure> {
+pub(crate) fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure> {
     let d = TrainOptions::default();
+    let tuned = match &t.tuned {
+        Some(path) => params::load_tuned(path).map_err(Failure::bad_input)?,
+        None => params::Tuned::default(),
+    };
     let (kinds, daily) = match t.models.clone().or_else(|| p.train.models.clone()) {
         Some(names) => {
             let daily = names.iter().any(|n| n.trim() == SARIMA);
@@ -227,11 +232,15 @@ fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOptions, Failure>
     Ok(TrainOptions {
         daily: daily.then_some(settings),
         kinds,
-        random_forest: p.train.random_forest.clone().unwrap_or(d.random_forest),
-        gradient_boosting: p
+        random_forest: tuned
+            .train
+            .random_forest
+            .or_else(|| p.train.random_forest.clone())
+            .unwrap_or(d.random_forest),
+        gradient_boosting: tuned
             .train
             .gradient_boosting
-            .clone()
+            .or_else(|| p.train.gradient_boosting.clone())
             .unwrap_or(d.gradient_boosting),
         validation_days: p.train.validation_days.unwrap_or(d.validation_days),
         refit_on_all_data: !t.no_refit && p.train.refit_on_all_data.unwrap_or(d.refit_on_all_data),

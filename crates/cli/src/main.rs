@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod params;
 mod track;
+mod tune;
 
 use std::process::ExitCode;
 

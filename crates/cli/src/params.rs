@@ -23,6 +23,34 @@ pub struct Params {
     /// The monitor's thresholds and the reference sample drawn at training time.
     #[serde(default)]
     pub monitor: Option<salescast_monitor::settings::MonitorSettings>,
+    /// The hyperparameter search of `salescast tune`.
+    #[serde(default)]
+    pub tune: Option<salescast_tune::TuneSettings>,
+}
+
+/// A params file written by `salescast tune`: only the tree models' sections.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuned {
+    #[serde(default)]
+    pub train: TunedTrain,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunedTrain {
+    pub random_forest: Option<salescast_models::RandomForestParams>,
+    pub gradient_boosting: Option<salescast_models::GradientBoostingParams>,
+}
+
+/// Reads a tuned params file; it was asked for, so a missing file is an error.
+pub fn load_tuned(path: &Path) -> anyhow::Result<Tuned> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--tuned {}: {e}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(Tuned::default());
+    }
+    serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("--tuned {}: {e}", path.display()))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -16,6 +16,7 @@ pub mod predict;
 pub mod reference;
 pub mod tracking;
 pub mod train;
+pub mod tune;
 
 use std::path::{Path, PathBuf};
 

@@ -115,7 +115,7 @@ impl RunContext {
         }
     }
 
-    fn apply(&self, r: &mut RunRecord, stage: &str) {
+    pub(crate) fn apply(&self, r: &mut RunRecord, stage: &str) {
         r.tag("stage", stage)
             .tag("mlflow.source.name", format!("salescast {stage}"));
         if let Some(c) = &self.git_commit {
@@ -457,5 +457,162 @@ pub fn daily_record(
         ),
     ]);
     r.finish(RunStatus::Finished);
+    r
+}
+
+/// The parent run of a search, as it starts: what defines the search (its params never
+/// change, so a resumed search adds to the same run). Its key is the search's stable key.
+pub fn tune_parent_record(
+    prepared: &crate::tune::Prepared,
+    settings: &salescast_tune::TuneSettings,
+    ctx: &RunContext,
+) -> RunRecord {
+    let study = &prepared.study;
+    let name = study.model.name();
+    let mut r = RunRecord::new(
+        prepared.run_key.clone(),
+        &ctx.experiment,
+        &format!("tune-{name}"),
+    );
+    ctx.apply(&mut r, "tune");
+    r.tag("model.family", name);
+    r.param("model", name)
+        .param("seed", study.seed)
+        .param("parallel", study.parallel)
+        .param("startup_trials", study.startup_trials)
+        .param("folds", study.folds)
+        .param("fold_days", study.fold_days)
+        .param("validation_days", study.validation_days)
+        .param("sampler", "tpe")
+        .param("data.training_sha256", &study.training_data_sha256)
+        .params_from_json("space.", &study.space);
+    if let Ok(base) = serde_json::to_value(&study.base) {
+        r.params_from_json("base.", &base);
+    }
+    // Budget settings may change between resumptions: tags, which can be overwritten.
+    r.tag("tune.trials", settings.trials.to_string()).tag(
+        "tune.time_budget_secs",
+        settings.time_budget_secs.to_string(),
+    );
+    for (i, (a, b)) in study.windows.iter().enumerate() {
+        r.tag(format!("fold.{}", i + 1), format!("{a}..{b}"));
+    }
+    r
+}
+
+/// The parent run finished: the best trial and the defaults as metrics, the best values as
+/// tags, the summary, the log and the tuned params file as artifacts.
+pub fn tune_parent_final(
+    prepared_key: &str,
+    outcome: &crate::tune::TuneOutcome,
+    params_file: Option<&Path>,
+    ctx: &RunContext,
+) -> RunRecord {
+    let name = outcome.model.name();
+    let mut r = RunRecord::new(
+        prepared_key.to_owned(),
+        &ctx.experiment,
+        &format!("tune-{name}"),
+    );
+    r.tags
+        .retain(|k, _| k == salescast_tracking::record::RUN_KEY_TAG);
+    r.metric("best_cv_mae", outcome.best_cv_mae, 0)
+        .metric("trials", outcome.trials as f64, 0)
+        .metric("failed_trials", outcome.failed_trials as f64, 0)
+        .metric("best_trial", outcome.best_trial as f64, 0)
+        .metric("seconds", outcome.seconds, 0);
+    if let Some(d) = outcome.defaults_cv_mae {
+        r.metric("defaults_cv_mae", d, 0);
+    }
+    if let Some(v) = outcome.best_vs_defaults {
+        r.metric("best_vs_defaults", v, 0);
+    }
+    r.tag("stopped_by", outcome.stopped_by.clone());
+    if let Some(best) = outcome
+        .all
+        .iter()
+        .find(|t| t.trial.number == outcome.best_trial)
+    {
+        for (k, v) in &best.trial.params {
+            r.tag(format!("best.{k}"), v.to_string());
+        }
+    }
+    let mut files = vec![
+        (
+            outcome.out_dir.join(crate::tune::SUMMARY_FILE),
+            format!("tune/{}", crate::tune::SUMMARY_FILE),
+        ),
+        (
+            outcome.out_dir.join(crate::tune::TRIALS_FILE),
+            format!("tune/{}", crate::tune::TRIALS_FILE),
+        ),
+    ];
+    if let Some(p) = params_file {
+        let file = p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "tuned.yaml".into());
+        files.push((p.to_path_buf(), format!("tune/{file}")));
+    }
+    r.artifacts = existing(files);
+    r.finish(RunStatus::Finished);
+    r
+}
+
+/// One finished trial as a child run of the search (MLflow's `mlflow.parentRunId` tag, when
+/// the parent's id is known; the parent's key always). Its key is derived from the parent's
+/// and the trial number, so a replay updates the same run.
+pub fn tune_trial_record(
+    parent_key: &str,
+    parent_run_id: Option<&str>,
+    model: Kind,
+    trial: &salescast_tune::Trial,
+    defaults_cv_mae: Option<f64>,
+    ctx: &RunContext,
+) -> RunRecord {
+    use sha2::Digest as _;
+    let key: String = sha2::Sha256::digest(format!("{parent_key}/{}", trial.number))
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = model.name();
+    let mut r = RunRecord::new(
+        key,
+        &ctx.experiment,
+        &format!("tune-{name}-trial-{}", trial.number),
+    );
+    ctx.apply(&mut r, "tune");
+    r.tag("model.family", name)
+        .tag("salescast.parent_run_key", parent_key)
+        .tag("trial.source", format!("{:?}", trial.source).to_lowercase());
+    if let Some(id) = parent_run_id {
+        r.tag("mlflow.parentRunId", id);
+    }
+    r.param("trial", trial.number);
+    for (k, v) in &trial.params {
+        r.param(k.clone(), v);
+    }
+    for (i, m) in trial.fold_mae.iter().enumerate() {
+        r.metric("fold_mae", *m, i as i64 + 1);
+    }
+    for (i, n) in trial.rounds.iter().enumerate() {
+        r.metric("rounds", *n as f64, i as i64 + 1);
+    }
+    r.metric("seconds", trial.seconds, 0);
+    r.start_time -= (trial.seconds * 1000.0) as i64;
+    match (trial.cv_mae, &trial.error) {
+        (Some(v), _) => {
+            r.metric("cv_mae", v, 0);
+            if let Some(d) = defaults_cv_mae.filter(|d| *d > 0.0) {
+                r.metric("vs_defaults", v / d - 1.0, 0);
+            }
+            r.finish(RunStatus::Finished);
+        }
+        (None, e) => {
+            r.tag("error", e.clone().unwrap_or_default());
+            r.finish(RunStatus::Failed);
+        }
+    }
     r
 }

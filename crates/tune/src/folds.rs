@@ -86,7 +86,9 @@ pub fn rolling_origin(
         }
         out.push(Fold {
             fit: gather(data, &fit)?,
-            stop: (!stop.is_empty()).then(|| gather(data, &stop)).transpose()?,
+            stop: (!stop.is_empty())
+                .then(|| gather(data, &stop))
+                .transpose()?,
             score: gather(data, &score)?,
             window: (start, end),
         });
@@ -122,7 +124,13 @@ mod tests {
         assert_eq!(folds[0].window, (116, 143));
         for f in &folds {
             assert_eq!(f.score.n_rows, 28 * 3);
-            let max_fit = f.fit.x.iter().chain(&f.stop.as_ref().unwrap().x).copied().fold(f64::MIN, f64::max);
+            let max_fit = f
+                .fit
+                .x
+                .iter()
+                .chain(&f.stop.as_ref().unwrap().x)
+                .copied()
+                .fold(f64::MIN, f64::max);
             let min_score = f.score.x.iter().copied().fold(f64::MAX, f64::min);
             assert!(max_fit < min_score);
             assert_eq!(f.stop.as_ref().unwrap().n_rows, 14 * 3);
@@ -132,7 +140,12 @@ mod tests {
     #[test]
     fn too_few_days_are_refused_with_the_numbers() {
         let (ds, days) = data(60, 2);
-        let e = rolling_origin(&ds, &days, 3, 28, 0).unwrap_err().to_string();
-        assert!(e.contains("need at least 112") && e.contains("span 60"), "{e}");
+        let e = rolling_origin(&ds, &days, 3, 28, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("need at least 112") && e.contains("span 60"),
+            "{e}"
+        );
     }
 }

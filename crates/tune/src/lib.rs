@@ -12,5 +12,5 @@ pub mod space;
 
 pub use error::{Result, TuneError};
 pub use folds::{Fold, rolling_origin};
-pub use search::{FoldScores, Search, Source, Trial, best, evaluate};
+pub use search::{FoldScores, OnBatch, Search, Source, Trial, best, evaluate};
 pub use space::{Bounds, ModelParams, TuneSettings, apply, values_of};

@@ -86,6 +86,10 @@ pub fn evaluate(params: &ModelParams, folds: &[Fold]) -> Result<FoldScores> {
     Ok(out)
 }
 
+/// What a search calls after each batch: the batch's trials, then every trial so far. An
+/// error stops the search.
+pub type OnBatch<'a> = dyn FnMut(&[Trial], &[Trial]) -> Result<()> + 'a;
+
 /// A search over one model's space.
 #[derive(Debug)]
 pub struct Search<'a> {
@@ -126,7 +130,11 @@ impl Search<'_> {
                 .iter()
                 .map(|d| {
                     let (lo, hi) = d.internal();
-                    let v = if hi > lo { rng.random_range(lo..hi) } else { lo };
+                    let v = if hi > lo {
+                        rng.random_range(lo..hi)
+                    } else {
+                        lo
+                    };
                     (d.name.to_owned(), d.external(v))
                 })
                 .collect();
@@ -159,8 +167,8 @@ impl Search<'_> {
 
     fn run_trial(&self, number: usize, source: Source, params: BTreeMap<String, f64>) -> Trial {
         let started = Instant::now();
-        let scored = apply(&self.base, &self.dims(), &params)
-            .and_then(|p| evaluate(&p, self.folds));
+        let scored =
+            apply(&self.base, &self.dims(), &params).and_then(|p| evaluate(&p, self.folds));
         let seconds = started.elapsed().as_secs_f64();
         match scored {
             Ok(s) => Trial {
@@ -190,22 +198,15 @@ impl Search<'_> {
     /// batch, until `trials` are done or the time budget is spent. `on_batch` sees each
     /// batch's trials and every trial so far, and may stop the search with an error (it is
     /// where the caller saves the log, so an interruption loses at most one batch).
-    pub fn run(
-        &self,
-        done: Vec<Trial>,
-        on_batch: &mut dyn FnMut(&[Trial], &[Trial]) -> Result<()>,
-    ) -> Result<Vec<Trial>> {
+    pub fn run(&self, done: Vec<Trial>, on_batch: &mut OnBatch<'_>) -> Result<Vec<Trial>> {
         let started = Instant::now();
         let budget = Duration::from_secs_f64(self.settings.time_budget_secs);
         let p = self.settings.parallel;
         let mut trials = done;
         trials.sort_by_key(|t| t.number);
-        loop {
-            let Some(first) = (0..self.settings.trials)
-                .find(|n| trials.binary_search_by_key(n, |t| t.number).is_err())
-            else {
-                break;
-            };
+        while let Some(first) = (0..self.settings.trials)
+            .find(|n| trials.binary_search_by_key(n, |t| t.number).is_err())
+        {
             if started.elapsed() >= budget {
                 break;
             }
@@ -314,19 +315,25 @@ mod tests {
         assert_eq!(all[0].source, Source::Defaults);
         assert_eq!(all[1].source, Source::Random);
         assert_eq!(all[8].source, Source::Tpe);
-        assert!(all.iter().all(|t| t.cv_mae.is_some() && t.fold_mae.len() == 2));
+        assert!(
+            all.iter()
+                .all(|t| t.cv_mae.is_some() && t.fold_mae.len() == 2)
+        );
         let again = search.run(Vec::new(), &mut |_, _| Ok(())).unwrap();
         let strip = |t: &[Trial]| -> Vec<(BTreeMap<String, f64>, Vec<f64>)> {
-            t.iter().map(|t| (t.params.clone(), t.fold_mae.clone())).collect()
+            t.iter()
+                .map(|t| (t.params.clone(), t.fold_mae.clone()))
+                .collect()
         };
         assert_eq!(strip(&all), strip(&again));
         // Interrupted after trial 4 (mid-batch: trial 5 was lost): the resumed search redraws
         // exactly the missing trials.
-        let resumed = search
-            .run(all[..5].to_vec(), &mut |_, _| Ok(()))
-            .unwrap();
+        let resumed = search.run(all[..5].to_vec(), &mut |_, _| Ok(())).unwrap();
         assert_eq!(strip(&all), strip(&resumed));
-        let other_seed = TuneSettings { seed: 1, ..s.clone() };
+        let other_seed = TuneSettings {
+            seed: 1,
+            ..s.clone()
+        };
         let other = Search {
             settings: &other_seed,
             base: gb(),
@@ -381,7 +388,10 @@ mod tests {
         bad.insert("subsample".into(), 0.0);
         let t = search.run_trial(1, Source::Random, bad);
         assert!(t.cv_mae.is_none());
-        assert!(t.error.as_deref().unwrap_or("").contains("subsample"), "{t:?}");
+        assert!(
+            t.error.as_deref().unwrap_or("").contains("subsample"),
+            "{t:?}"
+        );
         let stop = search.run(Vec::new(), &mut |_, _| {
             Err(crate::TuneError::Candidate("stopped by the caller".into()))
         });

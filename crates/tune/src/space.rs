@@ -167,7 +167,10 @@ fn check_bounds(model: &str, d: &Dim, hard: (f64, f64)) -> Result<()> {
     if !(d.min.is_finite() && d.max.is_finite()) || d.min > d.max {
         return Err(setting(
             name,
-            format!("[{}, {}] is not a range (min <= max, both finite)", d.min, d.max),
+            format!(
+                "[{}, {}] is not a range (min <= max, both finite)",
+                d.min, d.max
+            ),
         ));
     }
     if d.min < hard.0 || d.max > hard.1 {
@@ -293,7 +296,9 @@ pub fn apply(
             .get(name)
             .ok_or_else(|| TuneError::Candidate(format!("{name} is missing")))?;
         if !v.is_finite() {
-            return Err(TuneError::Candidate(format!("{name} must be a finite number")));
+            return Err(TuneError::Candidate(format!(
+                "{name} must be a finite number"
+            )));
         }
         Ok(v)
     };
@@ -319,9 +324,8 @@ pub fn apply(
         ModelParams::RandomForest(p) => ModelParams::RandomForest(RandomForestParams {
             max_depth: whole("max_depth")?,
             max_features: get("max_features")?,
-            min_samples_leaf: u32::try_from(whole("min_samples_leaf")?).map_err(|_| {
-                TuneError::Candidate("min_samples_leaf is too large".to_owned())
-            })?,
+            min_samples_leaf: u32::try_from(whole("min_samples_leaf")?)
+                .map_err(|_| TuneError::Candidate("min_samples_leaf is too large".to_owned()))?,
             ..p.clone()
         }),
     };
@@ -405,9 +409,19 @@ mod tests {
         assert_eq!(p.learning_rate, 0.05);
         assert_eq!(p.n_rounds, 300);
         v.insert("n_trees".into(), 3.0);
-        assert!(apply(&base, &dims, &v).unwrap_err().to_string().contains("n_trees"));
+        assert!(
+            apply(&base, &dims, &v)
+                .unwrap_err()
+                .to_string()
+                .contains("n_trees")
+        );
         let mut v = values_of(&base);
         v.insert("max_depth".into(), 2.5);
-        assert!(apply(&base, &dims, &v).unwrap_err().to_string().contains("whole"));
+        assert!(
+            apply(&base, &dims, &v)
+                .unwrap_err()
+                .to_string()
+                .contains("whole")
+        );
     }
 }
