@@ -3,7 +3,8 @@
 //! generated rows of 19 features shaped like the transform's (calendar integers, codes, flags
 //! and prices). Boosting twice: as the pipeline trains it, early stopping on the last 28 of
 //! 1,095 days (the pipeline's `validation_days`), and with all 300 rounds, the most trees it
-//! ever serves.
+//! ever serves. With `SALESCAST_BENCH_MODELS=<models dir>` (e.g. `models` after `make repro`),
+//! also the boosting model the pipeline served, on a generated row of its width.
 
 use std::hint::black_box;
 
@@ -77,6 +78,14 @@ fn bench(c: &mut Criterion) {
             .expect("fit forest"),
     );
     let row = &d.x[19 * 123..19 * 124];
+    let served = std::env::var_os("SALESCAST_BENCH_MODELS").map(|dir| {
+        let path = std::path::Path::new(&dir).join("gradient_boosting.bin");
+        let m = Model::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let width = m.feature_names().len();
+        let row: Vec<f64> = (0..width).map(|i| d.x[19 * 123 + i % 19]).collect();
+        let name = format!("served gradient_boosting ({} trees)", m.trees().len());
+        (name, m, row)
+    });
     let stopped_name = format!(
         "gradient_boosting, early-stopped ({} trees)",
         stopped.trees().len()
@@ -92,6 +101,17 @@ fn bench(c: &mut Criterion) {
         if name == "random_forest" {
             g.sample_size(20);
         }
+        g.bench_function("predict one row", |b| {
+            b.iter(|| model.predict_row(black_box(row)))
+        });
+        g.bench_function("explain one row", |b| {
+            b.iter(|| model.explain_row(black_box(row)).expect("explain"))
+        });
+        g.finish();
+    }
+    if let Some((name, model, row)) = &served {
+        model.explain_row(row).expect("explain");
+        let mut g = c.benchmark_group(name.as_str());
         g.bench_function("predict one row", |b| {
             b.iter(|| model.predict_row(black_box(row)))
         });
