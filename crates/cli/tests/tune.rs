@@ -261,3 +261,57 @@ fn bad_settings_and_candidates_are_refused_by_name() {
     assert_eq!(c, Some(2));
     assert!(e.contains("sarima"), "{e}");
 }
+
+#[test]
+fn a_search_killed_midway_resumes_from_its_log_and_draws_what_it_would_have() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    project(dir);
+    let params = fs::read_to_string(dir.join("params.yaml")).unwrap() + TUNE;
+    fs::write(dir.join("params.yaml"), params).unwrap();
+    let args = [
+        "tune",
+        "--model",
+        "gradient_boosting",
+        "--data-dir",
+        "data/features",
+        "--trials",
+        "40",
+        "--no-track",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_salescast"))
+        .args(args)
+        .current_dir(dir)
+        .env("SALESCAST_PARAMS", dir.join("params.yaml"))
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = dir.join("tune/gradient_boosting/trials.jsonl");
+    let started = std::time::Instant::now();
+    while fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 4 {
+        assert!(started.elapsed().as_secs() < 120, "no trials logged");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let kept = trials(dir);
+    assert!(kept.len() >= 4 && kept.len() < 40, "{} trials", kept.len());
+
+    // Resumed: the logged trials kept as they were, the rest run.
+    let resumed = json(&salescast(
+        dir,
+        None,
+        &[&["--json"][..], &args[..]].concat(),
+    ));
+    assert_eq!(resumed["resumed"], true);
+    assert_eq!(resumed["trials"], 40);
+    let all = trials(dir);
+    assert_eq!(all[..kept.len()], kept[..]);
+
+    // The interrupted and resumed search is the search that was never interrupted.
+    let mut fresh = args.to_vec();
+    fresh.extend(["--fresh", "--params-out", "fresh.yaml"]);
+    ok(&salescast(dir, None, &fresh));
+    assert_eq!(trials(dir), all);
+}

@@ -172,7 +172,7 @@ fn short_unit<const K: usize>(
     alpha: f64,
     beta: f64,
     rule: &([f64; 4], [f64; 4]),
-    phi: &mut [f64],
+    lanes: &mut [[f64; 4]],
 ) {
     let (Some(z), Some(features)) = (z.first_chunk::<K>(), features.first_chunk::<K>()) else {
         return;
@@ -192,22 +192,24 @@ fn short_unit<const K: usize>(
             prefix[i][n] = prefix[i - 1][n] * g[i - 1][n];
         }
     }
-    let mut sum = 0.0;
+    // Each feature's four weighted point values go to its own lanes; the lanes are summed
+    // once per tree, not once per term (a horizontal sum per term was the longest chain).
+    let c = beta - alpha;
+    let lane = &mut lanes[features[K - 1] as usize];
     for n in 0..4 {
-        sum += a[n] * prefix[K - 1][n];
+        lane[n] += c * a[n] * prefix[K - 1][n];
     }
-    phi[features[K - 1] as usize] += (beta - alpha) * sum;
     let mut suffix = [0.0; 4];
     for n in 0..4 {
-        suffix[n] = alpha * (1.0 - t[n]) + beta * t[n];
+        suffix[n] = a[n] * (alpha * (1.0 - t[n]) + beta * t[n]);
     }
     for i in (0..K - 1).rev() {
-        let mut sum = 0.0;
-        for n in 0..4 {
-            sum += a[n] * prefix[i][n] * suffix[n];
-        }
         let o = ((m >> i) & 1) as f64;
-        phi[features[i] as usize] += (o - z[i]) * sum;
+        let c = o - z[i];
+        let lane = &mut lanes[features[i] as usize];
+        for n in 0..4 {
+            lane[n] += c * prefix[i][n] * suffix[n];
+        }
         for n in 0..4 {
             suffix[n] *= g[i][n];
         }
@@ -255,6 +257,14 @@ fn long_unit(
     }
 }
 
+/// Space an explanation reuses from tree to tree: each node's mask, and four lanes per feature
+/// (one per quadrature point) that the terms of a tree accumulate in.
+#[derive(Debug, Default)]
+pub struct ExplainScratch {
+    masks: Vec<u64>,
+    lanes: Vec<[f64; 4]>,
+}
+
 /// Per-feature, per-point space for [`long_unit`], reused across units.
 struct Scratch {
     g: Vec<[f64; MAX_PATH / 2]>,
@@ -264,9 +274,18 @@ struct Scratch {
 /// Every unit's terms, given each node's mask; compiled also for AVX2 and FMA, chosen at run
 /// time where the processor has them (four quadrature points fill one AVX2 register).
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn add_units(p: &Prepared, x: &[f64], masks: &[u64], scale: f64, phi: &mut [f64]) {
+fn add_units(
+    p: &Prepared,
+    x: &[f64],
+    masks: &[u64],
+    scale: f64,
+    phi: &mut [f64],
+    lanes: &mut Vec<[f64; 4]>,
+) {
     let rule = &*GAUSS4;
     let mut scratch: Option<Scratch> = None;
+    lanes.clear();
+    lanes.resize(phi.len(), [0.0; 4]);
     for unit in &p.units {
         let (k, at) = (unit.k as usize, unit.at as usize);
         let features = &p.features[at..at + k];
@@ -284,14 +303,14 @@ fn add_units(p: &Prepared, x: &[f64], masks: &[u64], scale: f64, phi: &mut [f64]
             scale * if hot { unit.beta_hot } else { unit.beta_cold },
         );
         match k {
-            1 => short_unit::<1>(z, features, m, alpha, beta, rule, phi),
-            2 => short_unit::<2>(z, features, m, alpha, beta, rule, phi),
-            3 => short_unit::<3>(z, features, m, alpha, beta, rule, phi),
-            4 => short_unit::<4>(z, features, m, alpha, beta, rule, phi),
-            5 => short_unit::<5>(z, features, m, alpha, beta, rule, phi),
-            6 => short_unit::<6>(z, features, m, alpha, beta, rule, phi),
-            7 => short_unit::<7>(z, features, m, alpha, beta, rule, phi),
-            8 => short_unit::<8>(z, features, m, alpha, beta, rule, phi),
+            1 => short_unit::<1>(z, features, m, alpha, beta, rule, lanes),
+            2 => short_unit::<2>(z, features, m, alpha, beta, rule, lanes),
+            3 => short_unit::<3>(z, features, m, alpha, beta, rule, lanes),
+            4 => short_unit::<4>(z, features, m, alpha, beta, rule, lanes),
+            5 => short_unit::<5>(z, features, m, alpha, beta, rule, lanes),
+            6 => short_unit::<6>(z, features, m, alpha, beta, rule, lanes),
+            7 => short_unit::<7>(z, features, m, alpha, beta, rule, lanes),
+            8 => short_unit::<8>(z, features, m, alpha, beta, rule, lanes),
             _ => {
                 let s = scratch.get_or_insert_with(|| Scratch {
                     g: vec![[0.0; MAX_PATH / 2]; MAX_PATH],
@@ -300,6 +319,9 @@ fn add_units(p: &Prepared, x: &[f64], masks: &[u64], scale: f64, phi: &mut [f64]
                 long_unit(z, features, m, (alpha, beta), phi, s);
             }
         }
+    }
+    for (f, l) in phi.iter_mut().zip(lanes.iter()) {
+        *f += (l[0] + l[1]) + (l[2] + l[3]);
     }
 }
 
@@ -441,18 +463,19 @@ impl Tree {
 
     /// Adds `scale ×` this tree's SHAP values for row `x` to `phi` (one per feature).
     pub fn add_shap(&self, x: &[f64], scale: f64, phi: &mut [f64]) -> Result<()> {
-        self.add_shap_with(x, scale, phi, &mut Vec::new())
+        self.add_shap_with(x, scale, phi, &mut ExplainScratch::default())
     }
 
-    /// [`Self::add_shap`] with `masks` as scratch space, reused across trees.
+    /// [`Self::add_shap`] with scratch space reused across trees.
     pub fn add_shap_with(
         &self,
         x: &[f64],
         scale: f64,
         phi: &mut [f64],
-        masks: &mut Vec<u64>,
+        scratch: &mut ExplainScratch,
     ) -> Result<()> {
         let p = self.prepared()?;
+        let ExplainScratch { masks, lanes } = scratch;
         // Each node's mask, parents first: which of its path's features the row follows.
         masks.clear();
         masks.resize(self.nodes.len(), 0);
@@ -468,7 +491,7 @@ impl Tree {
             masks[l] = (m | p.new[l]) & !cold_l;
             masks[l + 1] = (m | p.new[l + 1]) & !cold_r;
         }
-        add_units(p, x, masks, scale, phi);
+        add_units(p, x, masks, scale, phi, lanes);
         Ok(())
     }
 }

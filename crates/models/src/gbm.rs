@@ -160,7 +160,11 @@ impl GradientBoostingParams {
         // Buffers of a round, kept across rounds: fresh ones would be faulted in every round.
         let mut quantized = vec![0i32; n];
         let (mut rows, mut scratch) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut in_sample = if n_sample < n { vec![false; n] } else { Vec::new() };
+        let mut in_sample = if n_sample < n {
+            vec![false; n]
+        } else {
+            Vec::new()
+        };
         for round in 0..self.n_rounds {
             rows.clear();
             if n_sample < n {

@@ -148,9 +148,9 @@ impl Model {
         }
         let (_, scale) = self.tree_sum();
         let mut contributions = vec![0.0; d];
-        let mut masks = Vec::new();
+        let mut scratch = crate::explain::ExplainScratch::default();
         for t in self.trees() {
-            t.add_shap_with(x, scale, &mut contributions, &mut masks)?;
+            t.add_shap_with(x, scale, &mut contributions, &mut scratch)?;
         }
         Ok(crate::explain::Explanation {
             expected: self.expected_value()?,

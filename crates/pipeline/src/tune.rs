@@ -420,7 +420,7 @@ pub fn write_tuned_params(path: &Path, outcome: &TuneOutcome) -> Result<()> {
         .unwrap_or_else(|| "n/a".into());
     let header = format!(
         "# Tuned hyperparameters, read by `salescast train --tuned {}` (and the DVC train stage).\n\
-         # {}: trial {} of {}, cross-validated MAE {:.4} against {} for the defaults, on {} folds of {} days.\n",
+         # Last search, {}: trial {} of {}, cross-validated MAE {:.4} against {} for the defaults, on {} folds of {} days.\n",
         path.display(),
         outcome.model.name(),
         outcome.best_trial,
