@@ -146,9 +146,10 @@ clean:
 
 ## The hyperparameter search (the frozen DVC `tune` stage, thawed for one run): the best
 ## parameters of each model go into tuned.yaml, then `dvc repro` retrains with them. Budget and
-## space: `tune:` in params.yaml. A search run again resumes from its log in tune/.
+## space: `tune:` in params.yaml. A search run again resumes from its log in tune/. DVC rewrites
+## dvc.yaml's layout when it thaws a stage, so the file is put back as it was afterwards.
 tune: tools build-release
-	$(TOOLS_VENV)/bin/dvc unfreeze tune
-	PATH="$(abspath $(RELEASE_BIN)):$(abspath $(TOOLS_VENV))/bin:$$PATH" $(TOOLS_VENV)/bin/dvc repro --force --single-item tune || { $(TOOLS_VENV)/bin/dvc freeze tune; exit 1; }
-	$(TOOLS_VENV)/bin/dvc freeze tune
+	cp dvc.yaml .dvc/tmp/dvc.yaml.before-tune
+	rc=0; { $(TOOLS_VENV)/bin/dvc unfreeze tune && PATH="$(abspath $(RELEASE_BIN)):$(abspath $(TOOLS_VENV))/bin:$$PATH" $(TOOLS_VENV)/bin/dvc repro --force --single-item tune; } || rc=$$?; \
+	cp .dvc/tmp/dvc.yaml.before-tune dvc.yaml; rm -f .dvc/tmp/dvc.yaml.before-tune; exit $$rc
 	$(MAKE) repro

@@ -30,6 +30,8 @@ fn project(dir: &Path) {
     fs::copy(root.join("dvc.yaml"), dir.join("dvc.yaml")).unwrap();
     // it keeps the wall-clock sidecars (timings.json, tracking.json) out of the hashes
     fs::copy(root.join(".dvcignore"), dir.join(".dvcignore")).unwrap();
+    // the train stage's tuned parameters (none) and the frozen tune stage's output
+    fs::copy(root.join("tuned.yaml"), dir.join("tuned.yaml")).unwrap();
     // Edited as text: a YAML round trip would drop the quotes DVC needs around the start date.
     let mut text = fs::read_to_string(root.join("params.yaml")).unwrap();
     for (key, value) in [
@@ -38,6 +40,7 @@ fn project(dir: &Path) {
         ("test_days", "30"),
         ("n_trees", "8"),
         ("n_rounds", "20"),
+        ("trials", "4"),
     ] {
         text = set(&text, key, value);
     }
@@ -207,4 +210,36 @@ fn dvc_repro_builds_skips_and_reruns_only_what_changed() {
     assert!(m["sarima"]["mase"].as_f64().unwrap() > 0.0, "{metrics}");
     let table = dvc(dir, &["metrics", "show"]);
     assert!(table.contains("random_forest.mae"), "{table}");
+
+    // The tune stage is frozen, so no repro above ran it. Thawed for one forced run (what
+    // `make tune` does) it fills tuned.yaml, and the next repro retrains with the result.
+    dvc(dir, &["unfreeze", "tune"]);
+    let tuned = dvc(dir, &["repro", "--force", "--single-item", "tune"]);
+    dvc(dir, &["freeze", "tune"]);
+    assert_eq!(ran(&tuned), ["tune"], "{tuned}");
+    let file = fs::read_to_string(dir.join("tuned.yaml")).unwrap();
+    assert!(
+        file.contains("gradient_boosting:") && file.contains("random_forest:"),
+        "{file}"
+    );
+    // Train runs on the new params file (evaluate only if the models changed: the defaults
+    // may have been the best of four trials).
+    let fifth = dvc(dir, &["repro"]);
+    assert_eq!(
+        ran(&fifth).first().map(String::as_str),
+        Some("train"),
+        "{fifth}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("tune/gradient_boosting/summary.json")).unwrap())
+            .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("models/manifest.json")).unwrap()).unwrap();
+    let served = &manifest["payload"]["models"]["gradient_boosting"]["params"];
+    assert_eq!(
+        served["learning_rate"],
+        summary["best_params"]["learning_rate"]
+    );
+    assert_eq!(summary["trials"], 4);
+    assert!(dvc(dir, &["status"]).contains("up to date"));
 }

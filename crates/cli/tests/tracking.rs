@@ -15,7 +15,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{PARAMS, ok, project, salescast};
+use common::{PARAMS, block, ok, project, salescast};
 
 fn train(dir: &Path, uri: Option<&str>) -> Output {
     salescast(
@@ -47,14 +47,6 @@ fn evaluate(dir: &Path, uri: Option<&str>) -> Output {
             "plots",
         ],
     )
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 fn manifest(dir: &Path) -> Value {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{ok, project, salescast};
+use common::{block, ok, project, salescast};
 
 /// Folds small enough for the project's 110 training days.
 const TUNE: &str = "
@@ -39,17 +39,26 @@ fn tune(dir: &Path, uri: Option<&str>, extra: &[&str]) -> Output {
     salescast(dir, uri, &args)
 }
 
+fn train_tuned(dir: &Path, tuned: &str) -> Output {
+    salescast(
+        dir,
+        None,
+        &[
+            "train",
+            "--data-dir",
+            "data/features",
+            "--models-dir",
+            "models",
+            "--tuned",
+            tuned,
+            "--no-track",
+        ],
+    )
+}
+
 fn json(o: &Output) -> Value {
     ok(o);
     serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 /// The trials of a log without their timings.
@@ -159,20 +168,7 @@ fn a_search_logs_its_trials_resumes_reproduces_and_feeds_train() {
     // 5. train --tuned takes the best parameters; params.yaml's stay for the other model.
     let tuned = fs::read_to_string(dir.join("tuned.yaml")).unwrap();
     assert!(tuned.starts_with("# Tuned hyperparameters"), "{tuned}");
-    ok(&salescast(
-        &dir,
-        None,
-        &[
-            "train",
-            "--data-dir",
-            "data/features",
-            "--models-dir",
-            "models",
-            "--tuned",
-            "tuned.yaml",
-            "--no-track",
-        ],
-    ));
+    ok(&train_tuned(&dir, "tuned.yaml"));
     let m: Value =
         serde_json::from_slice(&fs::read(dir.join("models/manifest.json")).unwrap()).unwrap();
     let gb = &m["payload"]["models"]["gradient_boosting"]["params"];
@@ -244,20 +240,7 @@ fn bad_settings_and_candidates_are_refused_by_name() {
     assert!(e.contains("max_features is missing"), "{e}");
 
     fs::write(dir.join("bad.yaml"), "train: {sarima: {folds: 2}}\n").unwrap();
-    let (c, e) = code(&salescast(
-        dir,
-        None,
-        &[
-            "train",
-            "--data-dir",
-            "data/features",
-            "--models-dir",
-            "models",
-            "--tuned",
-            "bad.yaml",
-            "--no-track",
-        ],
-    ));
+    let (c, e) = code(&train_tuned(dir, "bad.yaml"));
     assert_eq!(c, Some(2));
     assert!(e.contains("sarima"), "{e}");
 }

@@ -60,3 +60,12 @@ pub fn project(dir: &Path) {
         ],
     ));
 }
+
+/// Runs a future to completion (the MLflow client is async).
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
