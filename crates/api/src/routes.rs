@@ -22,16 +22,47 @@ use crate::state::{AppState, LoadAttempt, Loaded};
 
 pub type Shared = Arc<AppState>;
 
-/// `?model=` on the scoring routes.
+/// The query of `/predict` and `/invocations`: every parameter optional.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct ModelQuery {
-    /// `random_forest` or `gradient_boosting`; default: the champion.
+#[into_params(parameter_in = Query)]
+pub struct ScoreQuery {
+    /// `random_forest` or `gradient_boosting`; default (or empty): the champion.
+    #[param(pattern = "^(random_forest|gradient_boosting)?$")]
     pub model: Option<String>,
-    /// Batch output: `csv` (default) or `json`.
+    /// `true`: each prediction carries its TreeSHAP explanation.
+    #[param(inline)]
+    pub explain: Option<Flag>,
+}
+
+/// The query of `/predict_batch_csv`: every parameter optional.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchQuery {
+    /// `random_forest` or `gradient_boosting`; default (or empty): the champion.
+    #[param(pattern = "^(random_forest|gradient_boosting)?$")]
+    pub model: Option<String>,
+    /// Output: `csv` (default) or `json`.
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
-    /// `true`: each prediction carries its TreeSHAP explanation (`/predict` and
-    /// `/invocations`; batch CSV scoring refuses it).
-    pub explain: Option<bool>,
+    /// Only `false`: batch scoring does not explain (`true` is refused with 422
+    /// `explain_not_offered`; use `/predict` or `salescast predict --explain`).
+    #[param(inline)]
+    pub explain: Option<Flag>,
+}
+
+/// A yes/no query parameter, spelled `true` or `false`. An enum of those two words rather than
+/// a boolean, so the document says exactly what the query string accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    True,
+    False,
+}
+
+impl Flag {
+    pub fn is_true(flag: Option<Self>) -> bool {
+        flag == Some(Self::True)
+    }
 }
 
 /// One transaction's context fields, as in the data contract (`revenue` and `quantity` are
@@ -241,7 +272,7 @@ fn score_rows(
 }
 
 /// Predict the revenue of one transaction, or of an array of them.
-#[utoipa::path(post, path = "/predict", params(ModelQuery),
+#[utoipa::path(post, path = "/predict", params(ScoreQuery),
     request_body(content = TransactionInput, description = "One transaction, or an array of them"),
     responses(
         (status = 200, description = "One prediction, or `{\"predictions\": [...]}` for an array; with `?explain=true` each carries `explanation`", body = Prediction),
@@ -251,12 +282,12 @@ fn score_rows(
         (status = 503, description = "No models loaded", body = ErrorBody)))]
 pub async fn predict(
     State(state): State<Shared>,
-    Query(q): Query<ModelQuery>,
+    Query(q): Query<ScoreQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let l = loaded(&state)?;
     let value = parse_json(&body)?;
-    let explain = q.explain.unwrap_or(false);
+    let explain = Flag::is_true(q.explain);
     match value {
         Value::Array(rows) => {
             let predictions = score_rows(&state, &l, &rows, q.model.as_deref(), true, explain)?;
@@ -309,23 +340,25 @@ pub struct BatchResult {
 }
 
 /// Score a CSV upload row by row: bad rows get an `error` instead of failing the request.
-#[utoipa::path(post, path = "/predict_batch_csv", params(ModelQuery),
+#[utoipa::path(post, path = "/predict_batch_csv", params(BatchQuery),
     request_body(content = CsvUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The input rows plus `predicted_revenue` and `error` (CSV), or JSON with `?format=json` / `Accept: application/json`", body = BatchResult),
         (status = 400, description = "Not a multipart form with a `file` field, or unknown model", body = ErrorBody),
         (status = 413, description = "Upload or row count over the limit", body = ErrorBody),
-        (status = 422, description = "Empty file, missing column or a header that is not UTF-8", body = ErrorBody)))]
+        (status = 422, description = "Empty file, missing column or a header that is not UTF-8; or `explain=true`, which batch scoring does not offer (`explain_not_offered`: use `/predict` or `salescast predict --explain`)", body = ErrorBody)))]
 pub async fn predict_batch_csv(
     State(state): State<Shared>,
-    Query(q): Query<ModelQuery>,
+    Query(q): Query<BatchQuery>,
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
     let l = loaded(&state)?;
     let (kind, version) = pick(&l, q.model.as_deref())?;
-    if q.explain == Some(true) {
-        return Err(ApiError::bad_request(
+    // A well-formed request this route cannot carry out (explanations cost 40 times a
+    // prediction, which a million-row upload must not), hence 422 rather than 400.
+    if Flag::is_true(q.explain) {
+        return Err(ApiError::unprocessable(
             "explain_not_offered",
             "explain=true is offered on /predict and /invocations, not on batch CSV scoring",
         )
@@ -969,7 +1002,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 }
 
 /// MLflow's scoring protocol: `dataframe_split`, `dataframe_records`, `instances` or `inputs`.
-#[utoipa::path(post, path = "/invocations", params(ModelQuery),
+#[utoipa::path(post, path = "/invocations", params(ScoreQuery),
     request_body(content = Object, description = "An MLflow scoring envelope"),
     responses(
         (status = 200, description = "`{\"predictions\": [f64, ...]}`; with `?explain=true` also `explanations`, one `Explanation` per row", body = InvocationsResponse),
@@ -977,12 +1010,12 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
         (status = 422, description = "Bad envelope or a field that breaks the data contract", body = ErrorBody)))]
 pub async fn invocations(
     State(state): State<Shared>,
-    Query(q): Query<ModelQuery>,
+    Query(q): Query<ScoreQuery>,
     body: Bytes,
 ) -> ApiResult<Json<InvocationsResponse>> {
     let l = loaded(&state)?;
     let rows = input::envelope_rows(&parse_json(&body)?)?;
-    let explain = q.explain.unwrap_or(false);
+    let explain = Flag::is_true(q.explain);
     let p = score_rows(&state, &l, &rows, q.model.as_deref(), true, explain)?;
     let predictions: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
     let explanations = explain.then(|| p.into_iter().filter_map(|p| p.explanation).collect());

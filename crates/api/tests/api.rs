@@ -272,7 +272,7 @@ async fn predictions_explained_on_request_add_up_and_change_nothing_else() {
     assert_error(
         s,
         &v,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "explain_not_offered",
         Some("explain"),
     );
