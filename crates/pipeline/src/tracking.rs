@@ -460,6 +460,17 @@ pub fn daily_record(
     r
 }
 
+/// A run key derived from `bytes` (the first 16 bytes of their SHA-256, in hex: the shape of an
+/// MLflow run id), so that the same search or trial is always the same run.
+pub fn stable_key(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The parent run of a search, as it starts: what defines the search (its params never
 /// change, so a resumed search adds to the same run). Its key is the search's stable key.
 pub fn tune_parent_record(
@@ -570,12 +581,7 @@ pub fn tune_trial_record(
     defaults_cv_mae: Option<f64>,
     ctx: &RunContext,
 ) -> RunRecord {
-    use sha2::Digest as _;
-    let key: String = sha2::Sha256::digest(format!("{parent_key}/{}", trial.number))
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = stable_key(format!("{parent_key}/{}", trial.number).as_bytes());
     let name = model.name();
     let mut r = RunRecord::new(
         key,

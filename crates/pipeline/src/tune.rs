@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use salescast_core::artifact::{save_plain_json, sha256_file, write_atomic};
-use salescast_core::schema::date_to_days;
+use salescast_core::schema::{date_to_days, days_to_date};
 use salescast_features::FeatureTransform;
 use salescast_features::frame::{TRAIN_FILE, TRANSFORM_FILE, read_features};
 use salescast_models::Kind;
 use salescast_tune::{Fold, FoldScores, ModelParams, Search, Trial, TuneSettings};
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
 use crate::{PipelineError, Result, features_dir};
 
@@ -128,10 +127,6 @@ fn folds_for(t: &Training, opts: &TuneOptions) -> Result<Vec<Fold>> {
     salescast_tune::rolling_origin(&t.data, &t.days, s.folds, s.fold_days, stop_days).map_err(bad)
 }
 
-fn day_to_date(d: i64) -> chrono::NaiveDate {
-    chrono::NaiveDate::from_num_days_from_ce_opt((d + 719_163) as i32).unwrap_or_default()
-}
-
 fn study_of(t: &Training, folds: &[Fold], opts: &TuneOptions) -> Result<Study> {
     let s = &opts.settings;
     let space = match opts.base.kind() {
@@ -152,7 +147,12 @@ fn study_of(t: &Training, folds: &[Fold], opts: &TuneOptions) -> Result<Study> {
         space,
         windows: folds
             .iter()
-            .map(|f| (day_to_date(f.window.0), day_to_date(f.window.1)))
+            .map(|f| {
+                (
+                    days_to_date(f.window.0 as i32),
+                    days_to_date(f.window.1 as i32),
+                )
+            })
             .collect(),
     })
 }
@@ -279,11 +279,7 @@ pub fn prepare(data_dir: &Path, out_dir: &Path, opts: &TuneOptions) -> Result<Pr
     let done = resume_from(out_dir, &study, opts.fresh)?;
     let study_json =
         serde_json::to_vec(&study).map_err(|e| PipelineError::BadInput(e.to_string()))?;
-    let run_key = sha2::Sha256::digest(&study_json)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let run_key = crate::tracking::stable_key(&study_json);
     Ok(Prepared {
         study,
         run_key,
