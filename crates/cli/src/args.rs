@@ -50,6 +50,11 @@ pub enum Command {
     Predict(PredictArgs),
     /// Forecast daily revenue between two dates with the saved daily champion (models/sarima.json).
     Forecast(ForecastArgs),
+    /// Forecast every series of a long file (one row per series and day): each series gets
+    /// the daily champion's cross-validated selection (automatic SARIMA, MSTL+ETS, their
+    /// combinations) on its own, in parallel; a series too short or constant gets the
+    /// seasonal-naive forecast and the reason.
+    ForecastMany(ForecastManyArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),
     /// Search a tree model's hyperparameters on rolling-origin folds of the training days
@@ -193,6 +198,55 @@ pub struct ForecastArgs {
     /// Forecast one store's series instead of all stores.
     #[arg(long)]
     pub store: Option<String>,
+}
+
+/// How to treat a day missing inside a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FillMissing {
+    /// The day had no sales: its value is 0.
+    Zero,
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastManyArgs {
+    /// Long CSV or Parquet file: one row per series and day.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Column naming the series (any text).
+    #[arg(long, default_value = "id")]
+    pub id_col: String,
+    /// Column with the day (YYYY-MM-DD, or a Parquet date).
+    #[arg(long, default_value = "date")]
+    pub date_col: String,
+    /// Column with the value to forecast.
+    #[arg(long, default_value = "value")]
+    pub value_col: String,
+    /// Days to forecast after each series' last day (1-366).
+    #[arg(long)]
+    pub horizon: usize,
+    /// Prediction interval level in percent.
+    #[arg(long, default_value_t = 95.0)]
+    pub level: f64,
+    /// Forecasts (.csv or .parquet): id, date, model, mean, lower_<level>, upper_<level>.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Per-series table (chosen model, cross-validated MASE, days, fallback reason), in the
+    /// format of --out [default: beside it, <out>.series.<ext>].
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+    /// Rolling-origin folds of each series' cross-validation.
+    #[arg(long, default_value_t = 3)]
+    pub folds: usize,
+    /// Days in each fold [default: the horizon, at least 7].
+    #[arg(long)]
+    pub fold_days: Option<usize>,
+    /// Give the SARIMA candidates the pipeline's calendar regressors (holiday flags and yearly
+    /// Fourier terms), as the daily champion has.
+    #[arg(long)]
+    pub holidays: bool,
+    /// A day missing inside a series is refused unless this says what it means.
+    #[arg(long, value_enum)]
+    pub fill_missing: Option<FillMissing>,
 }
 
 #[derive(Debug, Args)]

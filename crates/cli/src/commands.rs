@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Evaluate(a) => evaluate(&a, json),
         Command::Predict(a) => predict(&a, json),
         Command::Forecast(a) => forecast(&a, json),
+        Command::ForecastMany(a) => forecast_many(&a, json),
         Command::Pipeline(a) => pipeline(&a, &params, json),
         Command::Tune(a) => crate::tune::tune(&a, &params, json),
         Command::Tracking(c) => crate::track::command(&c, json),
@@ -496,6 +497,46 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
         Ok(())
     };
     write(&mut out).map_err(|e| Failure::failed(anyhow::anyhow!("writing the forecast: {e}")))
+}
+
+fn forecast_many(a: &crate::args::ForecastManyArgs, json: bool) -> Outcome {
+    use salescast_pipeline::many;
+    let calendar = if a.holidays {
+        salescast_daily::CalendarSpec::default()
+    } else {
+        salescast_daily::CalendarSpec::none()
+    };
+    let opts = many::ManyOptions {
+        id_col: a.id_col.clone(),
+        date_col: a.date_col.clone(),
+        value_col: a.value_col.clone(),
+        horizon: a.horizon,
+        level: a.level,
+        settings: salescast_daily::SelectSettings {
+            folds: a.folds,
+            fold_days: a.fold_days.unwrap_or(a.horizon.max(7)),
+            calendar,
+            seasonal_fold: false,
+        },
+        fill_missing_zero: a.fill_missing.is_some(),
+        progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let summary = a
+        .summary
+        .clone()
+        .unwrap_or_else(|| many::default_summary_path(&a.out));
+    let s = many::forecast_many(&a.input, &a.out, &summary, &opts)?;
+    tracing::info!(
+        series = s.series,
+        selected = s.selected,
+        fallbacks = s.fallbacks,
+        mean_cv_mase = ?s.mean_cv_mase,
+        seconds = s.seconds,
+        out = %s.out,
+        summary = %s.summary,
+        "forecast many"
+    );
+    if json { print_json(&s) } else { Ok(()) }
 }
 
 fn predict(a: &PredictArgs, json: bool) -> Outcome {

@@ -7,11 +7,14 @@
 //!   same orders without regressors, MSTL with an AutoETS trend), compared by rolling-origin
 //!   cross-validation on MASE; the champion is refitted on the whole training period and
 //!   scored on the test window; per-store series are fitted in parallel.
+//! - [`many`]: the same selection on each of many series, with a seasonal-naive fallback
+//!   for the series it cannot take.
 //! - [`DailyArtifact`]: the saved champion and the forecasts served by `/forecast_sarima`
 //!   and `salescast forecast`.
 
 pub mod artifact;
 pub mod error;
+pub mod many;
 pub mod model;
 mod nan;
 pub mod regressors;
@@ -22,6 +25,7 @@ pub use artifact::{
     ForecastResponse, TestDay,
 };
 pub use error::{DailyError, Result};
+pub use many::{SeriesFit, SeriesModel, fit_series, forecast_series};
 pub use model::{DailyModel, Scores};
 pub use regressors::CalendarSpec;
 pub use select::{SelectSettings, Selection, select};

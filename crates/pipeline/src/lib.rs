@@ -12,6 +12,7 @@
 pub mod daily;
 pub mod evaluate;
 pub mod history;
+pub mod many;
 pub mod predict;
 pub mod reference;
 pub mod tracking;

@@ -22,5 +22,7 @@ pub mod spec;
 pub mod ssm;
 
 pub use error::{Result, SarimaError};
-pub use model::{ARTIFACT_VERSION, FittedSarima, Params, Regressors, Sarima, Trend, difference};
+pub use model::{
+    ARTIFACT_VERSION, FittedSarima, Params, Regressors, Sarima, Trend, difference, z_score,
+};
 pub use spec::Order;

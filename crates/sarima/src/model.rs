@@ -887,7 +887,7 @@ fn numeric_gradient(problem: &Problem<'_>, u: &[f64]) -> Vec<f64> {
 const FORWARD_DIFFERENCES_ABOVE: f64 = 1e-5;
 
 /// The standard normal quantile of a two-sided interval at `level` (0–1, exclusive).
-fn z_score(level: f64) -> Result<f64> {
+pub fn z_score(level: f64) -> Result<f64> {
     if !(level > 0.0 && level < 1.0) {
         return Err(SarimaError::Forecast(format!(
             "interval level {level} must be strictly between 0 and 1"
