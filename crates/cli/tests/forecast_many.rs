@@ -189,12 +189,12 @@ fn bad_input_is_refused_by_row_or_series_and_leaves_no_output() {
         (
             "id,date,value\na,2024-01-01,1\na,2024-01-01,2\n",
             &[],
-            "has 2024-01-01 twice",
+            "series \"a\": date: has 2024-01-01 twice",
         ),
         (
             "id,date,value\na,2024-01-01,1\na,2024-01-03,2\n",
             &[],
-            "no row for 2024-01-02",
+            "date: has no row for 2024-01-02",
         ),
         ("id,day,value\na,2024-01-01,1\n", &[], "no column \"date\""),
         (

@@ -193,6 +193,72 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
     }
 }
 
+/// A series put together from its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assembled {
+    pub start: NaiveDate,
+    pub values: Vec<f64>,
+    /// Missing days filled with zero.
+    pub filled: usize,
+}
+
+/// A series from its rows in any order: sorted by day; a day given twice is refused, and so
+/// is a day missing inside the series unless `fill_missing_zero` says it had no sales (0).
+/// `forecast-many` and the Python package's per-group fit both start here, so a group means
+/// the same series to each.
+pub fn assemble(days: &[NaiveDate], values: &[f64], fill_missing_zero: bool) -> Result<Assembled> {
+    if days.len() != values.len() {
+        return Err(DailyError::Request {
+            field: "date",
+            reason: format!("{} dates for {} values", days.len(), values.len()),
+        });
+    }
+    if days.is_empty() {
+        return Err(DailyError::Request {
+            field: "value",
+            reason: "the series has no rows".into(),
+        });
+    }
+    let mut order: Vec<usize> = (0..days.len()).collect();
+    order.sort_by_key(|&i| days[i]);
+    let start = days[order[0]];
+    let mut out = Vec::with_capacity(days.len());
+    let mut filled = 0;
+    let mut prev: Option<NaiveDate> = None;
+    for i in order {
+        let day = days[i];
+        if let Some(p) = prev {
+            if day == p {
+                return Err(DailyError::Request {
+                    field: "date",
+                    reason: format!("has {day} twice"),
+                });
+            }
+            let gap = (day - p).num_days() - 1;
+            if gap > 0 {
+                if !fill_missing_zero {
+                    return Err(DailyError::Request {
+                        field: "date",
+                        reason: format!(
+                            "has no row for {} (rows for {p} and {day}); add the days, or fill missing days with zero",
+                            p + Duration::days(1)
+                        ),
+                    });
+                }
+                out.extend(std::iter::repeat_n(0.0, gap as usize));
+                filled += gap as usize;
+            }
+        }
+        out.push(values[i]);
+        prev = Some(day);
+    }
+    Ok(Assembled {
+        start,
+        values: out,
+        filled,
+    })
+}
+
 /// [`fit_series`], then the forecast of the `horizon` days after the series at `level`
 /// (0–1). Where the chosen model's forecast fails or is not finite, the series gets the
 /// fallback with that reason instead, so only bad input or bad settings fail.

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use salescast_core::artifact::write_atomic;
 use salescast_daily::SelectSettings;
-use salescast_daily::many::{SeriesFit, forecast_series};
+use salescast_daily::many::{SeriesFit, assemble, forecast_series};
 use serde::Serialize;
 
 use crate::{PipelineError, Result};
@@ -247,39 +247,19 @@ pub fn read_long(path: &Path, opts: &ManyOptions) -> Result<LongSeries> {
     let mut filled_days = 0;
     let mut i = 0;
     while i < rows {
-        let first = order[i] as usize;
-        let code = codes[first];
-        let start = days[first];
-        let mut y = vec![values[first]];
-        let mut prev = start;
-        i += 1;
-        while i < rows && codes[order[i] as usize] == code {
-            let row = order[i] as usize;
-            let day = days[row];
-            if day == prev {
-                return Err(bad(format!(
-                    "row {}: series {:?} has {day} twice",
-                    row + 1,
-                    names[code as usize]
-                )));
-            }
-            let gap = (day - prev).num_days() - 1;
-            if gap > 0 {
-                if !opts.fill_missing_zero {
-                    return Err(bad(format!(
-                        "series {:?} has no row for {} (rows for {prev} and {day}); add the days, or pass --fill-missing zero",
-                        names[code as usize],
-                        prev + Duration::days(1)
-                    )));
-                }
-                y.extend(std::iter::repeat_n(0.0, gap as usize));
-                filled_days += gap as usize;
-            }
-            y.push(values[row]);
-            prev = day;
-            i += 1;
+        let code = codes[order[i] as usize];
+        let mut j = i;
+        while j < rows && codes[order[j] as usize] == code {
+            j += 1;
         }
-        series.push((start, y));
+        let group = &order[i..j];
+        let d: Vec<NaiveDate> = group.iter().map(|&r| days[r as usize]).collect();
+        let v: Vec<f64> = group.iter().map(|&r| values[r as usize]).collect();
+        let a = assemble(&d, &v, opts.fill_missing_zero)
+            .map_err(|e| bad(format!("series {:?}: {e}", names[code as usize])))?;
+        filled_days += a.filled;
+        series.push((a.start, a.values));
+        i = j;
     }
     let ids = by_name
         .iter()
