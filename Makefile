@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: py-test py-venv wheel bench-many tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -21,7 +21,7 @@ run: toolchain tools build-release repro serve
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
 ## dvc.lock, which must leave it unchanged.
-test: toolchain tools lint deploy-check unit ui-test api-attack soak native-test repro-check
+test: toolchain tools lint deploy-check unit py-test ui-test api-attack soak native-test repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -34,6 +34,29 @@ lint:
 
 unit:
 	$(CARGO) test --workspace --locked
+
+## The Python package: its wheel (abi3, built by maturin from crates/py in the dev profile the
+## tests share), installed into ./.venv-py with pytest and PySpark, then its tests, which check
+## it against the `salescast` binary (forecast-many, predict, preprocess, features) and run
+## salescast.spark on a local[2] Spark (Java 17).
+PY_VENV := .venv-py
+WHEELS := $(or $(CARGO_TARGET_DIR),target)/wheels
+py-venv: $(PY_VENV)/.installed
+$(PY_VENV)/.installed: python/requirements-test.txt
+	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --upgrade pip
+	$(PY_VENV)/bin/pip install --quiet -r python/requirements-test.txt
+	touch $@
+
+wheel: py-venv
+	rm -rf $(WHEELS)
+	cd python && $(abspath $(PY_VENV))/bin/maturin build --profile dev --locked --out $(abspath $(WHEELS))
+	$(PY_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(WHEELS)/salescast-*.whl
+
+py-test: wheel
+	$(CARGO) build --locked --bin salescast
+	SALESCAST_BIN=$(abspath $(DEBUG_BIN))/salescast $(PY_VENV)/bin/python -m pytest python/tests -q -p no:cacheprovider
 
 ## Debian's Chromium and ChromeDriver, and the browser-test packages (playwright-core drives
 ## Chromium; axe-core checks accessibility), pinned by tools/browser/package-lock.json.

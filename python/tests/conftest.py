@@ -87,8 +87,14 @@ def long_series(n: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def spark():
+    import sys
+
     import pyspark
     from pyspark.sql import SparkSession
+
+    # The workers run this interpreter, the one the package is installed in.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 
     s = (
         SparkSession.builder.master("local[2]")

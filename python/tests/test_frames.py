@@ -66,8 +66,8 @@ def test_predictor_matches_salescast_predict(project, salescast_bin):
         for kind in (frame, pl.from_pandas(frame), pa.Table.from_pandas(frame)):
             got = p.predict(kind, model=model)
             got = got if isinstance(got, pd.DataFrame) else (got.to_pandas() if hasattr(got, "to_pandas") else got)
-            expected = pd.to_numeric(cli.predicted_revenue.replace("", np.nan))
-            np.testing.assert_array_equal(got.predicted_revenue.to_numpy(), expected.to_numpy())
+            expected = np.array([float(v) if v != "" else np.nan for v in cli.predicted_revenue.astype(str)])
+            np.testing.assert_array_equal(got.predicted_revenue.to_numpy(), expected)
             assert got.error.fillna("").tolist() == cli.error.tolist()
     with pytest.raises(salescast.SalescastError, match="store_id"):
         p.predict(frame.drop(columns=["store_id"]))
