@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: py-test py-venv wheel bench-many tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: py-test py-venv wheel bench-spark tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -162,6 +162,13 @@ bench: venv build-release repro
 	$(VENV)/bin/python bench/api_load.py --api $(RELEASE_BIN)/salescast-api --reps 5
 	$(CARGO) bench -p salescast-pipeline --bench serving
 	$(CARGO) bench -p salescast-sarima
+	$(VENV)/bin/python bench/many_vs_statsforecast.py --bin $(RELEASE_BIN)/salescast
+
+## Spark side by side (local[2]): forecast_groups against statsforecast through fugue, and
+## batch scoring through mapInArrow against `salescast predict` (bench/out/spark.json).
+bench-spark: venv wheel build-release repro
+	$(VENV)/bin/pip install --quiet --force-reinstall --no-deps $(WHEELS)/salescast-*.whl
+	$(VENV)/bin/python bench/spark_vs_fugue.py --bin $(RELEASE_BIN)/salescast --models-dir models
 
 clean:
 	rm -rf data/raw data/processed data/features metrics.json plots

@@ -155,6 +155,11 @@ def _series_columns(series: Any, start: Any, date_col: str, value_col: str):
             )
         days = index.to_timestamp() if isinstance(index, pd.PeriodIndex) else index
         return pa.array(days.date, pa.date32()), pa.array(series.to_numpy(), pa.float64())
+    if kind == "polars" and not hasattr(series, "columns"):
+        raise SalescastError(
+            "series: a polars Series carries no dates; give start= or a DataFrame with "
+            f"{date_col} and {value_col} columns"
+        )
     table = _to_arrow(series)
     if not isinstance(table, pa.Table):
         table = pa.table(table)

@@ -175,7 +175,7 @@ fn every_series_is_forecast_with_its_model_and_fallbacks_carry_a_reason() {
 #[test]
 fn bad_input_is_refused_by_row_or_series_and_leaves_no_output() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[&str], &str); 7] = [
+    let cases: [(&str, &[&str], &str); 8] = [
         (
             "id,date,value\na,2024-01-01,1\na,2024-01-02,x\n",
             &[],
@@ -206,6 +206,11 @@ fn bad_input_is_refused_by_row_or_series_and_leaves_no_output() {
             "id,date,value\na,2024-01-01,1\n",
             &["--level", "100"],
             "--level",
+        ),
+        (
+            "id,date,value\na,2024-01-01,1\n",
+            &["--summary", "out.csv"],
+            "three different files",
         ),
     ];
     for (i, (text, extra, want)) in cases.iter().enumerate() {

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use salescast_core::artifact::write_atomic;
 use salescast_daily::SelectSettings;
-use salescast_daily::many::{SeriesFit, assemble, forecast_series};
+use salescast_daily::many::{SeriesFit, assemble, forecast_series, level_label};
 use serde::Serialize;
 
 use crate::{PipelineError, Result};
@@ -281,12 +281,6 @@ struct Done {
     upper: Vec<f64>,
 }
 
-/// The level as it appears in column names: `95`, `97.5`.
-fn level_label(level: f64) -> String {
-    let s = format!("{level}");
-    s.trim_end_matches(".0").to_owned()
-}
-
 fn family(name: &str) -> String {
     name.split(['(', '[']).next().unwrap_or(name).to_owned()
 }
@@ -350,6 +344,14 @@ pub fn forecast_many(
     let t0 = Instant::now();
     validate(opts)?;
     let parquet = is_parquet(out)?;
+    if summary == out || summary == input || out == input {
+        return Err(bad(format!(
+            "--input, --out and --summary must be three different files (got {}, {}, {})",
+            input.display(),
+            out.display(),
+            summary.display()
+        )));
+    }
     if is_parquet(summary)? != parquet {
         return Err(bad(format!(
             "{} and {} must have the same format",

@@ -144,6 +144,16 @@ pub fn one_batch(
 }
 
 impl ArrowRows {
+    /// Where the data contract's columns are (scoring mode: the targets may be absent); a
+    /// missing or repeated column is refused by name.
+    pub fn contract_map(&self) -> Result<salescast_core::schema::ColumnMap> {
+        salescast_core::schema::ColumnMap::resolve(&self.headers, salescast_core::Mode::Scoring)
+            .map_err(|m| BindingError::Field {
+                field: "columns".into(),
+                reason: format!("do not match the data contract: {m}"),
+            })
+    }
+
     /// The batch's columns as text cells.
     pub fn new(batch: &RecordBatch) -> Result<Self> {
         let schema = batch.schema();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
-use salescast_daily::many::{SeriesFit, assemble, forecast_series};
+use salescast_daily::many::{SeriesFit, assemble, forecast_series, level_label};
 use salescast_daily::{CalendarSpec, SelectSettings};
 
 use crate::arrow_in::{date32, dates, day, day_values, f64_values, floats};
@@ -43,11 +43,6 @@ pub struct Fitted {
     pub table: RecordBatch,
     pub fit: SeriesFit,
     pub filled: usize,
-}
-
-/// The level as it appears in column names: `95`, `97.5` (as `forecast-many` writes it).
-pub fn level_label(level: f64) -> String {
-    format!("{level}").trim_end_matches(".0").to_owned()
 }
 
 /// Checks the settings `forecast-many` checks, with the same messages.

@@ -9,7 +9,7 @@ use arrow_array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array,
 };
 use arrow_schema::{Field, Schema};
-use salescast_core::schema::{ColumnMap, parse_row};
+use salescast_core::schema::parse_row;
 use salescast_core::{Column as Col, Mode, Transaction};
 use salescast_features::transform::{FeatureTransform, TransformOptions};
 use salescast_preprocess::clean::{Cleaned, Options, clean};
@@ -148,11 +148,7 @@ pub fn clean_frame(input: &RecordBatch, test_days: u32, outlier_k: f64) -> Resul
 /// contract is refused by its position and fields.
 fn transactions(input: &RecordBatch) -> Result<(Vec<Transaction>, bool)> {
     let rows = ArrowRows::new(input)?;
-    let map =
-        ColumnMap::resolve(rows.headers(), Mode::Scoring).map_err(|m| BindingError::Field {
-            field: "columns".into(),
-            reason: format!("do not match the data contract: {m}"),
-        })?;
+    let map = rows.contract_map()?;
     let has_target = map.get(Col::Revenue).is_some();
     let mut out = Vec::with_capacity(rows.len());
     for r in 0..rows.len() {

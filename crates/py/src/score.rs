@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use arrow_array::{Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use salescast_core::Mode;
-use salescast_core::schema::ColumnMap;
 use salescast_models::Kind;
 use salescast_models::serving::Predictor;
 use salescast_preprocess::RawRows;
@@ -31,11 +29,7 @@ pub fn kind(model: Option<&str>) -> Result<Option<Kind>> {
 /// be scored) and `error` (why, naming the fields; null where scored), in the rows' order.
 pub fn score(p: &Predictor, batch: &RecordBatch, model: Option<Kind>) -> Result<RecordBatch> {
     let rows = ArrowRows::new(batch)?;
-    let map =
-        ColumnMap::resolve(rows.headers(), Mode::Scoring).map_err(|m| BindingError::Field {
-            field: "columns".into(),
-            reason: format!("do not match the data contract: {m}"),
-        })?;
+    let map = rows.contract_map()?;
     p.model(model)?;
     let index: Vec<usize> = (0..rows.len()).collect();
     let results = p.score_many(
