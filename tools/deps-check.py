@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Offline dependency policy check: every crate in the locked graph has a licence expression
-that the allow list in deny.toml satisfies, comes from crates.io (or this workspace), and is not
-on the deny list. Reads `cargo metadata --locked --offline`, so it needs no network; prints
-one line per violation and exits 1 if there is any. `--json` prints a summary for scripts.
+"""Dependency policy check: every crate in the locked graph has a licence expression that the
+allow list in deny.toml satisfies, comes from crates.io (or this workspace), and is not on the
+deny list. Reads `cargo metadata --locked`, which needs the manifests of every platform's
+dependencies: on a fresh machine (an empty cargo cache, or one that holds only what a build for
+this platform downloaded) cargo fetches them from the registry first. It is never run with
+`--offline`, which works only where a cache already holds the whole graph. Prints one line per
+violation and exits 1 if there is any. `--json` prints a summary for scripts.
 
     tools/deps-check.py [--json]
 """
@@ -91,9 +94,13 @@ def main():
     allowed = set(policy["licenses"]["allow"])
     denied = {d["name"] for d in policy["bans"]["deny"]}
     registries = {f"registry+{r}" for r in policy["sources"]["allow-registry"]}
-    meta = json.loads(subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
-        cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    run = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--locked"],
+        cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(f"deps-check: cargo metadata failed:\n{run.stderr}", file=sys.stderr)
+        return 2
+    meta = json.loads(run.stdout)
     problems = []
     for p in meta["packages"]:
         name = f"{p['name']} {p['version']}"
