@@ -7,6 +7,9 @@ use thiserror::Error;
 pub enum DailyError {
     #[error(transparent)]
     Sarima(#[from] salescast_sarima::SarimaError),
+    /// The additive (Prophet-like) candidate failed.
+    #[error("additive model: {0}")]
+    Additive(#[from] salescast_additive::AdditiveError),
     /// The MSTL/ETS candidate failed.
     #[error("MSTL+ETS: {0}")]
     Mstl(String),

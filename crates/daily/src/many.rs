@@ -172,7 +172,7 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
     let need = settings.min_days();
     if y.len() < need {
         return Ok(fallback(format!(
-            "too short: {} days, the selection needs at least {need}",
+            "too short: {} days, the selection needs at least {need} (folds of a week)",
             y.len()
         )));
     }

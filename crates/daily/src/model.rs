@@ -3,12 +3,14 @@
 
 use augurs_core::{Fit, Forecast, Predict};
 use chrono::{Duration, NaiveDate};
+use salescast_additive::{Additive, FittedAdditive};
 use salescast_sarima::auto::AutoSarima;
 use salescast_sarima::{FittedSarima, Order, Sarima, Trend};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
 use crate::regressors::CalendarSpec;
+use crate::theta::Theta;
 
 /// Iteration limit of the fixed-order refits (folds, final, stores).
 const REFIT_MAX_ITER: u64 = 500;
@@ -29,6 +31,11 @@ pub enum DailyModel {
         periods: Vec<usize>,
         history: Vec<f64>,
     },
+    /// The Prophet-like additive model (piecewise-linear trend, weekly and yearly Fourier
+    /// seasons, holiday effects; see `salescast_additive`).
+    Additive { fitted: Box<FittedAdditive> },
+    /// The standard Theta method on the weekly-adjusted series.
+    Theta { fitted: Theta },
     /// The mean of several models' forecasts, fitted on the same days. Its interval bounds are
     /// the members' bounds averaged (quantile averaging), which keeps them ordered and at the
     /// asked level when the members agree.
@@ -47,6 +54,12 @@ pub enum Recipe {
     MstlEts {
         periods: Vec<usize>,
     },
+    /// The additive model, with or without holiday effects.
+    Additive {
+        holidays: bool,
+    },
+    /// The standard Theta method.
+    Theta,
     /// The mean of the members' forecasts (a combination the cross-validation ranked).
     Mean {
         members: Vec<Recipe>,
@@ -62,6 +75,9 @@ impl Recipe {
             } if *calendar != CalendarSpec::none() => format!("sarimax{order}"),
             Recipe::Sarima { order, .. } => format!("sarima{order}"),
             Recipe::MstlEts { periods } => format!("mstl{periods:?}+ets"),
+            Recipe::Additive { holidays: true } => "additive+holidays".to_owned(),
+            Recipe::Additive { holidays: false } => "additive".to_owned(),
+            Recipe::Theta => "theta".to_owned(),
             Recipe::Mean { members } => format!(
                 "mean[{}]",
                 members
@@ -86,6 +102,13 @@ impl Recipe {
                     .trend(*trend)
                     .max_iter(REFIT_MAX_ITER)
                     .fit_exog(y, &exog)?;
+                if fitted.iterations >= REFIT_MAX_ITER {
+                    tracing::warn!(
+                        order = %order,
+                        iterations = fitted.iterations,
+                        "kept a fit that reached the iteration limit with a small gradient"
+                    );
+                }
                 Ok(DailyModel::Sarima {
                     calendar: *calendar,
                     fitted: Box::new(fitted),
@@ -100,6 +123,18 @@ impl Recipe {
                 model.forecast(start, 1, None)?;
                 Ok(model)
             }
+            Recipe::Additive { holidays } => {
+                let spec = Additive {
+                    holidays: *holidays,
+                    ..Additive::default()
+                };
+                Ok(DailyModel::Additive {
+                    fitted: Box::new(spec.fit(start, y)?),
+                })
+            }
+            Recipe::Theta => Ok(DailyModel::Theta {
+                fitted: Theta::fit(y)?,
+            }),
             Recipe::Mean { members } => Ok(DailyModel::Mean {
                 members: members
                     .iter()
@@ -196,6 +231,8 @@ impl DailyModel {
         match self {
             DailyModel::Sarima { fitted, .. } => fitted.nobs,
             DailyModel::MstlEts { history, .. } => history.len(),
+            DailyModel::Additive { fitted } => fitted.nobs,
+            DailyModel::Theta { fitted } => fitted.nobs,
             DailyModel::Mean { members } => members.first().map_or(0, DailyModel::nobs),
         }
     }
@@ -216,6 +253,10 @@ impl DailyModel {
             DailyModel::MstlEts { periods, .. } => Recipe::MstlEts {
                 periods: periods.clone(),
             },
+            DailyModel::Additive { fitted } => Recipe::Additive {
+                holidays: fitted.spec.holidays,
+            },
+            DailyModel::Theta { .. } => Recipe::Theta,
             DailyModel::Mean { members } => Recipe::Mean {
                 members: members.iter().map(DailyModel::recipe).collect(),
             },
@@ -226,7 +267,12 @@ impl DailyModel {
     pub fn order(&self) -> Option<Order> {
         match self {
             DailyModel::Sarima { fitted, .. } => Some(fitted.order),
-            DailyModel::MstlEts { .. } | DailyModel::Mean { .. } => None,
+            DailyModel::MstlEts { .. }
+            | DailyModel::Additive { .. }
+            | DailyModel::Theta { .. }
+            | DailyModel::Mean { .. } => {
+                None
+            }
         }
     }
 
@@ -234,7 +280,12 @@ impl DailyModel {
     pub fn aic(&self) -> Option<f64> {
         match self {
             DailyModel::Sarima { fitted, .. } => Some(fitted.aic()),
-            DailyModel::MstlEts { .. } | DailyModel::Mean { .. } => None,
+            DailyModel::MstlEts { .. }
+            | DailyModel::Additive { .. }
+            | DailyModel::Theta { .. }
+            | DailyModel::Mean { .. } => {
+                None
+            }
         }
     }
 
@@ -255,6 +306,8 @@ impl DailyModel {
             DailyModel::MstlEts { periods, history } => {
                 mstl_forecast(periods, history, horizon, level)
             }
+            DailyModel::Additive { fitted } => Ok(fitted.forecast(horizon, level)?),
+            DailyModel::Theta { fitted } => fitted.forecast(horizon, level),
             DailyModel::Mean { members } => {
                 let parts = members
                     .iter()

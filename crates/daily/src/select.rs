@@ -19,7 +19,8 @@ pub struct SelectSettings {
     pub fold_days: usize,
     /// Calendar regressors of the SARIMAX candidate.
     pub calendar: CalendarSpec,
-    /// Add a fold over the test window's season one year earlier.
+    /// Add folds over the test window's season and the served forecast's season one year
+    /// earlier (see [`windows`]).
     #[serde(default = "yes")]
     pub seasonal_fold: bool,
 }
@@ -32,7 +33,7 @@ impl Default for SelectSettings {
     fn default() -> Self {
         Self {
             folds: 3,
-            fold_days: 28,
+            fold_days: 90,
             calendar: CalendarSpec::default(),
             seasonal_fold: true,
         }
@@ -63,12 +64,48 @@ impl SelectSettings {
         Ok(())
     }
 
-    /// Fewest training days: the folds plus a year-ish history before the first origin is
-    /// not required, but SARIMA with weekly differencing needs a few months.
+    /// Fewest training days the selection takes: the folds shortened to a week each, after
+    /// the few months SARIMA with weekly differencing needs. (A history shorter than the
+    /// folds at `fold_days` gets shorter folds, see [`SelectSettings::fitted_to`].)
     pub fn min_days(&self) -> usize {
-        self.folds * self.fold_days + 84
+        self.folds * MIN_FOLD_DAYS + MIN_HISTORY
+    }
+
+    /// The settings a series of `n` days supports: `fold_days` shortened so that the folds
+    /// fit after [`MIN_HISTORY`] days (never under a week), with the reason when they were.
+    pub fn fitted_to(&self, n: usize) -> Result<(SelectSettings, Option<String>)> {
+        if n < self.min_days() {
+            return Err(DailyError::TooShort {
+                need: self.min_days(),
+                got: n,
+            });
+        }
+        let room = (n - MIN_HISTORY) / self.folds;
+        if room >= self.fold_days {
+            return Ok((self.clone(), None));
+        }
+        let note = format!(
+            "{n} days hold {} folds of {} days only after {MIN_HISTORY} days of history: folds of {room} days are used",
+            self.folds, self.fold_days
+        );
+        Ok((
+            SelectSettings {
+                fold_days: room,
+                ..self.clone()
+            },
+            Some(note),
+        ))
     }
 }
+
+/// Days of history before the first recent fold's origin.
+pub const MIN_HISTORY: usize = 84;
+
+/// Shortest fold a short history gets.
+const MIN_FOLD_DAYS: usize = 7;
+
+/// Days of history before a window one year back: a year, so the yearly candidates fit there.
+const SEASONAL_HISTORY: usize = 365;
 
 /// One candidate's cross-validation result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,16 +132,23 @@ pub struct Selection {
     pub stores: BTreeMap<String, DailyModel>,
     /// Stores whose model could not be fitted, with the reason.
     pub store_errors: BTreeMap<String, String>,
+    /// Why the folds are shorter than the settings say (a short history), when they are.
+    pub note: Option<String>,
 }
 
-/// The candidate recipes: SARIMAX with automatic orders chosen on the data before the first
+/// The candidate recipes: SARIMAX with automatic orders chosen on the data before the earliest
 /// fold (so no fold's target influences the orders), the same orders without regressors, the
-/// automatic SARIMAX with seasonal differencing (D = 1) when the search left it out, and
-/// MSTL+ETS (weekly, plus yearly when two years precede the first fold). Combinations of the
-/// best of these are added by [`select`] from their fold forecasts.
-fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<Vec<Recipe>> {
-    let origin = y.len() - settings.folds * settings.fold_days;
-    let sarimax = auto_recipe(start, &y[..origin], settings.calendar)?;
+/// automatic SARIMAX with seasonal differencing (D = 1) when the search left it out, MSTL+ETS
+/// (weekly, plus yearly when two years precede the earliest fold), the additive
+/// (Prophet-like) model and the Theta method. Combinations of the best of these are added by [`select`] from their
+/// fold forecasts.
+fn candidates(
+    start: NaiveDate,
+    y: &[f64],
+    earliest: usize,
+    settings: &SelectSettings,
+) -> Result<Vec<Recipe>> {
+    let sarimax = auto_recipe(start, &y[..earliest], settings.calendar)?;
     let mut out = vec![sarimax.clone()];
     if let Recipe::Sarima {
         order,
@@ -121,19 +165,59 @@ fn candidates(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Result<
         }
         if order.seasonal_d == 0 {
             // A failed search only loses this candidate, never the selection.
-            match auto_recipe_with(start, &y[..origin], settings.calendar, Some(1)) {
+            match auto_recipe_with(start, &y[..earliest], settings.calendar, Some(1)) {
                 Ok(r) => out.push(r),
                 Err(e) => tracing::warn!(error = %e, "no seasonally differenced candidate"),
             }
         }
     }
     out.push(Recipe::MstlEts { periods: vec![7] });
-    if origin >= 2 * 365 + 7 {
+    if earliest >= 2 * 365 + 7 {
         out.push(Recipe::MstlEts {
             periods: vec![7, 365],
         });
     }
+    out.push(Recipe::Additive {
+        holidays: settings.calendar.holidays,
+    });
+    out.push(Recipe::Theta);
     Ok(out)
+}
+
+/// Weeks in a year, in days: a window one year earlier starts 364 days before, on the same
+/// weekday.
+const YEAR_AGO: usize = 364;
+
+/// The backtest windows `(origin, days)` on a training series of `n` days followed by
+/// `test_days` held-out days (0 where the model is fitted on every day):
+/// - `folds` consecutive windows of `fold_days` ending with the training series;
+/// - the test window's season one year earlier, over the test window's length;
+/// - the window the served model forecasts (the `fold_days` after the last of all days) one
+///   year earlier: the recent folds alone never contain the season being forecast.
+///
+/// A window lies wholly inside the training series, and a window one year back has a year of
+/// history before it; no fit reads a day after its origin and no test day is ever read.
+pub fn windows(n: usize, test_days: usize, settings: &SelectSettings) -> Vec<(usize, usize)> {
+    let origin = n.saturating_sub(settings.folds * settings.fold_days);
+    let mut out: Vec<(usize, usize)> = (0..settings.folds)
+        .map(|f| (origin + f * settings.fold_days, settings.fold_days))
+        .collect();
+    if !settings.seasonal_fold {
+        return out;
+    }
+    let mut seasonal = Vec::new();
+    if test_days > 0 {
+        seasonal.push((n.checked_sub(YEAR_AGO), test_days.min(YEAR_AGO)));
+    }
+    seasonal.push(((n + test_days).checked_sub(YEAR_AGO), settings.fold_days));
+    for (end, days) in seasonal {
+        if let Some(end) = end {
+            if end >= SEASONAL_HISTORY && end + days <= n && !out.contains(&(end, days)) {
+                out.push((end, days));
+            }
+        }
+    }
+    out
 }
 
 /// Sizes of the combinations tried: the mean of the best two, and of the best three, single
@@ -214,26 +298,14 @@ pub fn select(
             },
         ));
     }
-    let need = settings.min_days();
-    if train.len() < need {
-        return Err(DailyError::TooShort {
-            need,
-            got: train.len(),
-        });
+    let (fitted, note) = settings.fitted_to(train.len())?;
+    if let Some(note) = &note {
+        tracing::warn!("{note}");
     }
-    let recipes = candidates(start, train, settings)?;
-    let origin = train.len() - settings.folds * settings.fold_days;
-    // Fold windows: `folds` consecutive windows of `fold_days` before the test window, plus
-    // (when the history allows) the test window's own season one year earlier (52 weeks, so
-    // weekdays line up) over the test window's length: the recent folds alone never contain
-    // the holiday peak the test window may hold.
-    let mut windows: Vec<(usize, usize)> = (0..settings.folds)
-        .map(|f| (origin + f * settings.fold_days, settings.fold_days))
-        .collect();
-    if settings.seasonal_fold && !test.is_empty() && train.len() >= 364 + need {
-        let end = train.len() - 364;
-        windows.push((end, test.len().min(364)));
-    }
+    let settings = &fitted;
+    let windows = windows(train.len(), test.len(), settings);
+    let earliest = windows.iter().map(|w| w.0).min().unwrap_or(train.len());
+    let recipes = candidates(start, train, earliest, settings)?;
     let n_windows = windows.len();
     let jobs: Vec<(usize, usize)> = (0..recipes.len())
         .flat_map(|c| (0..n_windows).map(move |f| (c, f)))
@@ -280,6 +352,16 @@ pub fn select(
             members: members.iter().map(|&c| recipes[c].clone()).collect(),
         };
         results.push(scored(&recipe, &folds, &windows, train));
+    }
+    for c in &results {
+        tracing::debug!(
+            candidate = %c.name,
+            mean_mase = c.mean_mase.unwrap_or(f64::NAN),
+            folds = ?c.fold_mase,
+            windows = ?windows,
+            error = c.error.as_deref().unwrap_or(""),
+            "backtest"
+        );
     }
     // The best candidate that also fits on the whole training period.
     let mut champion = None;
@@ -348,6 +430,7 @@ pub fn select(
         test,
         stores: store_models,
         store_errors,
+        note,
     })
 }
 

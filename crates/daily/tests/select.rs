@@ -130,7 +130,7 @@ fn too_short_and_non_finite_series_are_refused() {
     let y = series(start, 60, 1000.0, 1);
     let e = select(start, &y, &[], &[], &settings()).unwrap_err();
     assert!(
-        matches!(e, DailyError::TooShort { need: 112, got: 60 }),
+        matches!(e, DailyError::TooShort { need: 98, got: 60 }),
         "{e}"
     );
     let mut y = series(start, 200, 1000.0, 1);
@@ -144,4 +144,44 @@ fn too_short_and_non_finite_series_are_refused() {
         select(start, &series(start, 200, 1.0, 1), &[], &[], &bad),
         Err(DailyError::InvalidSetting { name: "folds", .. })
     ));
+}
+
+/// Every backtest forecast is made from the days before its origin: changing the days after a
+/// window leaves that window's score unchanged for every candidate, and the held-out test days
+/// are never read by the selection at all.
+#[test]
+fn the_selection_never_reads_the_days_after_an_origin() {
+    let start = NaiveDate::from_ymd_opt(2021, 1, 4).expect("date");
+    let n = 800;
+    let y = series(start, n, 1000.0, 3);
+    let test = series(start + Duration::days(n as i64), 28, 1000.0, 4);
+    let s = settings();
+    let windows = salescast_daily::select::windows(n, test.len(), &s);
+    assert!(windows.iter().all(|&(end, days)| end + days <= n), "{windows:?}");
+    // the served season one year back and the test window's season are among the windows
+    assert!(windows.contains(&(n + 28 - 364, 14)), "{windows:?}");
+    assert!(windows.contains(&(n - 364, 28)), "{windows:?}");
+    let base = select(start, &y, &test, &[], &s).expect("select");
+    // bits, so a failed fold (NaN) compares equal to itself
+    let scores = |sel: &salescast_daily::Selection| -> Vec<(String, Vec<u64>)> {
+        sel.candidates
+            .iter()
+            .map(|c| (c.name.clone(), c.fold_mase.iter().map(|v| v.to_bits()).collect()))
+            .collect()
+    };
+    // test days poisoned: the selection's scores are the same
+    let poisoned: Vec<f64> = test.iter().map(|v| v * 50.0).collect();
+    let other = select(start, &y, &poisoned, &[], &s).expect("select");
+    assert_eq!(scores(&base), scores(&other));
+    // the days after each window changed: that window's scores are the same
+    for (w, &(end, days)) in windows.iter().enumerate() {
+        let mut changed = y.clone();
+        changed[end + days..].iter_mut().for_each(|v| *v *= 3.0);
+        let sel = select(start, &changed, &test, &[], &s).expect("select");
+        for ((name, a), (name_b, b)) in scores(&base).iter().zip(scores(&sel).iter()) {
+            if name == name_b {
+                assert_eq!(a[w], b[w], "{name}, window {w}");
+            }
+        }
+    }
 }

@@ -156,7 +156,7 @@ pub fn too_short(data_dir: &Path, settings: &SelectSettings) -> Result<Option<St
     let need = settings.min_days();
     Ok((main.train.len() < need).then(|| {
         format!(
-            "the daily model needs at least {need} training days (train.sarima.folds × fold_days + 84); the data have {}",
+            "the daily model needs at least {need} training days (train.sarima.folds × 7 + 84); the data have {}",
             main.train.len()
         )
     }))

@@ -18,6 +18,13 @@ use crate::poly;
 use crate::spec::Order;
 use crate::ssm::{self, DIFFUSE_VARIANCE, StateSpace};
 
+/// Gradient norm (of the per-observation negative log-likelihood) under which a fit that
+/// ran out of iterations is kept: at that size the parameters are converged for every
+/// practical purpose (statsmodels keeps such a fit with a warning), and dropping a working
+/// candidate for a strict stopping rule costs accuracy. The fit's `iterations` equal the
+/// limit, which is how a caller tells it apart and warns.
+pub const NEAR_CONVERGED_GRADIENT: f64 = 1e-3;
+
 /// Format version of a saved [`FittedSarima`].
 pub const ARTIFACT_VERSION: u32 = 1;
 
@@ -203,7 +210,8 @@ pub struct Sarima {
     pub max_iter: u64,
     /// Gradient-norm tolerance of the (per-observation) negative log-likelihood.
     pub tolerance: f64,
-    /// Whether stopping at `max_iter` short of the tolerance is an error. The order search
+    /// Whether stopping at `max_iter` short of the tolerance (with a gradient norm above
+    /// [`NEAR_CONVERGED_GRADIENT`]) is an error. The order search
     /// turns it off: a capped fit still ranks (its AICc can only be too high), and the
     /// winner is refitted to convergence.
     #[serde(default = "yes")]
@@ -386,7 +394,7 @@ impl Sarima {
         let u0 = problem.refine_by_css(u0);
         let (u, iterations, gradient_norm, converged) =
             problem.optimise(u0, self.max_iter, self.tolerance)?;
-        if !converged && self.require_convergence {
+        if !converged && self.require_convergence && gradient_norm > NEAR_CONVERGED_GRADIENT {
             return Err(SarimaError::NotConverged {
                 iterations,
                 gradient_norm,

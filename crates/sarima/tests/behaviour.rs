@@ -215,3 +215,18 @@ fn automatic_orders_match_statsforecast_or_beat_its_aicc() {
         }
     }
 }
+
+#[test]
+fn a_fit_stopped_by_its_limit_with_a_small_gradient_is_kept() {
+    let order = Order::sarima(0, 1, 1, 0, 1, 1, 12);
+    let full = Sarima::new(order).max_iter(500).fit(&airline()).unwrap();
+    assert!(full.iterations > 3, "{}", full.iterations);
+    // One iteration short of convergence: the gradient is far under the threshold of a
+    // practically converged fit, so the fit is an answer, marked by reaching its limit.
+    let short = Sarima::new(order)
+        .max_iter(full.iterations - 1)
+        .fit(&airline())
+        .unwrap();
+    assert_eq!(short.iterations, full.iterations - 1);
+    assert!((short.aic() - full.aic()).abs() < 1e-3 * full.aic().abs());
+}
