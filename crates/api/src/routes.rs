@@ -830,6 +830,21 @@ pub struct DailyStatus {
     /// MAE, RMSE, MAPE and MASE on the test window.
     #[schema(value_type = Object)]
     pub test_metrics: Option<serde_json::Value>,
+    /// Every candidate of the selection with its backtest scores, as `sarima.json` keeps them.
+    pub backtest: Vec<BacktestScore>,
+}
+
+/// One candidate's backtest: mean MASE over the windows (`null` when a window failed), MASE
+/// per window (`null` for a failed one), the reason it failed, and its interval calibration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BacktestScore {
+    pub candidate: String,
+    pub mean_mase: Option<f64>,
+    pub window_mase: Vec<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_scale: Option<f64>,
 }
 
 fn status_of(state: &AppState) -> Status {
@@ -912,6 +927,21 @@ fn status_of(state: &AppState) -> Status {
                 evaluated_on: d.evaluated_on,
                 stores: d.stores.keys().cloned().collect(),
                 test_metrics: d.test.and_then(|t| serde_json::to_value(t).ok()),
+                backtest: d
+                    .candidates
+                    .iter()
+                    .map(|c| BacktestScore {
+                        candidate: c.name.clone(),
+                        mean_mase: c.mean_mase,
+                        window_mase: c
+                            .fold_mase
+                            .iter()
+                            .map(|v| v.is_finite().then_some(*v))
+                            .collect(),
+                        error: c.error.clone(),
+                        interval_scale: c.interval_scale,
+                    })
+                    .collect(),
             })
         }),
         training_data_sha256: l

@@ -378,6 +378,15 @@ async fn served_models_have_seen_the_last_day_of_the_data() {
     }
     assert_eq!(st["daily"]["last_training_day"], last.to_string(), "{st}");
     assert_eq!(st["daily"]["refitted"], true);
+    // every candidate's backtest, the champion among them
+    let backtest = st["daily"]["backtest"].as_array().expect("backtest");
+    assert!(backtest.len() >= 3, "{st}");
+    assert!(
+        backtest
+            .iter()
+            .any(|c| c["candidate"] == st["daily"]["champion"] && c["mean_mase"].is_number()),
+        "{st}"
+    );
 
     // 14 days from the day after the last one: allowed, and made by that model
     let from = last + chrono::Duration::days(1);

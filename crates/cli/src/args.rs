@@ -234,9 +234,10 @@ pub struct ForecastManyArgs {
     /// format of --out [default: beside it, <out>.series.<ext>].
     #[arg(long)]
     pub summary: Option<PathBuf>,
-    /// Rolling-origin folds of each series' cross-validation.
-    #[arg(long, default_value_t = 3)]
-    pub folds: usize,
+    /// Rolling-origin folds of each series' cross-validation [default: as many as cover half
+    /// a year, 3 to 8].
+    #[arg(long)]
+    pub folds: Option<usize>,
     /// Days in each fold [default: the horizon, at least 7].
     #[arg(long)]
     pub fold_days: Option<usize>,

@@ -501,23 +501,18 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
 
 fn forecast_many(a: &crate::args::ForecastManyArgs, json: bool) -> Outcome {
     use salescast_pipeline::many;
-    let calendar = if a.holidays {
-        salescast_daily::CalendarSpec::default()
-    } else {
-        salescast_daily::CalendarSpec::none()
-    };
     let opts = many::ManyOptions {
         id_col: a.id_col.clone(),
         date_col: a.date_col.clone(),
         value_col: a.value_col.clone(),
         horizon: a.horizon,
         level: a.level,
-        settings: salescast_daily::SelectSettings {
-            folds: a.folds,
-            fold_days: a.fold_days.unwrap_or(a.horizon.max(7)),
-            calendar,
-            seasonal_fold: false,
-        },
+        settings: salescast_daily::SelectSettings::for_horizon(
+            a.horizon,
+            a.folds,
+            a.fold_days,
+            a.holidays,
+        ),
         fill_missing_zero: a.fill_missing.is_some(),
         progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };

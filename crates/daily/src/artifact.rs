@@ -8,8 +8,8 @@ use salescast_core::artifact::{load_json, save_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
-use crate::model::{DailyModel, Scores};
-use crate::select::CandidateResult;
+use crate::model::{DailyModel, Scores, calibrated};
+use crate::select::{CandidateResult, interval_scale};
 
 /// Artifact kind and format version of `sarima.json`.
 pub const ARTIFACT_KIND: &str = "salescast-daily";
@@ -200,6 +200,7 @@ impl DailyArtifact {
             },
         };
         let fc = model.forecast(self.start, horizon, Some(level / 100.0))?;
+        let fc = calibrated(fc, interval_scale(&model.recipe(), &self.candidates));
         let iv = fc
             .intervals
             .ok_or_else(|| DailyError::Mstl("no intervals returned".into()))?;

@@ -6,12 +6,12 @@
 //! `salescast forecast-many`, the Python package's `fit_series` and `salescast.spark`'s
 //! `forecast_groups` all call [`fit_series`], which is why they agree to the last bit.
 
-use augurs_core::{Forecast, ForecastIntervals};
+use augurs_core::Forecast;
 use chrono::{Duration, NaiveDate};
 
 use crate::error::{DailyError, Result};
-use crate::model::{DailyModel, Scores};
-use crate::select::{SelectSettings, select};
+use crate::model::{DailyModel, Scores, calibrated, seasonal_naive_fit, seasonal_naive_forecast};
+use crate::select::{SelectSettings, interval_scale, select};
 
 /// The seasonal period of the fallback (days in a week, as the candidates use).
 pub const SEASON: usize = 7;
@@ -49,6 +49,8 @@ pub struct SeriesFit {
     /// The chosen model's mean cross-validated MASE (the seasonal-naive fallback's own on the
     /// same folds when the series is long enough for them; `None` otherwise).
     pub cv_mase: Option<f64>,
+    /// The backtest's calibration of the chosen model's intervals (1 for the fallback).
+    pub interval_scale: f64,
     /// Why the series got the fallback.
     pub fallback: Option<String>,
 }
@@ -77,45 +79,26 @@ impl SeriesFit {
             });
         }
         match &self.model {
-            SeriesModel::Selected(m) => m.forecast(self.start, horizon, level),
+            SeriesModel::Selected(m) => Ok(calibrated(
+                m.forecast(self.start, horizon, level)?,
+                self.interval_scale,
+            )),
             SeriesModel::SeasonalNaive {
                 period,
                 last,
                 sigma,
-            } => {
-                let point: Vec<f64> = (0..horizon).map(|h| last[h % period]).collect();
-                let intervals = match level {
-                    None => None,
-                    Some(level) => {
-                        let z = salescast_sarima::z_score(level)?;
-                        let half: Vec<f64> = (0..horizon)
-                            .map(|h| z * sigma * (((h / period) + 1) as f64).sqrt())
-                            .collect();
-                        Some(ForecastIntervals {
-                            level,
-                            lower: point.iter().zip(&half).map(|(p, w)| p - w).collect(),
-                            upper: point.iter().zip(&half).map(|(p, w)| p + w).collect(),
-                        })
-                    }
-                };
-                Ok(Forecast { point, intervals })
-            }
+            } => seasonal_naive_forecast(*period, last, *sigma, horizon, level),
         }
     }
 }
 
-/// The seasonal-naive fallback on `y`.
+/// The seasonal-naive fallback on `y` (plain naive under a week).
 fn seasonal_naive(y: &[f64]) -> SeriesModel {
     let period = if y.len() >= SEASON { SEASON } else { 1 };
-    let diffs: Vec<f64> = y.iter().skip(period).zip(y).map(|(a, b)| a - b).collect();
-    let sigma = if diffs.is_empty() {
-        0.0
-    } else {
-        (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt()
-    };
+    let (last, sigma) = seasonal_naive_fit(y, period);
     SeriesModel::SeasonalNaive {
         period,
-        last: y[y.len() - period..].to_vec(),
+        last,
         sigma,
     }
 }
@@ -167,6 +150,7 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
         n_days: y.len(),
         model: seasonal_naive(y),
         cv_mase: seasonal_naive_cv(y, settings),
+        interval_scale: 1.0,
         fallback: Some(reason),
     };
     let need = settings.min_days();
@@ -192,6 +176,7 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
                 n_days: y.len(),
                 model: SeriesModel::Selected(sel.champion),
                 cv_mase,
+                interval_scale: interval_scale(&recipe, &sel.candidates),
                 fallback: None,
             })
         }
@@ -302,6 +287,7 @@ pub fn forecast_series(
     let fallback = SeriesFit {
         model: seasonal_naive(y),
         cv_mase: seasonal_naive_cv(y, settings),
+        interval_scale: 1.0,
         fallback: Some(format!(
             "the forecast of {} failed: {problem}",
             fit.model_name()

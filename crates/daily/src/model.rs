@@ -36,6 +36,13 @@ pub enum DailyModel {
     Additive { fitted: Box<FittedAdditive> },
     /// The standard Theta method on the weekly-adjusted series.
     Theta { fitted: Theta },
+    /// The last week repeated (the benchmark every forecaster must beat).
+    SeasonalNaive {
+        last: Vec<f64>,
+        /// Root mean square of the weekly differences.
+        sigma: f64,
+        nobs: usize,
+    },
     /// The mean of several models' forecasts, fitted on the same days. Its interval bounds are
     /// the members' bounds averaged (quantile averaging), which keeps them ordered and at the
     /// asked level when the members agree.
@@ -60,6 +67,8 @@ pub enum Recipe {
     },
     /// The standard Theta method.
     Theta,
+    /// The weekly seasonal-naive forecast.
+    SeasonalNaive,
     /// The mean of the members' forecasts (a combination the cross-validation ranked).
     Mean {
         members: Vec<Recipe>,
@@ -78,6 +87,7 @@ impl Recipe {
             Recipe::Additive { holidays: true } => "additive+holidays".to_owned(),
             Recipe::Additive { holidays: false } => "additive".to_owned(),
             Recipe::Theta => "theta".to_owned(),
+            Recipe::SeasonalNaive => format!("seasonal_naive({WEEK})"),
             Recipe::Mean { members } => format!(
                 "mean[{}]",
                 members
@@ -135,6 +145,20 @@ impl Recipe {
             Recipe::Theta => Ok(DailyModel::Theta {
                 fitted: Theta::fit(y)?,
             }),
+            Recipe::SeasonalNaive => {
+                if y.len() < 2 * WEEK {
+                    return Err(DailyError::TooShort {
+                        need: 2 * WEEK,
+                        got: y.len(),
+                    });
+                }
+                let (last, sigma) = seasonal_naive_fit(y, WEEK);
+                Ok(DailyModel::SeasonalNaive {
+                    last,
+                    sigma,
+                    nobs: y.len(),
+                })
+            }
             Recipe::Mean { members } => Ok(DailyModel::Mean {
                 members: members
                     .iter()
@@ -175,6 +199,64 @@ pub fn mean_forecast(parts: &[Forecast]) -> Forecast {
         point: mean_of(&|f| &f.point),
         intervals,
     }
+}
+
+/// Interval bounds widened or narrowed about the point forecast by `scale` (1: unchanged):
+/// the backtest's calibration of a candidate's intervals (see
+/// [`crate::select::CandidateResult::interval_scale`]).
+pub fn calibrated(mut fc: Forecast, scale: f64) -> Forecast {
+    if scale == 1.0 || !scale.is_finite() {
+        return fc;
+    }
+    if let Some(iv) = fc.intervals.as_mut() {
+        for ((l, u), p) in iv.lower.iter_mut().zip(iv.upper.iter_mut()).zip(&fc.point) {
+            *l = p - scale * (p - *l);
+            *u = p + scale * (*u - p);
+        }
+    }
+    fc
+}
+
+/// Days in the week the seasonal-naive candidate repeats.
+const WEEK: usize = 7;
+
+/// The last `period` values of `y` and the root mean square of its `period`-differences (0
+/// when there are none).
+pub fn seasonal_naive_fit(y: &[f64], period: usize) -> (Vec<f64>, f64) {
+    let diffs: Vec<f64> = y.iter().skip(period).zip(y).map(|(a, b)| a - b).collect();
+    let sigma = if diffs.is_empty() {
+        0.0
+    } else {
+        (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt()
+    };
+    (y[y.len().saturating_sub(period)..].to_vec(), sigma)
+}
+
+/// The last `period` values repeated, with intervals widening with each completed period
+/// (the seasonal random walk's).
+pub fn seasonal_naive_forecast(
+    period: usize,
+    last: &[f64],
+    sigma: f64,
+    horizon: usize,
+    level: Option<f64>,
+) -> Result<Forecast> {
+    let point: Vec<f64> = (0..horizon).map(|h| last[h % period]).collect();
+    let intervals = match level {
+        None => None,
+        Some(level) => {
+            let z = salescast_sarima::z_score(level)?;
+            let half: Vec<f64> = (0..horizon)
+                .map(|h| z * sigma * (((h / period) + 1) as f64).sqrt())
+                .collect();
+            Some(augurs_core::ForecastIntervals {
+                level,
+                lower: point.iter().zip(&half).map(|(p, w)| p - w).collect(),
+                upper: point.iter().zip(&half).map(|(p, w)| p + w).collect(),
+            })
+        }
+    };
+    Ok(Forecast { point, intervals })
 }
 
 /// Automatic SARIMA(X) orders on `y` (first day `start`), weekly seasonality.
@@ -233,6 +315,7 @@ impl DailyModel {
             DailyModel::MstlEts { history, .. } => history.len(),
             DailyModel::Additive { fitted } => fitted.nobs,
             DailyModel::Theta { fitted } => fitted.nobs,
+            DailyModel::SeasonalNaive { nobs, .. } => *nobs,
             DailyModel::Mean { members } => members.first().map_or(0, DailyModel::nobs),
         }
     }
@@ -257,6 +340,7 @@ impl DailyModel {
                 holidays: fitted.spec.holidays,
             },
             DailyModel::Theta { .. } => Recipe::Theta,
+            DailyModel::SeasonalNaive { .. } => Recipe::SeasonalNaive,
             DailyModel::Mean { members } => Recipe::Mean {
                 members: members.iter().map(DailyModel::recipe).collect(),
             },
@@ -270,9 +354,8 @@ impl DailyModel {
             DailyModel::MstlEts { .. }
             | DailyModel::Additive { .. }
             | DailyModel::Theta { .. }
-            | DailyModel::Mean { .. } => {
-                None
-            }
+            | DailyModel::SeasonalNaive { .. }
+            | DailyModel::Mean { .. } => None,
         }
     }
 
@@ -283,9 +366,8 @@ impl DailyModel {
             DailyModel::MstlEts { .. }
             | DailyModel::Additive { .. }
             | DailyModel::Theta { .. }
-            | DailyModel::Mean { .. } => {
-                None
-            }
+            | DailyModel::SeasonalNaive { .. }
+            | DailyModel::Mean { .. } => None,
         }
     }
 
@@ -308,6 +390,9 @@ impl DailyModel {
             }
             DailyModel::Additive { fitted } => Ok(fitted.forecast(horizon, level)?),
             DailyModel::Theta { fitted } => fitted.forecast(horizon, level),
+            DailyModel::SeasonalNaive { last, sigma, .. } => {
+                seasonal_naive_forecast(WEEK, last, *sigma, horizon, level)
+            }
             DailyModel::Mean { members } => {
                 let parts = members
                     .iter()

@@ -7,7 +7,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
-use crate::model::{DailyModel, Recipe, Scores, auto_recipe, auto_recipe_with, mean_forecast};
+use crate::model::{
+    DailyModel, Recipe, Scores, auto_recipe, auto_recipe_with, calibrated, mean_forecast,
+};
 use crate::regressors::CalendarSpec;
 
 /// Settings of the selection.
@@ -40,7 +42,34 @@ impl Default for SelectSettings {
     }
 }
 
+/// Span the backtest windows of a short horizon cover together at least (half a year), so a
+/// 28-day forecast is chosen on seven windows rather than three.
+const BACKTEST_SPAN: usize = 182;
+
 impl SelectSettings {
+    /// The settings of a per-series fit for a `horizon`-day forecast (`forecast-many`, the
+    /// Python package, Spark): windows of the horizon (at least a week) unless `fold_days`
+    /// says otherwise; as many as cover half a year (3 to 8) unless `folds` says otherwise;
+    /// the served season one year back; calendar regressors with `holidays`.
+    pub fn for_horizon(
+        horizon: usize,
+        folds: Option<usize>,
+        fold_days: Option<usize>,
+        holidays: bool,
+    ) -> SelectSettings {
+        let fold_days = fold_days.unwrap_or(horizon.max(MIN_FOLD_DAYS));
+        SelectSettings {
+            folds: folds.unwrap_or_else(|| BACKTEST_SPAN.div_ceil(fold_days.max(1)).clamp(3, 8)),
+            fold_days,
+            calendar: if holidays {
+                CalendarSpec::default()
+            } else {
+                CalendarSpec::none()
+            },
+            seasonal_fold: true,
+        }
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         if !(1..=20).contains(&self.folds) {
@@ -118,6 +147,63 @@ pub struct CandidateResult {
     /// Mean MASE over the folds; `None` when any fold failed.
     pub mean_mase: Option<f64>,
     pub error: Option<String>,
+    /// The factor that makes the candidate's 95% intervals cover 95% of the backtest days:
+    /// the 95th percentile, over every backtest day, of the error divided by the interval's
+    /// half-width on the error's side. Served intervals are scaled by it about the point
+    /// forecast (at every level), so intervals that were too wide or too narrow in the
+    /// backtest are corrected (split conformal calibration). Absent in older artifacts: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_scale: Option<f64>,
+}
+
+/// Level of the backtest forecasts' intervals, which [`CandidateResult::interval_scale`]
+/// calibrates.
+pub const CALIBRATION_LEVEL: f64 = 0.95;
+
+/// Bounds of a calibration factor: a handful of backtest windows cannot justify more.
+const SCALE_RANGE: (f64, f64) = (0.25, 4.0);
+
+/// The interval scale of `recipe` among `candidates` (1 where it has none).
+pub fn interval_scale(recipe: &Recipe, candidates: &[CandidateResult]) -> f64 {
+    candidates
+        .iter()
+        .find(|c| c.recipe == *recipe)
+        .and_then(|c| c.interval_scale)
+        .unwrap_or(1.0)
+}
+
+/// The calibration factor from backtest forecasts and what happened (see
+/// [`CandidateResult::interval_scale`]).
+fn calibration(folds: &[(&[f64], &augurs_core::Forecast)]) -> Option<f64> {
+    let mut ratios = Vec::new();
+    for (actual, fc) in folds {
+        let iv = fc.intervals.as_ref()?;
+        for (i, y) in actual.iter().enumerate() {
+            let p = fc.point[i];
+            let half = if *y >= p {
+                iv.upper[i] - p
+            } else {
+                p - iv.lower[i]
+            };
+            let err = (y - p).abs();
+            ratios.push(if half > 0.0 {
+                err / half
+            } else if err == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            });
+        }
+    }
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let pos = CALIBRATION_LEVEL * (ratios.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let q = ratios[lo] + (ratios[hi] - ratios[lo]) * (pos - lo as f64);
+    let q = if q.is_nan() { ratios[hi] } else { q };
+    Some(q.clamp(SCALE_RANGE.0, SCALE_RANGE.1))
 }
 
 /// What [`select`] found.
@@ -140,7 +226,7 @@ pub struct Selection {
 /// fold (so no fold's target influences the orders), the same orders without regressors, the
 /// automatic SARIMAX with seasonal differencing (D = 1) when the search left it out, MSTL+ETS
 /// (weekly, plus yearly when two years precede the earliest fold), the additive
-/// (Prophet-like) model and the Theta method. Combinations of the best of these are added by [`select`] from their
+/// (Prophet-like) model, the Theta method and the weekly seasonal-naive forecast. Combinations of the best of these are added by [`select`] from their
 /// fold forecasts.
 fn candidates(
     start: NaiveDate,
@@ -181,6 +267,7 @@ fn candidates(
         holidays: settings.calendar.holidays,
     });
     out.push(Recipe::Theta);
+    out.push(Recipe::SeasonalNaive);
     Ok(out)
 }
 
@@ -220,14 +307,14 @@ pub fn windows(n: usize, test_days: usize, settings: &SelectSettings) -> Vec<(us
     out
 }
 
-/// Sizes of the combinations tried: the mean of the best two, and of the best three, single
-/// candidates by cross-validated MASE.
-const COMBINED: [usize; 2] = [2, 3];
+/// Sizes of the combinations tried: the mean of the best two, three, four and five single
+/// candidates by backtest MASE (the backtest chooses how many to combine).
+const COMBINED: [usize; 4] = [2, 3, 4, 5];
 
 /// A candidate's result from its fold forecasts (`Err` where a fold could not be fitted).
 fn scored(
     recipe: &Recipe,
-    folds: &[std::result::Result<Vec<f64>, String>],
+    folds: &[FoldForecast],
     windows: &[(usize, usize)],
     train: &[f64],
 ) -> CandidateResult {
@@ -236,19 +323,34 @@ fn scored(
         .iter()
         .zip(windows)
         .map(|(r, &(end, days))| match r {
-            Ok(point) => Scores::new(&train[end..end + days], point, &train[..end]).mase,
+            Ok(fc) => Scores::new(&train[end..end + days], &fc.point, &train[..end]).mase,
             Err(_) => f64::NAN,
         })
         .collect();
     let mean = fold_mase.iter().sum::<f64>() / fold_mase.len() as f64;
+    let interval_scale = if error.is_none() {
+        let pairs: Vec<(&[f64], &augurs_core::Forecast)> = folds
+            .iter()
+            .zip(windows)
+            .filter_map(|(r, &(end, days))| r.as_ref().ok().map(|fc| (&train[end..end + days], fc)))
+            .collect();
+        calibration(&pairs)
+    } else {
+        None
+    };
     CandidateResult {
         name: recipe.name(),
         recipe: recipe.clone(),
         mean_mase: (error.is_none() && mean.is_finite()).then_some(mean),
         fold_mase,
         error,
+        interval_scale,
     }
 }
+
+/// One backtest window's forecast (with intervals at [`CALIBRATION_LEVEL`]), or why the
+/// candidate could not make it.
+type FoldForecast = std::result::Result<augurs_core::Forecast, String>;
 
 /// Indices of the candidates that were scored, best (lowest mean cross-validation MASE) first;
 /// ties keep the candidates' order, so the ranking is deterministic.
@@ -310,17 +412,16 @@ pub fn select(
     let jobs: Vec<(usize, usize)> = (0..recipes.len())
         .flat_map(|c| (0..n_windows).map(move |f| (c, f)))
         .collect();
-    let fold_points: Vec<std::result::Result<Vec<f64>, String>> = jobs
+    let fold_points: Vec<FoldForecast> = jobs
         .par_iter()
         .map(|&(c, f)| {
             let (end, days) = windows[f];
             let fitted = recipes[c]
                 .fit(start, &train[..end])
                 .map_err(|e| e.to_string())?;
-            let fc = fitted
-                .forecast(start, days, None)
-                .map_err(|e| e.to_string())?;
-            Ok(fc.point)
+            fitted
+                .forecast(start, days, Some(CALIBRATION_LEVEL))
+                .map_err(|e| e.to_string())
         })
         .collect();
     let folds_of = |c: usize| &fold_points[c * n_windows..(c + 1) * n_windows];
@@ -333,19 +434,13 @@ pub fn select(
     let best = ranked(&results);
     for k in COMBINED.into_iter().filter(|&k| best.len() >= k) {
         let members = &best[..k];
-        let folds: Vec<std::result::Result<Vec<f64>, String>> = (0..n_windows)
+        let folds: Vec<FoldForecast> = (0..n_windows)
             .map(|f| {
                 let parts = members
                     .iter()
-                    .map(|&c| {
-                        folds_of(c)[f].as_ref().map(|p| augurs_core::Forecast {
-                            point: p.clone(),
-                            intervals: None,
-                        })
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(Clone::clone)?;
-                Ok(mean_forecast(&parts).point)
+                    .map(|&c| folds_of(c)[f].clone())
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(mean_forecast(&parts))
             })
             .collect();
         let recipe = Recipe::Mean {
@@ -391,6 +486,7 @@ pub fn select(
         None
     } else {
         let fc = champion.forecast(start, test.len(), Some(0.95))?;
+        let fc = calibrated(fc, interval_scale(&champion.recipe(), &results));
         Some((Scores::new(test, &fc.point, train), fc))
     };
     // Each store gets the champion's recipe; where that fails (a store series can be too
@@ -516,4 +612,46 @@ pub fn refit(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fc(point: Vec<f64>, half: f64) -> augurs_core::Forecast {
+        augurs_core::Forecast {
+            intervals: Some(augurs_core::ForecastIntervals {
+                level: CALIBRATION_LEVEL,
+                lower: point.iter().map(|p| p - half).collect(),
+                upper: point.iter().map(|p| p + half).collect(),
+            }),
+            point,
+        }
+    }
+
+    #[test]
+    fn calibration_scales_intervals_to_cover_95_percent_of_backtest_days() {
+        // errors spread evenly over ±2 half-widths: intervals must grow by about 1.9
+        let actual: Vec<f64> = (0..=200).map(|i| -2.0 + 4.0 * i as f64 / 200.0).collect();
+        let f = fc(vec![0.0; actual.len()], 1.0);
+        let s = calibration(&[(&actual, &f)]).unwrap();
+        assert!((s - 1.9).abs() < 0.02, "{s}");
+        let wide = calibrated(f.clone(), s);
+        let iv = wide.intervals.unwrap();
+        let inside = actual
+            .iter()
+            .enumerate()
+            .filter(|(i, y)| iv.lower[*i] <= **y && **y <= iv.upper[*i])
+            .count();
+        assert!((inside as f64 / actual.len() as f64 - 0.95).abs() < 0.01);
+        // far too wide intervals shrink, down to the floor
+        let tiny: Vec<f64> = actual.iter().map(|a| a * 1e-3).collect();
+        assert_eq!(calibration(&[(&tiny, &f)]), Some(SCALE_RANGE.0));
+        // no intervals, no calibration
+        let bare = augurs_core::Forecast {
+            point: vec![0.0],
+            intervals: None,
+        };
+        assert_eq!(calibration(&[(&actual[..1], &bare)]), None);
+    }
 }

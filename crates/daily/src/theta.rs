@@ -52,7 +52,10 @@ fn acf(y: &[f64], lag: usize) -> f64 {
     if denom <= 0.0 || lag >= n {
         return 0.0;
     }
-    (lag..n).map(|t| (y[t] - mean) * (y[t - lag] - mean)).sum::<f64>() / denom
+    (lag..n)
+        .map(|t| (y[t] - mean) * (y[t - lag] - mean))
+        .sum::<f64>()
+        / denom
 }
 
 /// Whether the lag-7 autocorrelation is significant at 90%.
@@ -252,14 +255,21 @@ mod tests {
         let fc = fit.forecast(5, Some(0.95)).unwrap();
         // SES follows the line with α near 1 and the drift adds half the slope per day: the
         // forecast grows by the slope/2 per day from about the last value
-        assert!((fc.point[1] - fc.point[0] - 0.25).abs() < 1e-6, "{:?}", fc.point);
+        assert!(
+            (fc.point[1] - fc.point[0] - 0.25).abs() < 1e-6,
+            "{:?}",
+            fc.point
+        );
         let week = [5.0, 1.0, 1.0, 1.0, 1.0, 8.0, 9.0];
         let y: Vec<f64> = (0..140).map(|t| 100.0 * week[t % 7]).collect();
         let fit = Theta::fit(&y).unwrap();
         assert_eq!(fit.deseason, Deseason::Multiplicative);
         let fc = fit.forecast(14, None).unwrap();
         for (h, p) in fc.point.iter().enumerate() {
-            assert!((p - 100.0 * week[(140 + h) % 7]).abs() < 1e-6 * p, "{h}: {p}");
+            assert!(
+                (p - 100.0 * week[(140 + h) % 7]).abs() < 1e-6 * p,
+                "{h}: {p}"
+            );
         }
     }
 

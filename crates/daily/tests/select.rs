@@ -157,7 +157,10 @@ fn the_selection_never_reads_the_days_after_an_origin() {
     let test = series(start + Duration::days(n as i64), 28, 1000.0, 4);
     let s = settings();
     let windows = salescast_daily::select::windows(n, test.len(), &s);
-    assert!(windows.iter().all(|&(end, days)| end + days <= n), "{windows:?}");
+    assert!(
+        windows.iter().all(|&(end, days)| end + days <= n),
+        "{windows:?}"
+    );
     // the served season one year back and the test window's season are among the windows
     assert!(windows.contains(&(n + 28 - 364, 14)), "{windows:?}");
     assert!(windows.contains(&(n - 364, 28)), "{windows:?}");
@@ -166,7 +169,12 @@ fn the_selection_never_reads_the_days_after_an_origin() {
     let scores = |sel: &salescast_daily::Selection| -> Vec<(String, Vec<u64>)> {
         sel.candidates
             .iter()
-            .map(|c| (c.name.clone(), c.fold_mase.iter().map(|v| v.to_bits()).collect()))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.fold_mase.iter().map(|v| v.to_bits()).collect(),
+                )
+            })
             .collect()
     };
     // test days poisoned: the selection's scores are the same

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
+use salescast_daily::SelectSettings;
 use salescast_daily::many::{SeriesFit, assemble, forecast_series, level_label};
-use salescast_daily::{CalendarSpec, SelectSettings};
 
 use crate::arrow_in::{date32, dates, day, day_values, f64_values, floats};
 use crate::error::{BindingError, Result};
@@ -16,7 +16,7 @@ use crate::error::{BindingError, Result};
 /// The cross-validation settings `forecast-many` takes from its flags.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    pub folds: usize,
+    pub folds: Option<usize>,
     pub fold_days: Option<usize>,
     pub holidays: bool,
     pub fill_missing_zero: bool,
@@ -24,16 +24,7 @@ pub struct Settings {
 
 impl Settings {
     fn select(&self, horizon: usize) -> SelectSettings {
-        SelectSettings {
-            folds: self.folds,
-            fold_days: self.fold_days.unwrap_or(horizon.max(7)),
-            calendar: if self.holidays {
-                CalendarSpec::default()
-            } else {
-                CalendarSpec::none()
-            },
-            seasonal_fold: false,
-        }
+        SelectSettings::for_horizon(horizon, self.folds, self.fold_days, self.holidays)
     }
 }
 

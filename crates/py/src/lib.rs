@@ -50,7 +50,7 @@ fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Bound<'_, PyAny>> 
 /// and forecasts `horizon` days after its last day. Returns the forecast table (`date`,
 /// `model`, `mean`, `lower_<level>`, `upper_<level>`) and a dict of what was chosen.
 #[pyfunction]
-#[pyo3(signature = (dates, values, horizon, level=95.0, folds=3, fold_days=None, holidays=false, fill_missing_zero=false))]
+#[pyo3(signature = (dates, values, horizon, level=95.0, folds=None, fold_days=None, holidays=false, fill_missing_zero=false))]
 #[allow(clippy::too_many_arguments)]
 fn fit_series<'py>(
     py: Python<'py>,
@@ -58,7 +58,7 @@ fn fit_series<'py>(
     values: AnyArray,
     horizon: usize,
     level: f64,
-    folds: usize,
+    folds: Option<usize>,
     fold_days: Option<usize>,
     holidays: bool,
     fill_missing_zero: bool,

@@ -80,6 +80,19 @@ pub struct DailyStatus {
     #[serde(default)]
     pub stores: Vec<String>,
     pub test_metrics: Option<Value>,
+    /// The selection's candidates and their backtest scores (absent from older APIs).
+    #[serde(default)]
+    pub backtest: Vec<BacktestScore>,
+}
+
+/// One candidate of the daily selection, as `/status` reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BacktestScore {
+    pub candidate: String,
+    pub mean_mase: Option<f64>,
+    pub window_mase: Vec<Option<f64>>,
+    pub error: Option<String>,
+    pub interval_scale: Option<f64>,
 }
 
 /// The API's request limits, as `/status` reports them.

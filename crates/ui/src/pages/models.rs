@@ -214,6 +214,44 @@ fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
         }
     });
     let daily = s.daily.as_ref().map(|d| {
+        let num = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| fmt_num(v, 3));
+        let rows = d
+            .backtest
+            .iter()
+            .map(|c| {
+                let chosen = c.candidate == d.champion;
+                let windows = c
+                    .window_mase
+                    .iter()
+                    .map(|v| num(*v))
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                view! {
+                    <tr class:chosen=chosen>
+                        <th scope="row">{c.candidate.clone()}{chosen.then_some(" (champion)")}</th>
+                        <td>{num(c.mean_mase)}</td>
+                        <td>{windows}</td>
+                        <td>{num(c.interval_scale)}</td>
+                        <td>{c.error.clone().unwrap_or_default()}</td>
+                    </tr>
+                }
+            })
+            .collect::<Vec<_>>();
+        let backtest = (!d.backtest.is_empty()).then(|| {
+            view! {
+                <table id="backtest">
+                    <caption>"Backtest of every candidate (MASE: lower is better; the windows match the served horizon and include the served season a year earlier)"</caption>
+                    <thead><tr>
+                        <th scope="col">"Candidate"</th>
+                        <th scope="col">"Mean MASE"</th>
+                        <th scope="col">"MASE per window"</th>
+                        <th scope="col">"Interval scale"</th>
+                        <th scope="col">"Failure"</th>
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }
+        });
         let m = |k: &str| {
             d.test_metrics
                 .as_ref()
@@ -231,6 +269,7 @@ fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
                     <dt>"Test MAE / RMSE / MAPE % / MASE"</dt><dd>{m("mae")} " / " {m("rmse")} " / " {m("mape")} " / " {m("mase")}</dd>
                     <dt>"Store models"</dt><dd>{d.stores.join(", ")}</dd>
                 </dl>
+                {backtest}
             </section>
         }
     });
