@@ -36,13 +36,6 @@ pub enum DailyModel {
     Additive { fitted: Box<FittedAdditive> },
     /// The standard Theta method on the weekly-adjusted series.
     Theta { fitted: Theta },
-    /// The last week repeated (the benchmark every forecaster must beat).
-    SeasonalNaive {
-        last: Vec<f64>,
-        /// Root mean square of the weekly differences.
-        sigma: f64,
-        nobs: usize,
-    },
     /// The mean of several models' forecasts, fitted on the same days. Its interval bounds are
     /// the members' bounds averaged (quantile averaging), which keeps them ordered and at the
     /// asked level when the members agree.
@@ -67,8 +60,6 @@ pub enum Recipe {
     },
     /// The standard Theta method.
     Theta,
-    /// The weekly seasonal-naive forecast.
-    SeasonalNaive,
     /// The mean of the members' forecasts (a combination the cross-validation ranked).
     Mean {
         members: Vec<Recipe>,
@@ -87,7 +78,6 @@ impl Recipe {
             Recipe::Additive { holidays: true } => "additive+holidays".to_owned(),
             Recipe::Additive { holidays: false } => "additive".to_owned(),
             Recipe::Theta => "theta".to_owned(),
-            Recipe::SeasonalNaive => format!("seasonal_naive({WEEK})"),
             Recipe::Mean { members } => format!(
                 "mean[{}]",
                 members
@@ -145,20 +135,6 @@ impl Recipe {
             Recipe::Theta => Ok(DailyModel::Theta {
                 fitted: Theta::fit(y)?,
             }),
-            Recipe::SeasonalNaive => {
-                if y.len() < 2 * WEEK {
-                    return Err(DailyError::TooShort {
-                        need: 2 * WEEK,
-                        got: y.len(),
-                    });
-                }
-                let (last, sigma) = seasonal_naive_fit(y, WEEK);
-                Ok(DailyModel::SeasonalNaive {
-                    last,
-                    sigma,
-                    nobs: y.len(),
-                })
-            }
             Recipe::Mean { members } => Ok(DailyModel::Mean {
                 members: members
                     .iter()
@@ -216,9 +192,6 @@ pub fn calibrated(mut fc: Forecast, scale: f64) -> Forecast {
     }
     fc
 }
-
-/// Days in the week the seasonal-naive candidate repeats.
-const WEEK: usize = 7;
 
 /// The last `period` values of `y` and the root mean square of its `period`-differences (0
 /// when there are none).
@@ -315,7 +288,6 @@ impl DailyModel {
             DailyModel::MstlEts { history, .. } => history.len(),
             DailyModel::Additive { fitted } => fitted.nobs,
             DailyModel::Theta { fitted } => fitted.nobs,
-            DailyModel::SeasonalNaive { nobs, .. } => *nobs,
             DailyModel::Mean { members } => members.first().map_or(0, DailyModel::nobs),
         }
     }
@@ -340,7 +312,6 @@ impl DailyModel {
                 holidays: fitted.spec.holidays,
             },
             DailyModel::Theta { .. } => Recipe::Theta,
-            DailyModel::SeasonalNaive { .. } => Recipe::SeasonalNaive,
             DailyModel::Mean { members } => Recipe::Mean {
                 members: members.iter().map(DailyModel::recipe).collect(),
             },
@@ -354,7 +325,6 @@ impl DailyModel {
             DailyModel::MstlEts { .. }
             | DailyModel::Additive { .. }
             | DailyModel::Theta { .. }
-            | DailyModel::SeasonalNaive { .. }
             | DailyModel::Mean { .. } => None,
         }
     }
@@ -366,7 +336,6 @@ impl DailyModel {
             DailyModel::MstlEts { .. }
             | DailyModel::Additive { .. }
             | DailyModel::Theta { .. }
-            | DailyModel::SeasonalNaive { .. }
             | DailyModel::Mean { .. } => None,
         }
     }
@@ -390,9 +359,6 @@ impl DailyModel {
             }
             DailyModel::Additive { fitted } => Ok(fitted.forecast(horizon, level)?),
             DailyModel::Theta { fitted } => fitted.forecast(horizon, level),
-            DailyModel::SeasonalNaive { last, sigma, .. } => {
-                seasonal_naive_forecast(WEEK, last, *sigma, horizon, level)
-            }
             DailyModel::Mean { members } => {
                 let parts = members
                     .iter()

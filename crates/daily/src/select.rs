@@ -226,7 +226,9 @@ pub struct Selection {
 /// fold (so no fold's target influences the orders), the same orders without regressors, the
 /// automatic SARIMAX with seasonal differencing (D = 1) when the search left it out, MSTL+ETS
 /// (weekly, plus yearly when two years precede the earliest fold), the additive
-/// (Prophet-like) model, the Theta method and the weekly seasonal-naive forecast. Combinations of the best of these are added by [`select`] from their
+/// (Prophet-like) model and the Theta method. (The weekly seasonal-naive forecast is not one:
+/// when the last week holds a holiday peak it repeats the peak, and a backtest of a few
+/// windows does not see that often enough to rule it out.) Combinations of the best of these are added by [`select`] from their
 /// fold forecasts.
 fn candidates(
     start: NaiveDate,
@@ -267,7 +269,6 @@ fn candidates(
         holidays: settings.calendar.holidays,
     });
     out.push(Recipe::Theta);
-    out.push(Recipe::SeasonalNaive);
     Ok(out)
 }
 
@@ -298,18 +299,20 @@ pub fn windows(n: usize, test_days: usize, settings: &SelectSettings) -> Vec<(us
     }
     seasonal.push(((n + test_days).checked_sub(YEAR_AGO), settings.fold_days));
     for (end, days) in seasonal {
-        if let Some(end) = end {
-            if end >= SEASONAL_HISTORY && end + days <= n && !out.contains(&(end, days)) {
-                out.push((end, days));
-            }
+        if let Some(end) = end
+            && end >= SEASONAL_HISTORY
+            && end + days <= n
+            && !out.contains(&(end, days))
+        {
+            out.push((end, days));
         }
     }
     out
 }
 
-/// Sizes of the combinations tried: the mean of the best two, three, four and five single
+/// Sizes of the combinations tried: the mean of the best two, and of the best three, single
 /// candidates by backtest MASE (the backtest chooses how many to combine).
-const COMBINED: [usize; 4] = [2, 3, 4, 5];
+const COMBINED: [usize; 2] = [2, 3];
 
 /// A candidate's result from its fold forecasts (`Err` where a fold could not be fitted).
 fn scored(
