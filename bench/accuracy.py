@@ -30,6 +30,7 @@ the best peer per data set and horizon, and the geometric mean of those ratios.
 
     .venv/bin/python bench/accuracy.py --bin target/release/salescast [--horizons 28 90]
         [--only NAME ...] [--skip-peer prophet ...] [--json bench/out/accuracy.json]
+        [--markdown docs/accuracy-tables.md]
 """
 import argparse
 import json
@@ -264,6 +265,27 @@ def geo_mean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
+def markdown(results, gm, gw, cover):
+    """The summary and per-set tables as Markdown (docs/accuracy.md is made by this)."""
+    out = ["| data set | h | best peer | ours ÷ best peer (MASE) | interval score ÷ best | "
+           "our 95% coverage |", "|---|---|---|---|---|---|"]
+    for r in results:
+        out.append(f"| {r['dataset']} | {r['horizon']} | {r['best_peer']} | {r['ratio']:.3f} | "
+                   f"{r['winkler_ratio']:.3f} | {r['models']['salescast']['coverage']:.3f} |")
+    out.append(f"| **geometric mean** | | | **{gm:.3f}** | **{gw:.3f}** | {cover:.3f} (all days) |")
+    out.append("")
+    for r in results:
+        out.append(f"**{r['dataset']}, h = {r['horizon']}** ({r['series']} series)\n")
+        out.append("| model | MAE | MASE | 95% coverage | Winkler (scaled) | seconds |")
+        out.append("|---|---|---|---|---|---|")
+        for m, v in sorted(r["models"].items(), key=lambda kv: kv[1]["mase"]):
+            name = f"**{m}**" if m == "salescast" else m
+            out.append(f"| {name} | {v['mae']:.2f} | {v['mase']:.3f} | {v['coverage']:.3f} | "
+                       f"{v['winkler']:.4g} | {(v['seconds'] or 0):.1f} |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default="target/release/salescast")
@@ -272,6 +294,7 @@ def main():
     ap.add_argument("--skip-peer", nargs="*", default=[],
                     help="peers to leave out: statsforecast, prophet, sarimax")
     ap.add_argument("--json", default="bench/out/accuracy.json")
+    ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
     args = ap.parse_args()
     bin_path = str(Path(args.bin).resolve())
     sets = datasets(bin_path)
@@ -318,10 +341,10 @@ def main():
             row["best_winkler_peer"] = best_w
             row["winkler_ratio"] = o["winkler"] / peers[best_w]["winkler"]
             results.append(row)
-            print(f"   {'model':<14}{'MAE':>14}{'MASE':>9}{'cover95':>9}{'Winkler':>10}{'s':>8}")
+            print(f"   {'model':<14}{'MAE':>14}{'MASE':>9}{'cover95':>9}{'Winkler':>11}{'s':>8}")
             for m, v in sorted(row["models"].items(), key=lambda kv: kv[1]["mase"]):
                 print(f"   {m:<14}{v['mae']:>14.2f}{v['mase']:>9.3f}{v['coverage']:>9.3f}"
-                      f"{v['winkler']:>10.2f}{(v['seconds'] or 0):>8.1f}")
+                      f"{v['winkler']:>11.4g}{(v['seconds'] or 0):>8.1f}")
             print(f"   ours / best peer ({best}): {row['ratio']:.3f}   interval score ours / "
                   f"best ({best_w}): {row['winkler_ratio']:.3f}   chosen: "
                   f"{sorted(set(chosen.values()))}", flush=True)
@@ -340,6 +363,8 @@ def main():
           f"coverage of 95% intervals over all held-out days {cover:.3f}")
     if worst:
         print(f"   worst: {worst['dataset']} h={worst['horizon']} {worst['ratio']:.3f}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results, gm, gw, cover))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"results": results, "geo_mean_ratio": gm,
                                            "geo_mean_winkler_ratio": gw,

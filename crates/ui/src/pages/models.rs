@@ -214,43 +214,42 @@ fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
         }
     });
     let daily = s.daily.as_ref().map(|d| {
-        let num = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| fmt_num(v, 3));
-        let rows = d
+        let num = |v: Option<f64>| v.map_or_else(|| Cell::text("–"), |v| Cell::num(v, 3));
+        let rows: Vec<Vec<Cell>> = d
             .backtest
             .iter()
             .map(|c| {
-                let chosen = c.candidate == d.champion;
+                let chosen = if c.candidate == d.champion { " (champion)" } else { "" };
                 let windows = c
                     .window_mase
                     .iter()
-                    .map(|v| num(*v))
+                    .map(|v| v.map_or_else(|| "–".to_owned(), |v| fmt_num(v, 3)))
                     .collect::<Vec<_>>()
                     .join(" / ");
-                view! {
-                    <tr class:chosen=chosen>
-                        <th scope="row">{c.candidate.clone()}{chosen.then_some(" (champion)")}</th>
-                        <td>{num(c.mean_mase)}</td>
-                        <td>{windows}</td>
-                        <td>{num(c.interval_scale)}</td>
-                        <td>{c.error.clone().unwrap_or_default()}</td>
-                    </tr>
-                }
+                vec![
+                    Cell::text(format!("{}{chosen}", c.candidate)),
+                    num(c.mean_mase),
+                    Cell::text(windows),
+                    num(c.interval_scale),
+                    Cell::text(c.error.clone().unwrap_or_default()),
+                ]
             })
-            .collect::<Vec<_>>();
-        let backtest = (!d.backtest.is_empty()).then(|| {
-            view! {
-                <table id="backtest">
-                    <caption>"Backtest of every candidate (MASE: lower is better; the windows match the served horizon and include the served season a year earlier)"</caption>
-                    <thead><tr>
-                        <th scope="col">"Candidate"</th>
-                        <th scope="col">"Mean MASE"</th>
-                        <th scope="col">"MASE per window"</th>
-                        <th scope="col">"Interval scale"</th>
-                        <th scope="col">"Failure"</th>
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            }
+            .collect();
+        let backtest = (!rows.is_empty()).then(|| {
+            let n = rows.len();
+            table(
+                "Backtest of every candidate (MASE: lower is better; the windows match the served horizon and include the served season a year earlier)",
+                "backtest",
+                &[
+                    ("Candidate", false),
+                    ("Mean MASE", true),
+                    ("MASE per window", false),
+                    ("Interval scale", true),
+                    ("Failure", false),
+                ],
+                rows,
+                vec![None; n],
+            )
         });
         let m = |k: &str| {
             d.test_metrics
