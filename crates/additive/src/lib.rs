@@ -654,6 +654,44 @@ mod tests {
         assert!(iv.lower.iter().zip(&fc.point).all(|(l, p)| l < p));
     }
 
+    /// The analytic gradient of the posterior equals central differences.
+    #[test]
+    fn the_gradient_is_exact() {
+        let y: Vec<f64> = known(120, 3).iter().map(|v| v / 200.0).collect();
+        let n = y.len();
+        let width = 2 + 3 + 2;
+        let mut design = Vec::new();
+        for i in 0..n {
+            let t = i as f64 / (n - 1) as f64;
+            design.extend([t, 1.0]);
+            design.extend([0.2, 0.5, 0.7].iter().map(|s| (t - s).max(0.0)));
+            design.extend([(t * 40.0).sin(), (t * 40.0).cos()]);
+        }
+        let problem = Problem {
+            y: &y,
+            design,
+            width,
+            n_delta: 3,
+            beta_prior: vec![10.0, 10.0],
+            tau: 0.05,
+        };
+        let p = vec![0.3, 0.4, 0.05, -0.02, 0.01, 0.1, -0.2, -1.5];
+        let (_, grad) = problem.evaluate(&p, true);
+        for j in 0..p.len() {
+            let h = 1e-6;
+            let (mut a, mut b) = (p.clone(), p.clone());
+            a[j] += h;
+            b[j] -= h;
+            let numeric =
+                (problem.evaluate(&a, false).0 - problem.evaluate(&b, false).0) / (2.0 * h);
+            assert!(
+                (numeric - grad[j]).abs() < 1e-5 * (1.0 + numeric.abs()),
+                "{j}: {numeric} vs {}",
+                grad[j]
+            );
+        }
+    }
+
     #[test]
     fn forecasts_repeat_exactly_and_refuse_bad_input() {
         let y = known(200, 2);
