@@ -425,7 +425,60 @@ pub struct Components {
     pub holidays: f64,
 }
 
+/// Most simulated paths a loaded model may ask for (each costs horizon × 8 bytes).
+const MAX_SAMPLES: usize = 100_000;
+
 impl FittedAdditive {
+    /// Checks that a model read from a file is one [`Additive::fit`] could have produced:
+    /// lengths that agree with its orders, holiday indices in range, finite numbers, settings in
+    /// range. A file that decodes but fails this would otherwise panic or run away when it
+    /// forecasts.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| {
+            Err(AdditiveError::InvalidSetting {
+                name: "additive model",
+                reason,
+            })
+        };
+        self.spec.validate()?;
+        if self.spec.samples > MAX_SAMPLES {
+            return bad(format!(
+                "{} simulated paths (at most {MAX_SAMPLES})",
+                self.spec.samples
+            ));
+        }
+        if self.nobs < MIN_DAYS {
+            return bad(format!("{} days (at least {MIN_DAYS})", self.nobs));
+        }
+        if self.yearly_order > self.spec.yearly_order {
+            return bad("more yearly terms than its settings allow".into());
+        }
+        if let Some(h) = self
+            .holidays
+            .iter()
+            .find(|h| **h as usize >= Holiday::ALL.len())
+        {
+            return bad(format!("unknown holiday index {h}"));
+        }
+        let width = 2 * (self.spec.weekly_order + self.yearly_order) + self.holidays.len();
+        if self.beta.len() != width || self.delta.len() != self.changepoints.len() {
+            return bad("coefficient counts do not match its terms".into());
+        }
+        let numbers = [self.y_scale, self.k, self.m, self.sigma];
+        if numbers
+            .iter()
+            .chain(&self.delta)
+            .chain(&self.beta)
+            .chain(&self.changepoints)
+            .any(|v| !v.is_finite())
+            || self.y_scale <= 0.0
+            || self.sigma < 0.0
+        {
+            return bad("a parameter is not a finite number in range".into());
+        }
+        Ok(())
+    }
+
     fn t(&self, index: usize) -> f64 {
         index as f64 / (self.nobs - 1) as f64
     }
@@ -716,6 +769,16 @@ mod tests {
             Err(AdditiveError::TooShort { .. })
         ));
         assert!(a.forecast(3, Some(1.5)).is_err());
+        a.validate().unwrap();
+        let mut broken = a.clone();
+        broken.beta.pop();
+        assert!(broken.validate().is_err());
+        let mut broken = a.clone();
+        broken.holidays.push(200);
+        assert!(broken.validate().is_err());
+        let mut broken = a.clone();
+        broken.sigma = f64::NAN;
+        assert!(broken.validate().is_err());
         let constant = vec![0.0; 60];
         let z = Additive::default().fit(day0(), &constant).unwrap();
         assert!(

@@ -122,6 +122,12 @@ impl DailyArtifact {
     /// Reads and checks an artifact.
     pub fn load(path: &Path) -> Result<Self> {
         let a: Self = load_json(path, ARTIFACT_KIND, ARTIFACT_VERSION)?;
+        for m in std::iter::once(&a.champion).chain(a.stores.values()) {
+            m.validate().map_err(|e| DailyError::InvalidSetting {
+                name: "artifact",
+                reason: format!("{}: {e}", path.display()),
+            })?;
+        }
         if a.last_day < a.start || (a.last_day - a.start).num_days() + 1 != a.champion.nobs() as i64
         {
             return Err(DailyError::InvalidSetting {

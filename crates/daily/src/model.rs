@@ -318,6 +318,21 @@ impl DailyModel {
         }
     }
 
+    /// Checks a model read from a file before it serves: the additive and Theta models'
+    /// parameters must be ones a fit produces (every member's, for a mean).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            DailyModel::Additive { fitted } => Ok(fitted.validate()?),
+            DailyModel::Theta { fitted } => fitted.validate(),
+            DailyModel::Mean { members } if members.is_empty() => Err(DailyError::InvalidSetting {
+                name: "mean model",
+                reason: "has no members".into(),
+            }),
+            DailyModel::Mean { members } => members.iter().try_for_each(DailyModel::validate),
+            DailyModel::Sarima { .. } | DailyModel::MstlEts { .. } => Ok(()),
+        }
+    }
+
     /// The SARIMA order, when the model is one.
     pub fn order(&self) -> Option<Order> {
         match self {

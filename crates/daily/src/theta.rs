@@ -211,6 +211,27 @@ impl Theta {
         Ok(fit)
     }
 
+    /// Checks that a model read from a file is one [`Theta::fit`] could have produced.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.season.len() == PERIOD
+            && self.nobs >= 2 * PERIOD
+            && self.alpha > 0.0
+            && self.alpha < 1.0
+            && self.sigma >= 0.0
+            && [self.level, self.slope, self.sigma]
+                .iter()
+                .chain(&self.season)
+                .all(|v| v.is_finite());
+        if ok {
+            Ok(())
+        } else {
+            Err(DailyError::InvalidSetting {
+                name: "theta model",
+                reason: "its parameters are not ones a fit produces".into(),
+            })
+        }
+    }
+
     /// Forecasts `horizon` days after the series, with intervals at `level` (0–1).
     pub fn forecast(&self, horizon: usize, level: Option<f64>) -> Result<Forecast> {
         let a = self.alpha;

@@ -2,7 +2,9 @@
 //! a yearly swell and holiday lifts.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use salescast_daily::{DEFAULT_MAX_HORIZON, DailyArtifact, DailyError, SelectSettings, select};
+use salescast_daily::{
+    DEFAULT_MAX_HORIZON, DailyArtifact, DailyError, DailyModel, SelectSettings, select,
+};
 
 fn series(start: NaiveDate, n: usize, level: f64, seed: u64) -> Vec<f64> {
     let mut s = seed;
@@ -192,4 +194,44 @@ fn the_selection_never_reads_the_days_after_an_origin() {
             }
         }
     }
+}
+
+/// A saved model whose parameters no fit produces (here an additive model with a coefficient
+/// missing) is refused when the artifact loads, naming the file, instead of panicking when it
+/// forecasts.
+#[test]
+fn an_artifact_with_an_impossible_model_is_refused_on_load() {
+    let start = NaiveDate::from_ymd_opt(2023, 1, 2).expect("date");
+    let y = series(start, 200, 1000.0, 5);
+    let model = salescast_daily::model::Recipe::Additive { holidays: true }
+        .fit(start, &y)
+        .expect("fit");
+    let artifact = |champion: DailyModel| DailyArtifact {
+        start,
+        last_day: start + Duration::days(199),
+        champion,
+        candidates: Vec::new(),
+        test: None,
+        stores: Default::default(),
+        max_horizon: DEFAULT_MAX_HORIZON,
+        trained_at: None,
+        evaluated_on: None,
+        refitted: false,
+        test_window: Vec::new(),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sarima.json");
+    artifact(model.clone()).save(&path).expect("save");
+    assert!(DailyArtifact::load(&path).is_ok());
+    let DailyModel::Additive { mut fitted } = model else {
+        panic!("not additive")
+    };
+    fitted.beta.pop();
+    artifact(DailyModel::Mean {
+        members: vec![DailyModel::Additive { fitted }],
+    })
+    .save(&path)
+    .expect("save");
+    let e = DailyArtifact::load(&path).expect_err("refused");
+    assert!(e.to_string().contains("sarima.json"), "{e}");
 }
