@@ -532,16 +532,6 @@ impl FittedAdditive {
         (self.k + self.delta.iter().sum::<f64>()) * self.y_scale / (self.nobs - 1) as f64
     }
 
-    /// In-sample fitted values.
-    pub fn fitted_values(&self) -> Vec<f64> {
-        (0..self.nobs)
-            .map(|i| {
-                let c = self.components(i);
-                c.trend + c.weekly + c.yearly + c.holidays
-            })
-            .collect()
-    }
-
     /// Forecasts the `horizon` days after the history, with intervals at `level` (0–1).
     pub fn forecast(&self, horizon: usize, level: Option<f64>) -> Result<Forecast> {
         let point: Vec<f64> = (0..horizon)

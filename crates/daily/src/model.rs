@@ -193,45 +193,6 @@ pub fn calibrated(mut fc: Forecast, scale: f64) -> Forecast {
     fc
 }
 
-/// The last `period` values of `y` and the root mean square of its `period`-differences (0
-/// when there are none).
-pub fn seasonal_naive_fit(y: &[f64], period: usize) -> (Vec<f64>, f64) {
-    let diffs: Vec<f64> = y.iter().skip(period).zip(y).map(|(a, b)| a - b).collect();
-    let sigma = if diffs.is_empty() {
-        0.0
-    } else {
-        (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt()
-    };
-    (y[y.len().saturating_sub(period)..].to_vec(), sigma)
-}
-
-/// The last `period` values repeated, with intervals widening with each completed period
-/// (the seasonal random walk's).
-pub fn seasonal_naive_forecast(
-    period: usize,
-    last: &[f64],
-    sigma: f64,
-    horizon: usize,
-    level: Option<f64>,
-) -> Result<Forecast> {
-    let point: Vec<f64> = (0..horizon).map(|h| last[h % period]).collect();
-    let intervals = match level {
-        None => None,
-        Some(level) => {
-            let z = salescast_sarima::z_score(level)?;
-            let half: Vec<f64> = (0..horizon)
-                .map(|h| z * sigma * (((h / period) + 1) as f64).sqrt())
-                .collect();
-            Some(augurs_core::ForecastIntervals {
-                level,
-                lower: point.iter().zip(&half).map(|(p, w)| p - w).collect(),
-                upper: point.iter().zip(&half).map(|(p, w)| p + w).collect(),
-            })
-        }
-    };
-    Ok(Forecast { point, intervals })
-}
-
 /// Automatic SARIMA(X) orders on `y` (first day `start`), weekly seasonality.
 pub fn auto_recipe(start: NaiveDate, y: &[f64], calendar: CalendarSpec) -> Result<Recipe> {
     auto_recipe_with(start, y, calendar, None)

@@ -218,8 +218,6 @@ pub struct Selection {
     pub stores: BTreeMap<String, DailyModel>,
     /// Stores whose model could not be fitted, with the reason.
     pub store_errors: BTreeMap<String, String>,
-    /// Why the folds are shorter than the settings say (a short history), when they are.
-    pub note: Option<String>,
 }
 
 /// The candidate recipes: SARIMAX with automatic orders chosen on the data before the earliest
@@ -529,7 +527,6 @@ pub fn select(
         test,
         stores: store_models,
         store_errors,
-        note,
     })
 }
 
