@@ -186,9 +186,9 @@ def fit_series(
 ) -> SeriesForecast:
     """Fits one series exactly as ``salescast forecast-many`` fits each of its series.
 
-    The candidates (automatic SARIMA orders, MSTL+ETS, the Prophet-like additive model, Theta,
+    The candidates (automatic SARIMA orders, MSTL+ETS, the Prophet-like additive model, Theta, ETS,
     their combinations) are compared by rolling-origin backtests (``folds`` windows of
-    ``fold_days``, default the horizon, at least 7; by default as many windows as cover half a
+    ``fold_days``, default the horizon, at least 7; by default as many windows as fit in a
     year, 3 to 8; plus the forecast's season one year earlier) on MASE; the best is refitted on
     every day, its intervals calibrated on the backtest. A series too short or constant
     gets the weekly seasonal-naive forecast and the reason. ``holidays`` adds the pipeline's

@@ -10,6 +10,9 @@ pub enum DailyError {
     /// The additive (Prophet-like) candidate failed.
     #[error("additive model: {0}")]
     Additive(#[from] salescast_additive::AdditiveError),
+    /// The ETS candidate failed.
+    #[error("ETS: {0}")]
+    Ets(#[from] salescast_ets::EtsError),
     /// The MSTL/ETS candidate failed.
     #[error("MSTL+ETS: {0}")]
     Mstl(String),

@@ -4,6 +4,7 @@
 use augurs_core::{Fit, Forecast, Predict};
 use chrono::{Duration, NaiveDate};
 use salescast_additive::{Additive, FittedAdditive};
+use salescast_ets::{AutoEts, FittedEts};
 use salescast_sarima::auto::AutoSarima;
 use salescast_sarima::{FittedSarima, Order, Sarima, Trend};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,8 @@ pub enum DailyModel {
     Additive { fitted: Box<FittedAdditive> },
     /// The standard Theta method on the weekly-adjusted series.
     Theta { fitted: Theta },
+    /// An exponential smoothing state-space model (see `salescast_ets`).
+    Ets { fitted: Box<FittedEts> },
     /// The mean of several models' forecasts, fitted on the same days. Its interval bounds are
     /// the members' bounds averaged (quantile averaging), which keeps them ordered and at the
     /// asked level when the members agree.
@@ -60,6 +63,11 @@ pub enum Recipe {
     },
     /// The standard Theta method.
     Theta,
+    /// An ETS model of the given form (the form [`AutoEts`] chose by AICc before the
+    /// earliest backtest window; refits estimate its parameters again).
+    Ets {
+        spec: salescast_ets::Spec,
+    },
     /// The mean of the members' forecasts (a combination the cross-validation ranked).
     Mean {
         members: Vec<Recipe>,
@@ -78,6 +86,7 @@ impl Recipe {
             Recipe::Additive { holidays: true } => "additive+holidays".to_owned(),
             Recipe::Additive { holidays: false } => "additive".to_owned(),
             Recipe::Theta => "theta".to_owned(),
+            Recipe::Ets { spec } => format!("ets{}", spec.name().trim_start_matches("ETS")),
             Recipe::Mean { members } => format!(
                 "mean[{}]",
                 members
@@ -134,6 +143,9 @@ impl Recipe {
             }
             Recipe::Theta => Ok(DailyModel::Theta {
                 fitted: Theta::fit(y)?,
+            }),
+            Recipe::Ets { spec } => Ok(DailyModel::Ets {
+                fitted: Box::new(spec.fit(y)?),
             }),
             Recipe::Mean { members } => Ok(DailyModel::Mean {
                 members: members
@@ -226,6 +238,13 @@ pub fn auto_recipe_with(
     })
 }
 
+/// The ETS form [`AutoEts`] chooses on `y` (weekly season), as a recipe.
+pub fn ets_recipe(y: &[f64]) -> Result<Recipe> {
+    Ok(Recipe::Ets {
+        spec: AutoEts::new(7).fit(y)?.spec,
+    })
+}
+
 fn mstl_forecast(
     periods: &[usize],
     y: &[f64],
@@ -249,6 +268,7 @@ impl DailyModel {
             DailyModel::MstlEts { history, .. } => history.len(),
             DailyModel::Additive { fitted } => fitted.nobs,
             DailyModel::Theta { fitted } => fitted.nobs,
+            DailyModel::Ets { fitted } => fitted.nobs,
             DailyModel::Mean { members } => members.first().map_or(0, DailyModel::nobs),
         }
     }
@@ -273,6 +293,7 @@ impl DailyModel {
                 holidays: fitted.spec.holidays,
             },
             DailyModel::Theta { .. } => Recipe::Theta,
+            DailyModel::Ets { fitted } => Recipe::Ets { spec: fitted.spec },
             DailyModel::Mean { members } => Recipe::Mean {
                 members: members.iter().map(DailyModel::recipe).collect(),
             },
@@ -285,6 +306,7 @@ impl DailyModel {
         match self {
             DailyModel::Additive { fitted } => Ok(fitted.validate()?),
             DailyModel::Theta { fitted } => fitted.validate(),
+            DailyModel::Ets { fitted } => Ok(fitted.validate()?),
             DailyModel::Mean { members } if members.is_empty() => Err(DailyError::InvalidSetting {
                 name: "mean model",
                 reason: "has no members".into(),
@@ -301,6 +323,7 @@ impl DailyModel {
             DailyModel::MstlEts { .. }
             | DailyModel::Additive { .. }
             | DailyModel::Theta { .. }
+            | DailyModel::Ets { .. }
             | DailyModel::Mean { .. } => None,
         }
     }
@@ -312,6 +335,7 @@ impl DailyModel {
             DailyModel::MstlEts { .. }
             | DailyModel::Additive { .. }
             | DailyModel::Theta { .. }
+            | DailyModel::Ets { .. }
             | DailyModel::Mean { .. } => None,
         }
     }
@@ -335,6 +359,7 @@ impl DailyModel {
             }
             DailyModel::Additive { fitted } => Ok(fitted.forecast(horizon, level)?),
             DailyModel::Theta { fitted } => fitted.forecast(horizon, level),
+            DailyModel::Ets { fitted } => Ok(fitted.forecast(horizon, level)?),
             DailyModel::Mean { members } => {
                 let parts = members
                     .iter()
