@@ -512,12 +512,14 @@ impl<R: Read> Rows<R> {
 
 /// Reads a CSV in the data contract from `input` as it arrives and scores each row. A bad row
 /// gets its reason; a missing column, a non-UTF-8 header, an empty upload or too many rows fail
-/// the whole request.
+/// the whole request. A column outside the contract fails it too (422 `unknown_column` naming
+/// it) unless `ignore_extra`, which passes such columns through.
 pub fn score_csv(
     input: impl Read,
     p: &Predictor,
     kind: Kind,
     max_rows: usize,
+    ignore_extra: bool,
 ) -> Result<ScoredCsv, ApiError> {
     let mut rows = Rows::new(input);
     let mut head = Cells::with_capacity(1);
@@ -578,6 +580,15 @@ pub fn score_csv(
                 .unwrap_or_else(|| "file".into()),
         )
     })?;
+    if !ignore_extra && let Some((name, why)) = map.unknown() {
+        return Err(ApiError::unprocessable(
+            "unknown_column",
+            format!(
+                "{why}; rename the column, or add ?extra_fields=ignore to pass such columns through"
+            ),
+        )
+        .field(name));
+    }
     let width = headers.len();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, ScoredChunk)>();
     let mut read = 0usize;

@@ -44,7 +44,13 @@ pub const MAX_COLUMNS: usize = 256;
 
 /// One JSON object as cells, indexed by `Column as usize`. `at` prefixes field names in errors
 /// (`[3].unit_price`).
-pub fn cells_of(obj: &Value, at: &str) -> Result<Vec<Option<String>>, ApiError> {
+/// A field outside the contract is refused (422 `unknown_field` naming it) unless
+/// `ignore_extra`.
+pub fn cells_of(
+    obj: &Value,
+    at: &str,
+    ignore_extra: bool,
+) -> Result<Vec<Option<String>>, ApiError> {
     let Value::Object(map) = obj else {
         return Err(ApiError::unprocessable(
             "wrong_type",
@@ -55,7 +61,38 @@ pub fn cells_of(obj: &Value, at: &str) -> Result<Vec<Option<String>>, ApiError> 
         )
         .field(at.trim_end_matches('.').to_owned()));
     };
+    if !ignore_extra && let Some(name) = map.keys().find(|k| Column::from_header(k).is_none()) {
+        return Err(ApiError::unprocessable(
+            "unknown_field",
+            format!(
+                "{}{}; send it under its contract name, or add ?extra_fields=ignore to skip such fields",
+                where_(at),
+                Column::unknown_message(name)
+            ),
+        )
+        .field(format!("{at}{name}")));
+    }
     cells_of_map(map, at)
+}
+
+/// The model inputs a row leaves blank, which scoring imputes (the identifiers and the
+/// targets are not model inputs).
+pub fn imputed(cells: &[Option<String>]) -> Vec<String> {
+    Column::ALL
+        .into_iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                Column::TransactionId | Column::Quantity | Column::Revenue
+            ) && !c.required(salescast_core::Mode::Scoring)
+        })
+        .filter(|&c| {
+            cells[c as usize]
+                .as_deref()
+                .is_none_or(|v| v.trim().is_empty())
+        })
+        .map(|c| c.name().to_owned())
+        .collect()
 }
 
 fn where_(at: &str) -> String {
@@ -277,11 +314,11 @@ mod tests {
     fn json_types_are_checked_and_named() {
         let ok = json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P1",
                         "unit_price": 12.5, "promotion": true, "revenue": 99});
-        let cells = cells_of(&ok, "").expect("valid");
+        let cells = cells_of(&ok, "", false).expect("valid");
         assert_eq!(cells[Column::UnitPrice as usize].as_deref(), Some("12.5"));
         assert_eq!(cells[Column::Promotion as usize].as_deref(), Some("1"));
         assert_eq!(cells[Column::Revenue as usize], None, "revenue is ignored");
-        let e = cells_of(&json!({"date": "2024-01-02", "store_id": "S1"}), "").unwrap_err();
+        let e = cells_of(&json!({"date": "2024-01-02", "store_id": "S1"}), "", false).unwrap_err();
         assert_eq!(
             (e.code.as_str(), e.field.as_deref()),
             ("missing_field", Some("product_id"))
@@ -289,13 +326,43 @@ mod tests {
         let e = cells_of(
             &json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P", "unit_price": "9"}),
             "[2].",
+            false,
         )
         .unwrap_err();
         assert_eq!(
             (e.code.as_str(), e.field.as_deref()),
             ("wrong_type", Some("[2].unit_price"))
         );
-        assert!(cells_of(&json!([1]), "").is_err());
+        assert!(cells_of(&json!([1]), "", false).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_unless_ignored_and_imputed_ones_are_named() {
+        let typo = json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P1",
+                          "unitprice": 120.5});
+        let e = cells_of(&typo, "[1].", false).unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.field.as_deref()),
+            ("unknown_field", Some("[1].unitprice"))
+        );
+        assert!(
+            e.message.contains("did you mean `unit_price`"),
+            "{}",
+            e.message
+        );
+        let cells = cells_of(&typo, "", true).expect("ignored");
+        assert_eq!(cells[Column::UnitPrice as usize], None);
+        let imputed = imputed(&cells);
+        assert!(imputed.contains(&"unit_price".to_owned()), "{imputed:?}");
+        assert!(!imputed.contains(&"date".to_owned()));
+        let full = json!({"date": "2024-01-02", "store_id": "S1", "product_id": "P1",
+                          "category": "c", "unit_price": 1.0, "discount": 0.0, "promotion": 0,
+                          "customer_segment": "s", "payment_method": "p"});
+        assert!(imputed_of(&full).is_empty());
+    }
+
+    fn imputed_of(v: &Value) -> Vec<String> {
+        imputed(&cells_of(v, "", false).expect("valid"))
     }
 
     #[test]

@@ -32,6 +32,28 @@ pub struct ScoreQuery {
     /// `true`: each prediction carries its TreeSHAP explanation.
     #[param(inline)]
     pub explain: Option<Flag>,
+    /// `refuse` (default): a field outside the data contract is a 422 naming it; `ignore`:
+    /// such fields are skipped.
+    #[param(inline)]
+    pub extra_fields: Option<ExtraFields>,
+}
+
+/// What to do with a field (JSON) or column (CSV) outside the data contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtraFields {
+    /// Refuse the request with a 422 naming the field (and the contract field it was most
+    /// likely meant to be): a misspelled optional field would otherwise be imputed silently.
+    #[default]
+    Refuse,
+    /// Skip such fields (CSV: pass such columns through to the output).
+    Ignore,
+}
+
+impl ExtraFields {
+    pub fn ignore(v: Option<Self>) -> bool {
+        v == Some(Self::Ignore)
+    }
 }
 
 /// The query of `/predict_batch_csv`: every parameter optional.
@@ -48,6 +70,10 @@ pub struct BatchQuery {
     /// `explain_not_offered`; use `/predict` or `salescast predict --explain`).
     #[param(inline)]
     pub explain: Option<Flag>,
+    /// `refuse` (default): a column outside the data contract is a 422 naming it; `ignore`:
+    /// such columns are passed through to the output unscored.
+    #[param(inline)]
+    pub extra_fields: Option<ExtraFields>,
 }
 
 /// A yes/no query parameter, spelled `true` or `false`. An enum of those two words rather than
@@ -66,8 +92,9 @@ impl Flag {
 }
 
 /// One transaction's context fields, as in the data contract (`revenue` and `quantity` are
-/// ignored when sent).
+/// ignored when sent). Any other field is refused unless `extra_fields=ignore`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransactionInput {
     /// Text fields are at most 1024 characters (`limits.max_field_chars` in `/status`).
     #[schema(max_length = 1024)]
@@ -118,6 +145,10 @@ pub struct Prediction {
     pub predicted_revenue: f64,
     pub model: String,
     pub model_version: String,
+    /// The model inputs the request left out or sent as `null`, which the model imputed as
+    /// the data contract says (absent when none were).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub imputed: Vec<String>,
     /// With `?explain=true` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
@@ -234,6 +265,7 @@ fn score_rows(
     model: Option<&str>,
     indexed: bool,
     explain: bool,
+    extra: Option<ExtraFields>,
 ) -> ApiResult<Vec<Prediction>> {
     let (kind, version) = pick(l, model)?;
     if rows.is_empty() {
@@ -253,7 +285,8 @@ fn score_rows(
         } else {
             String::new()
         };
-        let cells = input::cells_of(row, &at)?;
+        let cells = input::cells_of(row, &at, ExtraFields::ignore(extra))?;
+        let imputed = input::imputed(&cells);
         let (v, explanation) = if explain {
             let e = input::explain(&l.predictor, &cells, kind, &at)?;
             (e.prediction, Some(Explanation::from(e)))
@@ -264,6 +297,7 @@ fn score_rows(
             predicted_revenue: v,
             model: kind.name().to_owned(),
             model_version: version.clone(),
+            imputed,
             explanation,
         });
     }
@@ -278,7 +312,7 @@ fn score_rows(
         (status = 200, description = "One prediction, or `{\"predictions\": [...]}` for an array; with `?explain=true` each carries `explanation`", body = Prediction),
         (status = 400, description = "Malformed JSON or unknown model", body = ErrorBody),
         (status = 413, description = "Body or batch too large", body = ErrorBody),
-        (status = 422, description = "A field breaks the data contract (`field` names it), or `explain=true` on a model saved before explanations (`cannot_explain`)", body = ErrorBody),
+        (status = 422, description = "A field breaks the data contract or is not one of its fields (`unknown_field`, unless `extra_fields=ignore`; `field` names it), or `explain=true` on a model saved before explanations (`cannot_explain`)", body = ErrorBody),
         (status = 503, description = "No models loaded", body = ErrorBody)))]
 pub async fn predict(
     State(state): State<Shared>,
@@ -290,11 +324,27 @@ pub async fn predict(
     let explain = Flag::is_true(q.explain);
     match value {
         Value::Array(rows) => {
-            let predictions = score_rows(&state, &l, &rows, q.model.as_deref(), true, explain)?;
+            let predictions = score_rows(
+                &state,
+                &l,
+                &rows,
+                q.model.as_deref(),
+                true,
+                explain,
+                q.extra_fields,
+            )?;
             Ok(Json(Predictions { predictions }).into_response())
         }
         obj @ Value::Object(_) => {
-            let one = score_rows(&state, &l, &[obj], q.model.as_deref(), false, explain)?;
+            let one = score_rows(
+                &state,
+                &l,
+                &[obj],
+                q.model.as_deref(),
+                false,
+                explain,
+                q.extra_fields,
+            )?;
             let p = one.into_iter().next().ok_or_else(|| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -346,7 +396,7 @@ pub struct BatchResult {
         (status = 200, description = "The input rows plus `predicted_revenue` and `error` (CSV), or JSON with `?format=json` / `Accept: application/json`", body = BatchResult),
         (status = 400, description = "Not a multipart form with a `file` field, or unknown model", body = ErrorBody),
         (status = 413, description = "Upload or row count over the limit", body = ErrorBody),
-        (status = 422, description = "Empty file, missing column or a header that is not UTF-8; or `explain=true`, which batch scoring does not offer (`explain_not_offered`: use `/predict` or `salescast predict --explain`)", body = ErrorBody)))]
+        (status = 422, description = "Empty file, missing column, a column outside the data contract (`unknown_column`, unless `extra_fields=ignore`) or a header that is not UTF-8; or `explain=true`, which batch scoring does not offer (`explain_not_offered`: use `/predict` or `salescast predict --explain`)", body = ErrorBody)))]
 pub async fn predict_batch_csv(
     State(state): State<Shared>,
     Query(q): Query<BatchQuery>,
@@ -355,6 +405,7 @@ pub async fn predict_batch_csv(
 ) -> ApiResult<Response> {
     let l = loaded(&state)?;
     let (kind, version) = pick(&l, q.model.as_deref())?;
+    let extra_fields = q.extra_fields;
     // A well-formed request this route cannot carry out (explanations cost 40 times a
     // prediction, which a million-row upload must not), hence 422 rather than 400.
     if Flag::is_true(q.explain) {
@@ -404,6 +455,7 @@ pub async fn predict_batch_csv(
             &predictor_l.predictor,
             kind,
             max_rows,
+            ExtraFields::ignore(extra_fields),
         )?;
         let csv = if json {
             None
@@ -1046,7 +1098,15 @@ pub async fn invocations(
     let l = loaded(&state)?;
     let rows = input::envelope_rows(&parse_json(&body)?)?;
     let explain = Flag::is_true(q.explain);
-    let p = score_rows(&state, &l, &rows, q.model.as_deref(), true, explain)?;
+    let p = score_rows(
+        &state,
+        &l,
+        &rows,
+        q.model.as_deref(),
+        true,
+        explain,
+        q.extra_fields,
+    )?;
     let predictions: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
     let explanations = explain.then(|| p.into_iter().filter_map(|p| p.explanation).collect());
     Ok(Json(InvocationsResponse {

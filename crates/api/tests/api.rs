@@ -807,6 +807,66 @@ async fn no_answer_to_bad_input_echoes_internals() {
 }
 
 #[tokio::test]
+async fn fields_outside_the_contract_are_refused_unless_ignored() {
+    let app = app();
+    // `unitprice` for `unit_price`: refused, naming the field and what it was meant to be,
+    // instead of a 200 with unit_price imputed
+    let mut typo = good();
+    typo.as_object_mut().unwrap().remove("unit_price");
+    typo["unitprice"] = json!(120.5);
+    let (s, v, _) = send(&app, post("/predict", typo.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "unknown_field");
+    assert_eq!(v["error"]["field"], "unitprice");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `unit_price`"),
+        "{v}"
+    );
+    let (s, v, _) = send(&app, post("/predict", json!([good(), typo]).to_string())).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("[1].unitprice"))
+    );
+    let envelope = json!({"dataframe_records": [typo]});
+    let (s, v, _) = send(&app, post("/invocations", envelope.to_string())).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_field"))
+    );
+    // asked to ignore it: scored, and the answer says unit_price was imputed
+    let (s, v, _) = send(&app, post("/predict?extra_fields=ignore", typo.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["imputed"], json!(["unit_price"]));
+    let (_, v, _) = send(&app, post("/predict", good().to_string())).await;
+    assert!(v.get("imputed").is_none(), "nothing imputed: {v}");
+    // a CSV header with `price`
+    let csv: &[u8] = b"date,store_id,product_id,price
+2023-04-01,S01,P0001,10
+";
+    let (s, v, _) = send(&app, upload("/predict_batch_csv", csv)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (Some("unknown_column"), Some("price"))
+    );
+    let (s, _, text) = send(&app, upload("/predict_batch_csv?extra_fields=ignore", csv)).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(
+        text.starts_with("date,store_id,product_id,price,predicted_revenue,error\n"),
+        "{text}"
+    );
+    let (s, _, _) = send(
+        &app,
+        post("/predict?extra_fields=maybe", good().to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn a_csv_with_some_bad_rows_scores_the_rest() {
     let app = app();
     let csv: &[u8] = b"transaction_id,date,store_id,product_id,unit_price,discount\n\
@@ -886,8 +946,16 @@ async fn api_predictions_equal_the_offline_command() {
     fs::write(&input, &csv_text).unwrap();
     for kind in Kind::ALL {
         let out = dir.path().join(format!("{}.csv", kind.name()));
-        salescast_pipeline::predict::predict(&f.models, &input, &out, Some(kind), false, false)
-            .unwrap();
+        salescast_pipeline::predict::predict(
+            &f.models,
+            &input,
+            &out,
+            Some(kind),
+            false,
+            false,
+            false,
+        )
+        .unwrap();
         let mut rdr = csv::Reader::from_path(&out).unwrap();
         let offline: Vec<Option<f64>> = rdr
             .records()

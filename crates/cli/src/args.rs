@@ -51,8 +51,8 @@ pub enum Command {
     /// Forecast daily revenue between two dates with the saved daily champion (models/sarima.json).
     Forecast(ForecastArgs),
     /// Forecast every series of a long file (one row per series and day): each series gets
-    /// the daily champion's cross-validated selection (automatic SARIMA, MSTL+ETS, their
-    /// combinations) on its own, in parallel; a series too short or constant gets the
+    /// the daily champion's cross-validated selection (automatic SARIMA, ETS, MSTL+ETS, the
+    /// additive model, Theta, their combinations) on its own, in parallel; a series too short or constant gets the
     /// seasonal-naive forecast and the reason.
     ForecastMany(ForecastManyArgs),
     /// Run every stage from a raw file into a working directory.
@@ -94,7 +94,8 @@ pub struct TrackSettings {
 
 #[derive(Debug, Args, Clone)]
 pub struct TrainSettings {
-    /// Models to train, comma-separated: random_forest,gradient_boosting.
+    /// Models to train, comma-separated, among random_forest, gradient_boosting and sarima (the
+    /// daily revenue champion) [default: `train.models` in the settings: all three].
     #[arg(long = "model", env = "SALESCAST_MODELS", value_delimiter = ',')]
     pub models: Option<Vec<String>>,
     /// Serve the evaluation fit itself instead of a refit on every day (overrides
@@ -170,6 +171,7 @@ pub struct EvaluateArgs {
     /// Features directory (or a directory holding `features/`).
     #[arg(long, env = "SALESCAST_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// The models directory `salescast train` wrote (manifest.json and the models).
     #[arg(long, env = "SALESCAST_MODELS_DIR")]
     pub models_dir: PathBuf,
     /// The metrics file to write (DVC metrics).
@@ -184,13 +186,14 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Args)]
 pub struct ForecastArgs {
+    /// The models directory `salescast train` wrote (manifest.json and the models).
     #[arg(long, env = "SALESCAST_MODELS_DIR")]
     pub models_dir: PathBuf,
     /// First day to forecast (YYYY-MM-DD), after the last training day.
-    #[arg(long)]
+    #[arg(long, value_parser = day)]
     pub start: chrono::NaiveDate,
     /// Last day to forecast (YYYY-MM-DD), at most 366 days after the last training day.
-    #[arg(long)]
+    #[arg(long, value_parser = day)]
     pub end: chrono::NaiveDate,
     /// Prediction interval level in percent.
     #[arg(long, default_value_t = 95.0)]
@@ -234,8 +237,8 @@ pub struct ForecastManyArgs {
     /// format of --out [default: beside it, <out>.series.<ext>].
     #[arg(long)]
     pub summary: Option<PathBuf>,
-    /// Rolling-origin folds of each series' cross-validation [default: as many as cover half
-    /// a year, 3 to 8].
+    /// Rolling-origin folds of each series' cross-validation [default: as many as fit in a
+    /// year, 3 to 8].
     #[arg(long)]
     pub folds: Option<usize>,
     /// Days in each fold [default: the horizon, at least 7].
@@ -252,6 +255,7 @@ pub struct ForecastManyArgs {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
+    /// The models directory `salescast train` wrote (manifest.json and the models).
     #[arg(long, env = "SALESCAST_MODELS_DIR")]
     pub models_dir: PathBuf,
     /// Raw rows (CSV, streamed; or Parquet).
@@ -268,6 +272,11 @@ pub struct PredictArgs {
     /// feature; the expected value plus either group's columns is the prediction.
     #[arg(long)]
     pub explain: bool,
+    /// Pass columns outside the data contract through to the output instead of refusing the
+    /// file (a misspelled column, such as `price` for `unit_price`, is refused by default so
+    /// that it is not silently imputed).
+    #[arg(long)]
+    pub ignore_extra_columns: bool,
 }
 
 #[derive(Debug, Args)]
@@ -282,7 +291,7 @@ pub struct GenerateArgs {
     #[arg(long, env = "SALESCAST_DAYS")]
     pub days: Option<u32>,
     /// First day (YYYY-MM-DD).
-    #[arg(long, env = "SALESCAST_START")]
+    #[arg(long, env = "SALESCAST_START", value_parser = day)]
     pub start: Option<chrono::NaiveDate>,
     /// Number of stores.
     #[arg(long, env = "SALESCAST_STORES")]
@@ -349,4 +358,11 @@ pub struct PipelineArgs {
     pub train: TrainSettings,
     #[command(flatten)]
     pub track: TrackSettings,
+}
+
+/// A day flag: `YYYY-MM-DD`, with a message that says so (chrono's own is "input contains
+/// invalid characters").
+fn day(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("expected a date as YYYY-MM-DD (for example 2026-01-05), got {s:?}"))
 }

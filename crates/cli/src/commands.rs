@@ -24,11 +24,15 @@ use crate::track::{self, Tracked};
 type Outcome = Result<(), Failure>;
 
 pub fn run(cli: Cli) -> Outcome {
-    let params = match &cli.global.params {
+    let (params, source) = match &cli.global.params {
         Some(p) => params::load(p, true),
         None => params::load(Path::new("params.yaml"), false),
     }
     .map_err(Failure::bad_input)?;
+    tracing::debug!(settings = %source, "settings");
+    if uses_settings(&cli.command) {
+        tracing::info!(settings = %source, "settings");
+    }
     let json = cli.global.json;
     match cli.command {
         Command::Generate(a) => generate(&a, &params, json),
@@ -184,6 +188,19 @@ fn features(a: &FeaturesArgs, p: &Params, json: bool) -> Outcome {
     if json { print_json(&report) } else { Ok(()) }
 }
 
+/// Whether a command reads `params.yaml` (the others need not say where it came from).
+fn uses_settings(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Generate(_)
+            | Command::Preprocess(_)
+            | Command::Features(_)
+            | Command::Train(_)
+            | Command::Pipeline(_)
+            | Command::Tune(_)
+    )
+}
+
 /// The name of the daily model in `--model` lists.
 const SARIMA: &str = "sarima";
 
@@ -224,7 +241,9 @@ pub(crate) fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOption
             }
             (kinds, daily)
         }
-        None => (d.kinds, false),
+        // A settings file without `train.models`: every model, the daily one included, as
+        // the built-in settings have it.
+        None => (d.kinds, true),
     };
     let settings = p.train.sarima.clone().unwrap_or_default().settings();
     settings
@@ -407,7 +426,21 @@ fn run_train(
     })
 }
 
+/// A `--data-dir` that does not exist is the user's mistake (exit 2), whichever command reads
+/// it, not a failure of the command.
+fn existing_dir(flag: &str, dir: &Path) -> Outcome {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Failure::bad_input(anyhow::anyhow!(
+            "{flag} {}: no such directory",
+            dir.display()
+        )))
+    }
+}
+
 fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
+    existing_dir("--data-dir", &a.data_dir)?;
     let report = run_train(
         &a.data_dir,
         &a.models_dir,
@@ -450,6 +483,7 @@ fn run_evaluate(
 }
 
 fn evaluate(a: &EvaluateArgs, json: bool) -> Outcome {
+    existing_dir("--data-dir", &a.data_dir)?;
     let m = run_evaluate(
         &a.data_dir,
         &a.models_dir,
@@ -525,7 +559,7 @@ fn forecast_many(a: &crate::args::ForecastManyArgs, json: bool) -> Outcome {
         series = s.series,
         selected = s.selected,
         fallbacks = s.fallbacks,
-        mean_cv_mase = ?s.mean_cv_mase,
+        mean_cv_mase = s.mean_cv_mase.unwrap_or(f64::NAN),
         seconds = s.seconds,
         out = %s.out,
         summary = %s.summary,
@@ -535,7 +569,23 @@ fn forecast_many(a: &crate::args::ForecastManyArgs, json: bool) -> Outcome {
 }
 
 fn predict(a: &PredictArgs, json: bool) -> Outcome {
-    let kind = a.model.as_deref().map(parse_kind).transpose()?;
+    let kind = a
+        .model
+        .as_deref()
+        .map(|name| {
+            if name.trim() == SARIMA {
+                return Err(Failure::bad_input(anyhow::anyhow!(
+                    "--model sarima: predict scores transactions with random_forest or gradient_boosting; \
+                     the daily model forecasts dates: use `salescast forecast`"
+                )));
+            }
+            salescast_models::Kind::parse(name.trim()).ok_or_else(|| {
+                Failure::bad_input(anyhow::anyhow!(
+                    "unknown model {name:?}: expected random_forest or gradient_boosting"
+                ))
+            })
+        })
+        .transpose()?;
     let s = salescast_pipeline::predict::predict(
         &a.models_dir,
         &a.input,
@@ -543,6 +593,7 @@ fn predict(a: &PredictArgs, json: bool) -> Outcome {
         kind,
         a.explain,
         true,
+        a.ignore_extra_columns,
     )?;
     tracing::info!(rows = s.rows, scored = s.scored, errors = s.errors, model = %s.model, out = %a.out.display(), "scored");
     if json { print_json(&s) } else { Ok(()) }

@@ -51,8 +51,18 @@ impl Failure {
         }
     }
 
-    pub fn report(&self) -> ExitCode {
+    /// Prints the error on stderr, and with `json` also as a JSON object on stdout (where a
+    /// script reading `--json` output looks): `{"error": {"code", "exit_code", "message"}}`.
+    pub fn report(&self, json: bool) -> ExitCode {
         eprintln!("error: {:#}", self.error);
+        if json {
+            let body = serde_json::json!({"error": {
+                "code": if self.code == BAD_INPUT { "bad_input" } else { "failed" },
+                "exit_code": self.code,
+                "message": format!("{:#}", self.error),
+            }});
+            println!("{body}");
+        }
         ExitCode::from(self.code)
     }
 }

@@ -128,15 +128,62 @@ pub struct FeaturesParams {
     pub windows: Option<Vec<usize>>,
 }
 
-/// Loads `path`. A missing file at the default location means "all defaults"; a missing file
-/// that was asked for explicitly is an error.
-pub fn load(path: &Path, explicit: bool) -> anyhow::Result<Params> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().is_empty() => Ok(Params::default()),
-        Ok(text) => {
-            serde_yaml_ng::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+/// The repository's `params.yaml`, built in: the settings used where no file is found, so a
+/// run outside the repository trains what a run inside it trains (the daily model included).
+pub const BUILT_IN: &str = include_str!("../../../params.yaml");
+
+/// Where the settings came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(std::path::PathBuf),
+    /// No file at the default location: the built-in copy of the repository's `params.yaml`.
+    BuiltIn,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::BuiltIn => f.write_str("built-in defaults (the repository's params.yaml)"),
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Params::default()),
+    }
+}
+
+fn parse(text: &str, origin: &str) -> anyhow::Result<Params> {
+    if text.trim().is_empty() {
+        return Ok(Params::default());
+    }
+    serde_yaml_ng::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))
+}
+
+/// Loads `path`. A missing file at the default location means the built-in defaults
+/// ([`BUILT_IN`]); a missing file that was asked for explicitly is an error.
+pub fn load(path: &Path, explicit: bool) -> anyhow::Result<(Params, Source)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((
+            parse(&text, &path.display().to_string())?,
+            Source::File(path.to_path_buf()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            Ok((parse(BUILT_IN, "built-in params.yaml")?, Source::BuiltIn))
+        }
         Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_settings_are_the_repositorys_and_train_every_model() {
+        let p = parse(BUILT_IN, "built-in").expect("parses");
+        let models = p.train.models.expect("train.models");
+        assert_eq!(models, ["random_forest", "gradient_boosting", "sarima"]);
+        let (from_missing, source) =
+            load(Path::new("/nonexistent/params.yaml"), false).expect("built-in");
+        assert_eq!(source, Source::BuiltIn);
+        assert_eq!(from_missing.generate.rows, p.generate.rows);
+        assert!(load(Path::new("/nonexistent/params.yaml"), true).is_err());
     }
 }

@@ -76,6 +76,95 @@ fn missing_column_exits_2_naming_it() {
         stderr(&o)
     );
     assert!(!dir.path().join("out").exists());
+    // with --json the failure is a JSON object on stdout too, with the same exit code
+    let o = salescast(
+        dir.path(),
+        &[
+            "preprocess",
+            "--input",
+            "x.csv",
+            "--out-dir",
+            "out",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "bad_input");
+    assert_eq!(v["error"]["exit_code"], 2);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("product_id"),
+        "{v}"
+    );
+    // a missing data directory is bad input (2) for train and evaluate alike
+    for cmd in [
+        vec![
+            "train",
+            "--data-dir",
+            "nowhere",
+            "--models-dir",
+            "m",
+            "--no-track",
+        ],
+        vec![
+            "evaluate",
+            "--data-dir",
+            "nowhere",
+            "--models-dir",
+            "m",
+            "--metrics",
+            "x.json",
+            "--no-track",
+        ],
+    ] {
+        let o = salescast(dir.path(), &cmd);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--data-dir nowhere: no such directory"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // a date flag in another format names the format
+    let o = salescast(
+        dir.path(),
+        &[
+            "forecast",
+            "--models-dir",
+            "m",
+            "--start",
+            "05/01/2026",
+            "--end",
+            "2026-01-20",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("YYYY-MM-DD"), "{}", stderr(&o));
+    // predict does not offer the daily model, and says what does
+    let o = salescast(
+        dir.path(),
+        &[
+            "predict",
+            "--models-dir",
+            "m",
+            "--input",
+            "x.csv",
+            "--out",
+            "o.csv",
+            "--model",
+            "sarima",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("use `salescast forecast`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("or sarima"), "{}", stderr(&o));
 }
 
 #[test]
@@ -180,6 +269,29 @@ fn pipeline_builds_processed_and_features() {
 }
 
 #[test]
+fn the_log_says_which_settings_were_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |d: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_salescast"))
+            .args([
+                "generate", "--out", "raw.csv", "--rows", "100", "--days", "10",
+            ])
+            .current_dir(d)
+            .env_remove("SALESCAST_PARAMS")
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    };
+    let o = run(dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("built-in defaults"), "{}", stderr(&o));
+    fs::write(dir.path().join("params.yaml"), "generate:\n  seed: 7\n").unwrap();
+    let o = run(dir.path());
+    assert!(stderr(&o).contains("params.yaml"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("built-in"), "{}", stderr(&o));
+}
+
+#[test]
 fn daily_model_trains_and_forecasts_between_dates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -203,13 +315,30 @@ fn daily_model_trains_and_forecasts_between_dates() {
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // Outside the repository (no params.yaml here) the built-in settings are the repository's:
+    // the pipeline trained the daily model too, and said which settings it used.
+    assert!(d.join("w/models/sarima.json").is_file());
+    let o = salescast(
+        d,
+        &[
+            "train",
+            "--data-dir",
+            "w/data/features",
+            "--models-dir",
+            "w/trees",
+            "--model",
+            "random_forest",
+            "--no-track",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     // Without a daily model, forecast says how to get one.
     let o = salescast(
         d,
         &[
             "forecast",
             "--models-dir",
-            "w/models",
+            "w/trees",
             "--start",
             "2024-01-01",
             "--end",

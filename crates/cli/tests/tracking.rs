@@ -476,15 +476,17 @@ fn a_failed_training_is_recorded_as_failed_runs() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     fs::write(dir.join("params.yaml"), PARAMS).unwrap();
+    // a data directory without features (a missing directory is refused before any run starts)
+    fs::create_dir(dir.join("empty")).unwrap();
     let o = salescast(
         dir,
         None,
-        &["train", "--data-dir", "nowhere", "--models-dir", "models"],
+        &["train", "--data-dir", "empty", "--models-dir", "models"],
     );
     assert_eq!(
         o.status.code(),
         Some(3),
-        "a missing features directory fails the stage: {}",
+        "a data directory without features fails the stage: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     let exp = fs::read_dir(dir.join("mlruns"))
@@ -511,7 +513,7 @@ fn a_failed_training_is_recorded_as_failed_runs() {
         assert!(
             fs::read_to_string(r.join("tags/error"))
                 .unwrap()
-                .contains("nowhere")
+                .contains("empty")
         );
     }
 }

@@ -68,6 +68,39 @@ impl Column {
         Column::ALL.iter().copied().find(|c| c.name() == name)
     }
 
+    /// The contract column a field name outside the contract was most likely meant to be:
+    /// the same letters without case, `_`, `-` or spaces, or at most two edits away.
+    pub fn closest(name: &str) -> Option<Column> {
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !matches!(c, '_' | '-' | ' '))
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let wanted = squash(name);
+        Column::ALL
+            .iter()
+            .copied()
+            .map(|c| (c, strsim::levenshtein(&wanted, &squash(c.name()))))
+            .filter(|&(_, d)| d <= 2)
+            .min_by_key(|&(_, d)| d)
+            .map(|(c, _)| c)
+    }
+
+    /// Why a field name outside the contract is refused, with the column it was most likely
+    /// meant to be.
+    pub fn unknown_message(name: &str) -> String {
+        match Column::closest(name) {
+            Some(c) => {
+                format!("`{name}` is not a field of the data contract (did you mean `{c}`?)")
+            }
+            None => format!(
+                "`{name}` is not a field of the data contract (its fields: {})",
+                Column::ALL.map(Column::name).join(", ")
+            ),
+        }
+    }
+
     /// Whether a file must have this column.
     pub fn required(self, mode: Mode) -> bool {
         match self {
@@ -139,6 +172,19 @@ impl ColumnMap {
     /// The position of `column` in the header, if present.
     pub fn get(&self, column: Column) -> Option<usize> {
         self.index[column as usize]
+    }
+
+    /// The first header name outside the contract, as a refusal naming it (see
+    /// [`Column::unknown_message`]); `None` when every name is a contract column.
+    pub fn unknown(&self) -> Option<(String, String)> {
+        self.extra.first().map(|name| {
+            let why = if Column::from_header(name).is_some() {
+                format!("`{}` appears more than once in the header", name.trim())
+            } else {
+                Column::unknown_message(name)
+            };
+            (name.clone(), why)
+        })
     }
 }
 
@@ -443,6 +489,33 @@ pub fn days_to_date(days: i32) -> NaiveDate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_names_get_the_closest_contract_column() {
+        assert_eq!(Column::closest("unitprice"), Some(Column::UnitPrice));
+        assert_eq!(Column::closest("Unit-Price"), Some(Column::UnitPrice));
+        assert_eq!(Column::closest("store"), Some(Column::StoreId));
+        assert_eq!(Column::closest("colour"), None);
+        assert_eq!(Column::closest("stor_id"), Some(Column::StoreId));
+        assert!(Column::unknown_message("price").contains("its fields: transaction_id, date"));
+        let map = ColumnMap::resolve(
+            &["date", "store_id", "product_id", "unitprice", "date"],
+            Mode::Scoring,
+        )
+        .expect("resolves");
+        let (name, why) = map.unknown().expect("unknown");
+        assert_eq!(name, "unitprice");
+        assert!(why.contains("did you mean `unit_price`"), "{why}");
+        let twice = ColumnMap::resolve(&["date", "store_id", "product_id", "date"], Mode::Scoring)
+            .expect("resolves");
+        assert!(
+            twice
+                .unknown()
+                .expect("repeated")
+                .1
+                .contains("more than once")
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -111,10 +111,20 @@ fn score_chunk(
     }
 }
 
-/// Maps the input's header onto the contract (scoring mode: targets not required).
-fn resolve(headers: &[String], input: &Path) -> Result<ColumnMap> {
-    ColumnMap::resolve(headers, Mode::Scoring)
-        .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))
+/// Maps the input's header onto the contract (scoring mode: targets not required). A column
+/// outside the contract is refused, naming it, unless `ignore_extra` (then it is passed
+/// through to the output): a misspelled optional column would otherwise be imputed on every
+/// row without a word.
+fn resolve(headers: &[String], input: &Path, ignore_extra: bool) -> Result<ColumnMap> {
+    let map = ColumnMap::resolve(headers, Mode::Scoring)
+        .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
+    if !ignore_extra && let Some((_, why)) = map.unknown() {
+        return Err(PipelineError::BadInput(format!(
+            "{}: column {why}; rename it, or pass --ignore-extra-columns to pass such columns through",
+            input.display()
+        )));
+    }
+    Ok(map)
 }
 
 /// The output CSV, its header written: the input's columns, then the prediction and the error,
@@ -145,7 +155,8 @@ fn is_parquet(path: &Path) -> Result<bool> {
 }
 
 /// Scores `input` with the model `kind` (default: the champion) into `out`; with `explain`,
-/// each row also gets its TreeSHAP explanation as extra columns ([`ExplainColumns`]).
+/// each row also gets its TreeSHAP explanation as extra columns ([`ExplainColumns`]). Columns
+/// outside the data contract are refused unless `ignore_extra`.
 pub fn predict(
     models_dir: &Path,
     input: &Path,
@@ -153,6 +164,7 @@ pub fn predict(
     kind: Option<Kind>,
     explain: bool,
     progress: bool,
+    ignore_extra: bool,
 ) -> Result<PredictSummary> {
     let started = Instant::now();
     let predictor = Predictor::load(models_dir)?;
@@ -211,7 +223,7 @@ pub fn predict(
     if is_parquet(input)? {
         let table = salescast_preprocess::frame::read_raw(input)?;
         let headers = table.headers().to_vec();
-        let map = resolve(&headers, input)?;
+        let map = resolve(&headers, input, ignore_extra)?;
         write_atomic(out, |w| {
             let mut c = output_writer(w, &headers, explain)?;
             let b = bar(progress, table.len() as u64, "scoring");
@@ -255,7 +267,7 @@ pub fn predict(
                 input.display()
             )));
         }
-        let map = resolve(&headers, input)?;
+        let map = resolve(&headers, input, ignore_extra)?;
         write_atomic(out, |w| {
             let mut c = output_writer(w, &headers, explain)?;
             let b = bar(progress, size, "scoring (bytes)");

@@ -118,11 +118,30 @@ fn train_evaluate_predict_agree() {
     text.push_str("X1,not-a-date,S01,P0001,Toys,10,1,0,0,Regular,Card,10\n");
     text.push_str("X2,2023-05-01,S01,P0001,Toys,-5,1,0,0,Regular,Card,10\n");
     let input = dir.path().join("score.csv");
-    fs::write(&input, text).unwrap();
+    fs::write(&input, &text).unwrap();
     let out = dir.path().join("scored.csv");
-    let s = predict(&models, &input, &out, None, false, false).unwrap();
+    let s = predict(&models, &input, &out, None, false, false, false).unwrap();
     assert_eq!(s.rows, 12_002);
     assert_eq!(s.errors, 2);
+
+    // a misspelled column is refused, naming it, unless extra columns are asked to pass
+    let (header, body) = text.split_once('\n').unwrap();
+    let typo = dir.path().join("typo.csv");
+    fs::write(
+        &typo,
+        format!("{}\n{body}", header.replace("unit_price", "price")),
+    )
+    .unwrap();
+    let typo_out = dir.path().join("typo-scored.csv");
+    let e = predict(&models, &typo, &typo_out, None, false, false, false).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("`price` is not a field of the data contract"),
+        "{e}"
+    );
+    assert!(!typo_out.exists(), "a refused file leaves no output");
+    let ignored = predict(&models, &typo, &typo_out, None, false, false, true).unwrap();
+    assert_eq!(ignored.rows, 12_002);
     assert_eq!(s.model, manifest.champion);
     let mut r = csv::Reader::from_path(&out).unwrap();
     let headers = r.headers().unwrap().clone();
@@ -148,7 +167,7 @@ fn train_evaluate_predict_agree() {
     let few_in = dir.path().join("few.csv");
     fs::write(&few_in, few).unwrap();
     let explained_out = dir.path().join("explained.csv");
-    let s = predict(&models, &few_in, &explained_out, None, true, false).unwrap();
+    let s = predict(&models, &few_in, &explained_out, None, true, false, false).unwrap();
     assert_eq!((s.rows, s.errors), (202, 2));
     let mut r = csv::Reader::from_path(&explained_out).unwrap();
     let h = r.headers().unwrap().clone();

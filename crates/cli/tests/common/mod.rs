@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 pub const PARAMS: &str = "
 train:
+  models: [random_forest, gradient_boosting]
   random_forest: {n_trees: 8, max_depth: 8, min_samples_leaf: 20, max_features: 0.6, bootstrap: true, seed: 0}
   gradient_boosting: {n_rounds: 25, learning_rate: 0.2, max_depth: 4, min_child_weight: 1.0, lambda: 1.0, subsample: 1.0, colsample: 1.0, early_stopping_rounds: 0, seed: 0}
 ";
