@@ -645,6 +645,7 @@ impl ForecastRequest {
 #[utoipa::path(post, path = "/forecast_sarima",
     request_body = ForecastRequest,
     responses(
+        (status = 200, description = "`{\"model\": \"sarima\", \"champion\", \"order\" (or null), \"level\", \"store\" (or null), \"last_day_seen\", \"refitted\", \"forecast\": [{\"date\", \"mean\", \"lower\", \"upper\"}]}`: one entry per day from start_date to end_date", body = Object),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 422, description = "Bad date, end before start, level out of range, horizon beyond the limit", body = ErrorBody),
         (status = 503, description = "No daily model is loaded", body = ErrorBody)))]

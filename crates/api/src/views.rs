@@ -18,6 +18,7 @@ use crate::state::Loaded;
 
 /// `GET /history` filters. Every one is optional.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// First day, `YYYY-MM-DD` (default: the first day of the data).

@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Settings file [default: ./params.yaml when present]. Flags and SALESCAST_* variables
+    /// Settings file [default: ./params.yaml when present, else the built-in copy of the
+    /// repository's params.yaml]. Flags and SALESCAST_* variables
     /// take precedence over it.
     #[arg(long, global = true, env = "SALESCAST_PARAMS")]
     pub params: Option<PathBuf>,

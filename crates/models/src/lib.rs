@@ -3,7 +3,7 @@
 //!
 //! # Why our own learner
 //!
-//! Measured on this project's machine (2 cores; `../shared/notes/rust-crates-facts.md`):
+//! Measured on this project's machine (2 cores):
 //! linfa 0.8's trees and ensembles classify only (targets must be `Eq + Hash + Ord`);
 //! smartcore 0.7's `RandomForestRegressor` is single-threaded with exact splits: 3.8 s to fit
 //! 40,000 rows (scikit-learn: 4.8 s), 10× slower than scikit-learn to predict, and 165 MB
