@@ -154,6 +154,11 @@ pub struct TrainArgs {
     /// Where model artifacts and manifest.json go.
     #[arg(long, env = "SALESCAST_MODELS_DIR")]
     pub models_dir: PathBuf,
+    /// The cleaned data (`clean.parquet` from `salescast preprocess`), from which training
+    /// writes the monitor's reference profile and the daily history [default:
+    /// `processed/clean.parquet` beside the features directory].
+    #[arg(long, env = "SALESCAST_CLEAN_DATA")]
+    pub clean_data: Option<PathBuf>,
     #[command(flatten)]
     pub train: TrainSettings,
     #[command(flatten)]

@@ -305,6 +305,7 @@ fn run_train(
     opts: &TrainOptions,
     track: &TrackSettings,
     monitor: &salescast_monitor::settings::MonitorSettings,
+    clean: Option<&Path>,
 ) -> Result<TrainReport, Failure> {
     let tracker = track::tracker(track)?;
     let ctx = tracker.as_ref().map(|t| {
@@ -381,8 +382,9 @@ fn run_train(
     if let Some(d) = &daily {
         salescast_pipeline::daily::record_in_manifest(models_dir, d)?;
     }
-    salescast_pipeline::reference::write_reference(data_dir, models_dir, monitor)?;
-    salescast_pipeline::history::write_history(data_dir, models_dir)?;
+    let clean = salescast_pipeline::reference::clean_file(data_dir, clean);
+    salescast_pipeline::reference::write_reference_from(data_dir, models_dir, monitor, &clean)?;
+    salescast_pipeline::history::write_history_from(&clean, models_dir)?;
     tracing::info!(
         champion = %outcome.manifest.champion,
         baseline_mae = outcome.baseline.mae,
@@ -441,12 +443,21 @@ fn existing_dir(flag: &str, dir: &Path) -> Outcome {
 
 fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
     existing_dir("--data-dir", &a.data_dir)?;
+    if let Some(clean) = &a.clean_data
+        && !clean.is_file()
+    {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "--clean-data {}: no such file",
+            clean.display()
+        )));
+    }
     let report = run_train(
         &a.data_dir,
         &a.models_dir,
         &train_options(&a.train, p)?,
         &a.track,
         &monitor_settings(p)?,
+        a.clean_data.as_deref(),
     )?;
     if let Some(path) = &a.runs_file {
         let runs = report.tracking.as_ref().map(|t| &t.runs);
@@ -632,6 +643,7 @@ fn pipeline(a: &PipelineArgs, p: &Params, json: bool) -> Outcome {
         &train_options(&a.train, p)?,
         &a.track,
         &monitor_settings(p)?,
+        None,
     )?;
     let metrics = run_evaluate(
         &features_dir,

@@ -292,6 +292,67 @@ fn the_log_says_which_settings_were_used() {
 }
 
 #[test]
+fn training_is_pointed_at_the_cleaned_data_for_the_monitor_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = salescast(
+        d,
+        &[
+            "generate", "--out", "raw.csv", "--rows", "3000", "--days", "60",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = salescast(
+        d,
+        &[
+            "preprocess",
+            "--input",
+            "raw.csv",
+            "--out-dir",
+            "cleaned",
+            "--test-days",
+            "14",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = salescast(
+        d,
+        &["features", "--in-dir", "cleaned", "--out-dir", "feats"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let train = |models: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data-dir",
+            "feats",
+            "--models-dir",
+            models,
+            "--model",
+            "random_forest",
+            "--no-track",
+        ];
+        args.extend_from_slice(extra);
+        salescast(d, &args)
+    };
+    // folders not named processed/: no reference, and the warning says how to give one
+    let o = train("m1", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!d.join("m1/reference.json").exists());
+    assert!(stderr(&o).contains("--clean-data"), "{}", stderr(&o));
+    let o = train("m2", &["--clean-data", "cleaned/clean.parquet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("m2/reference.json").is_file());
+    assert!(d.join("m2/history.json").is_file());
+    let o = train("m3", &["--clean-data", "nope.parquet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--clean-data nope.parquet"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn daily_model_trains_and_forecasts_between_dates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

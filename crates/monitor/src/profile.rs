@@ -346,7 +346,10 @@ pub fn load(models_dir: &Path) -> Result<(ReferenceProfile, Frame)> {
     if !path.is_file() {
         return Err(MonitorError::Artifact {
             path,
-            reason: "no reference profile: run `salescast train` (it writes one beside the models)"
+            reason: "no reference profile (reference.json) in the models directory: training writes \
+                     it when it finds the cleaned training data, `processed/clean.parquet` beside the \
+                     features directory or the file `salescast train --clean-data FILE` names; \
+                     train again with that, then run the monitor"
                 .into(),
         });
     }

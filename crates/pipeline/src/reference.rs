@@ -29,18 +29,42 @@ fn bad(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::BadInput(format!("reference profile: {e}"))
 }
 
-/// Writes `models_dir/reference.json` and its sample and DLE models. `None` when the cleaned
-/// data are not where they should be (the profile is then skipped with a warning).
+/// The cleaned data of a training run: `clean` when given (`salescast train --clean-data`),
+/// else `clean.parquet` in the cleaning stage's directory beside the features.
+pub fn clean_file(data_dir: &Path, clean: Option<&Path>) -> PathBuf {
+    clean.map_or_else(
+        || processed_dir_for(data_dir).join(salescast_preprocess::frame::CLEAN_FILE),
+        Path::to_path_buf,
+    )
+}
+
+/// Writes `models_dir/reference.json` and its sample and DLE models from the cleaned data
+/// beside the features (see [`write_reference_from`]).
 pub fn write_reference(
     data_dir: &Path,
     models_dir: &Path,
     settings: &MonitorSettings,
 ) -> Result<Option<ReferenceProfile>> {
-    let clean = processed_dir_for(data_dir).join(salescast_preprocess::frame::CLEAN_FILE);
+    write_reference_from(data_dir, models_dir, settings, &clean_file(data_dir, None))
+}
+
+/// Writes `models_dir/reference.json` and its sample and DLE models, reading the cleaned
+/// training rows from `clean`. `None` when that file is absent (the profile is then skipped
+/// with a warning saying how to point training at it).
+pub fn write_reference_from(
+    data_dir: &Path,
+    models_dir: &Path,
+    settings: &MonitorSettings,
+    clean: &Path,
+) -> Result<Option<ReferenceProfile>> {
     if !clean.is_file() {
-        tracing::warn!(path = %clean.display(), "no cleaned data beside the features: the monitor's reference profile is not written");
+        tracing::warn!(
+            path = %clean.display(),
+            "no cleaned data there: the monitor's reference profile is not written; point training at the cleaned data (clean.parquet from `salescast preprocess`) with --clean-data"
+        );
         return Ok(None);
     }
+    let clean = clean.to_path_buf();
     let refitted = models_dir
         .join(EVALUATION_DIR)
         .join("manifest.json")
