@@ -176,6 +176,7 @@ impl MakeRequestId for Sequential {
 /// the framework's text names its parsers, so it goes to the debug log only.
 async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let has_query = req.uri().query().is_some_and(|q| !q.is_empty());
+    let upload_route = req.uri().path() == "/predict_batch_csv";
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -209,6 +210,11 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
             "unsupported Content-Type for this route (see its request body in /openapi.json)",
         ),
         s if s.is_server_error() => ("internal", "internal error"),
+        _ if upload_route && !multipart => (
+            "multipart_expected",
+            "this route takes a multipart/form-data upload with the CSV in a part named `file` \
+             (curl -F file=@rows.csv), not a raw body",
+        ),
         _ if multipart => (
             "bad_multipart",
             "the upload is not a readable multipart/form-data body: send the CSV as one part \

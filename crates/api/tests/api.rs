@@ -864,6 +864,31 @@ async fn fields_outside_the_contract_are_refused_unless_ignored() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // a raw CSV body instead of an upload: told to send a multipart `file` part
+    let raw_csv = Request::post("/predict_batch_csv")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(Body::from(
+            "date,store_id,product_id\n2023-04-01,S01,P0001\n",
+        ))
+        .unwrap();
+    let (s, v, _) = send(&app, raw_csv).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "multipart_expected");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("`file`"),
+        "{v}"
+    );
+    // a semicolon-separated upload is named as such
+    let semi: &[u8] = b"date;store_id;product_id\n2023-04-01;S01;P0001\n";
+    let (s, v, _) = send(&app, upload("/predict_batch_csv", semi)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("semicolon-separated"),
+        "{v}"
+    );
 }
 
 #[tokio::test]

@@ -135,12 +135,47 @@ pub struct ColumnMap {
 
 /// A required column is absent from a header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingColumns(pub Vec<Column>);
+pub struct MissingColumns(pub Vec<Column>, pub Option<Separator>);
+
+/// A separator other than the comma that a one-column header seems to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separator {
+    Semicolon,
+    Tab,
+}
+
+impl Separator {
+    /// The separator a header read as a single column most likely uses: one that splits it into
+    /// several names, at least one of them a contract column.
+    pub fn detect<S: AsRef<str>>(headers: &[S]) -> Option<Separator> {
+        let [only] = headers else { return None };
+        [(';', Separator::Semicolon), ('\t', Separator::Tab)]
+            .into_iter()
+            .find(|(c, _)| {
+                only.as_ref()
+                    .split(*c)
+                    .filter_map(Column::from_header)
+                    .count()
+                    > 0
+                    && only.as_ref().contains(*c)
+            })
+            .map(|(_, s)| s)
+    }
+}
 
 impl fmt::Display for MissingColumns {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<_> = self.0.iter().map(|c| c.name()).collect();
-        write!(f, "missing required column(s): {}", names.join(", "))
+        write!(f, "missing required column(s): {}", names.join(", "))?;
+        match self.1 {
+            Some(Separator::Semicolon) => f.write_str(
+                "; the header looks semicolon-separated: the data contract's files are comma-separated",
+            ),
+            Some(Separator::Tab) => f.write_str(
+                "; the header looks tab-separated: the data contract's files are comma-separated",
+            ),
+            None => Ok(()),
+        }
     }
 }
 
@@ -165,7 +200,7 @@ impl ColumnMap {
         if missing.is_empty() {
             Ok(map)
         } else {
-            Err(MissingColumns(missing))
+            Err(MissingColumns(missing, Separator::detect(headers)))
         }
     }
 
@@ -489,6 +524,19 @@ pub fn days_to_date(days: i32) -> NaiveDate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_semicolon_separated_header_is_named() {
+        let e = ColumnMap::resolve(&["date;store_id;product_id;revenue"], Mode::Scoring)
+            .expect_err("missing");
+        assert_eq!(e.1, Some(Separator::Semicolon));
+        assert!(e.to_string().contains("semicolon-separated"), "{e}");
+        let e = ColumnMap::resolve(&["date\tstore_id"], Mode::Scoring).expect_err("missing");
+        assert!(e.to_string().contains("tab-separated"), "{e}");
+        let e = ColumnMap::resolve(&["date", "store_id"], Mode::Scoring).expect_err("missing");
+        assert_eq!(e.1, None);
+        assert_eq!(e.to_string(), "missing required column(s): product_id");
+    }
+
     #[test]
     fn unknown_names_get_the_closest_contract_column() {
         assert_eq!(Column::closest("unitprice"), Some(Column::UnitPrice));

@@ -75,6 +75,28 @@ pub struct DriftReport {
     pub convention: String,
     pub columns: Vec<ColumnDrift>,
     pub dataset: DatasetDrift,
+    /// Why the tests raised no drift whatever their figures (a batch too small to test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl DriftReport {
+    /// Keeps the figures of a batch of `rows` rows but marks nothing as drifted, with the
+    /// reason, when it is under `min_rows`.
+    pub fn require_rows(&mut self, rows: usize, min_rows: usize) {
+        if rows >= min_rows {
+            return;
+        }
+        for c in &mut self.columns {
+            c.drifted = false;
+        }
+        self.dataset.drift = false;
+        self.dataset.drifted_columns = 0;
+        self.dataset.share = 0.0;
+        self.note = Some(format!(
+            "drift not judged: the batch has {rows} valid rows, fewer than monitor.min_drift_rows ({min_rows}); the tests' figures are shown but on so few rows every test rejects"
+        ));
+    }
 }
 
 /// A numeric column's finite values, sorted (Evidently drops NaN and ±inf first).
@@ -361,5 +383,6 @@ pub fn compare(reference: &Frame, current: &Frame, drift_share: f64) -> DriftRep
             drift_share,
             drift: tested > 0 && share >= drift_share,
         },
+        note: None,
     }
 }

@@ -433,7 +433,11 @@ pub fn evaluate(opts: &RunOptions, models: &Models) -> Result<Report> {
     for (kind, (pred, _)) in &scored {
         current.push_prediction(kind.name(), pred.clone());
     }
-    let drift = drift::compare(&models.reference, &current, opts.settings.drift_share);
+    let mut drift = drift::compare(&models.reference, &current, opts.settings.drift_share);
+    drift.require_rows(batch.rows.len(), opts.settings.min_drift_rows);
+    if let Some(note) = &drift.note {
+        tracing::warn!("{note}");
+    }
     let file_baselines = match &opts.baseline_metrics {
         Some(p) => baselines_from(p)?,
         None => BTreeMap::new(),

@@ -28,6 +28,10 @@ pub struct MonitorSettings {
     pub max_invalid_share: f64,
     /// Rows of the reference sample drawn from the training days at training time.
     pub reference_rows: usize,
+    /// Fewest valid rows a batch needs for its drift tests to raise alerts: on a handful of
+    /// rows every test rejects (two rows "drift" 100%), so a smaller batch gets the tests'
+    /// figures and a note saying why they raised nothing.
+    pub min_drift_rows: usize,
     pub seed: u64,
     pub webhook_timeout_seconds: f64,
     /// Attempts after the first one.
@@ -50,6 +54,7 @@ impl Default for MonitorSettings {
             missing_rate_change: 0.05,
             max_invalid_share: 0.05,
             reference_rows: 50_000,
+            min_drift_rows: 30,
             seed: 0,
             webhook_timeout_seconds: 5.0,
             webhook_retries: 3,

@@ -211,6 +211,31 @@ fn fresh_data_from_the_same_generator_is_healthy() {
 }
 
 #[test]
+fn a_two_row_batch_is_not_judged_for_drift_and_says_why() {
+    let out = tempfile::tempdir().unwrap();
+    let full = batch(out.path(), "all.csv", &[], |_, _, _| {});
+    let text = std::fs::read_to_string(&full).unwrap();
+    let two: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let data = out.path().join("two.csv");
+    std::fs::write(&data, two).unwrap();
+    let r = monitor(&data, out.path(), &[], &[]);
+    let report = r.report.expect("report");
+    let kinds = kinds(&report);
+    assert!(
+        !kinds.iter().any(|k| k.contains("drift")),
+        "{kinds:?}\n{}",
+        r.stderr
+    );
+    assert_eq!(report["drift"]["dataset"]["drift"], false);
+    let note = report["drift"]["note"].as_str().expect("a note");
+    assert!(
+        note.contains("2 valid rows") && note.contains("min_drift_rows (30)"),
+        "{note}"
+    );
+    assert!(r.stderr.contains("drift not judged"), "{}", r.stderr);
+}
+
+#[test]
 fn shifted_prices_and_a_new_category_raise_a_drift_alert_naming_them() {
     let out = tempfile::tempdir().unwrap();
     let data = batch(out.path(), "shifted.csv", &[], |n, cells, cols| {
