@@ -523,6 +523,8 @@ fn a_bad_tracking_uri_is_a_usage_error_before_training() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     fs::write(dir.join("params.yaml"), PARAMS).unwrap();
+    // the data directory exists (a missing one is refused first, as bad input too)
+    fs::create_dir_all(dir.join("data/features")).unwrap();
     let o = train(dir, Some("sqlite:///mlflow.db"));
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("MLFLOW_TRACKING_URI"));

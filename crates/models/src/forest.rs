@@ -91,6 +91,7 @@ impl RandomForestParams {
             max_features: ((self.max_features * d as f64).round() as usize).clamp(1, d),
             parallel: false,
             unit_hessian: false,
+            max_leaves: 0,
         };
         let grower = Grower::new(&binned, &bins, params);
         let n = data.n_rows;

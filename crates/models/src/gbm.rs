@@ -19,6 +19,12 @@ pub struct GradientBoostingParams {
     pub n_rounds: usize,
     pub learning_rate: f64,
     pub max_depth: usize,
+    /// Grow each tree leaf-wise (best split first, as LightGBM does) up to this many leaves,
+    /// `max_depth` still bounding its depth; 0 grows level by level to `max_depth` (as XGBoost
+    /// does by default).
+    pub num_leaves: usize,
+    /// Fewest rows in a leaf (LightGBM's `min_data_in_leaf`).
+    pub min_data_in_leaf: u32,
     pub min_child_weight: f64,
     pub lambda: f64,
     pub subsample: f64,
@@ -35,6 +41,8 @@ impl Default for GradientBoostingParams {
             n_rounds: 300,
             learning_rate: 0.1,
             max_depth: 6,
+            num_leaves: 0,
+            min_data_in_leaf: 1,
             min_child_weight: 1.0,
             lambda: 1.0,
             subsample: 1.0,
@@ -72,6 +80,18 @@ impl GradientBoostingParams {
                 "max_depth",
                 format!("must be between 1 and 32, got {}", self.max_depth),
             ));
+        }
+        if self.num_leaves == 1 || self.num_leaves > 65_536 {
+            return Err(invalid(
+                "num_leaves",
+                format!(
+                    "must be 0 (level-wise growth) or between 2 and 65536, got {}",
+                    self.num_leaves
+                ),
+            ));
+        }
+        if self.min_data_in_leaf == 0 {
+            return Err(invalid("min_data_in_leaf", "must be at least 1"));
         }
         if !(self.min_child_weight >= 0.0 && self.min_child_weight.is_finite()) {
             return Err(invalid("min_child_weight", "must be a finite number >= 0"));
@@ -135,12 +155,13 @@ impl GradientBoostingParams {
         let binned = bins.transform(train);
         let params = GrowParams {
             max_depth: self.max_depth,
-            min_samples_leaf: 1,
+            min_samples_leaf: self.min_data_in_leaf,
             min_child_weight: self.min_child_weight,
             lambda: self.lambda,
             max_features: d,
             parallel: true,
             unit_hessian: true,
+            max_leaves: self.num_leaves,
         };
         let grower = Grower::new(&binned, &bins, params);
         let base = train.y.iter().sum::<f64>() / n as f64;

@@ -392,6 +392,10 @@ pub struct GrowParams {
     pub parallel: bool,
     /// Every hessian is 1 (squared-error boosting): the hessian array is not read.
     pub unit_hessian: bool,
+    /// Grow leaf-wise (best first, as LightGBM does) up to this many leaves, `max_depth` still
+    /// bounding the depth; 0: level by level to `max_depth`. Used with `parallel` and every
+    /// feature considered at each split (boosting).
+    pub max_leaves: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -990,7 +994,11 @@ impl<'a> Grower<'a> {
             h: h0,
         };
         if self.params.parallel && self.params.max_features >= allowed.len() {
-            let grown = self.grow_below(root, rows, &mut scratch[..], grads, allowed);
+            let grown = if self.params.max_leaves > 0 {
+                self.grow_best_first(root, rows, &mut scratch[..], grads, allowed)
+            } else {
+                self.grow_below(root, rows, &mut scratch[..], grads, allowed)
+            };
             return self.number(grown);
         }
         let mut nodes = vec![self.leaf(g0, h0)];
@@ -1167,6 +1175,129 @@ impl<'a> Grower<'a> {
         }
     }
 
+    /// Grows leaf-wise: of all the leaves so far, the one whose best split gains most is split
+    /// next, until the tree has `max_leaves` leaves or no leaf can gain. With a leaf budget this
+    /// spends the splits where the loss falls most, instead of on every node of a level (the
+    /// growth LightGBM is known for). Each leaf's histogram is kept until it is split, so a
+    /// child's is still the parent's minus its smaller sibling's. Deterministic: ties go to the
+    /// leaf found last.
+    fn grow_best_first(
+        &self,
+        mut root: Task,
+        rows: &mut [u32],
+        scratch: &mut [u32],
+        grads: &Gradients<'_>,
+        features: &[usize],
+    ) -> Grown {
+        enum Slot {
+            Leaf(f64, f64, std::ops::Range<usize>),
+            Split(Split, f64, usize, usize),
+        }
+        let evaluate = |task: &mut Task, rows: &[u32]| -> Option<Split> {
+            if !self.can_split(task.depth, rows.len()) {
+                return None;
+            }
+            let hist = task
+                .hist
+                .take()
+                .unwrap_or_else(|| self.build_hist(rows, grads));
+            let split = self.best_split(&hist, task.g, task.h, rows.len() as u32, features);
+            task.hist = Some(hist);
+            split
+        };
+        let mut slots = vec![Slot::Leaf(root.g, root.h, root.start..root.end)];
+        let mut open: Vec<(usize, Task, Split)> = Vec::new();
+        let range = root.start..root.end;
+        if let Some(s) = evaluate(&mut root, &rows[range]) {
+            open.push((0, root, s));
+        }
+        let mut leaves = 1;
+        while leaves < self.params.max_leaves {
+            let Some(k) =
+                (0..open.len()).max_by(|&a, &b| open[a].2.gain.total_cmp(&open[b].2.gain))
+            else {
+                break;
+            };
+            let (at, mut task, split) = open.swap_remove(k);
+            let (start, end) = (task.start, task.end);
+            let mine = &mut rows[start..end];
+            let mid = self.partition(
+                mine,
+                &mut scratch[start..end],
+                split.feature,
+                split.bin,
+                split.left.2 as usize,
+            );
+            let parent_hist = task
+                .hist
+                .take()
+                .unwrap_or_else(|| self.build_hist(mine, grads));
+            let left_small = mid <= end - start - mid;
+            let small = if left_small {
+                self.build_hist(&mine[..mid], grads)
+            } else {
+                self.build_hist(&mine[mid..], grads)
+            };
+            let mut large = parent_hist;
+            large.subtract(&small);
+            let (hist_l, hist_r) = if left_small {
+                (small, large)
+            } else {
+                (large, small)
+            };
+            let (gl, hl, _) = split.left;
+            let depth = task.depth + 1;
+            let children = [
+                Task {
+                    node: 0,
+                    start,
+                    end: start + mid,
+                    depth,
+                    hist: Some(hist_l),
+                    g: gl,
+                    h: hl,
+                },
+                Task {
+                    node: 0,
+                    start: start + mid,
+                    end,
+                    depth,
+                    hist: Some(hist_r),
+                    g: task.g - gl,
+                    h: task.h - hl,
+                },
+            ];
+            let first = slots.len();
+            slots[at] = Slot::Split(split, task.h, first, first + 1);
+            leaves += 1;
+            for (i, mut child) in children.into_iter().enumerate() {
+                slots.push(Slot::Leaf(child.g, child.h, child.start..child.end));
+                let range = child.start..child.end;
+                if let Some(s) = evaluate(&mut child, &rows[range]) {
+                    open.push((first + i, child, s));
+                }
+            }
+        }
+        // Slots into the nested form `number` takes.
+        fn build(slots: &mut Vec<Option<Slot>>, at: usize) -> Grown {
+            match slots[at].take() {
+                Some(Slot::Leaf(g, h, rows)) => Grown::Leaf { g, h, rows },
+                Some(Slot::Split(split, h, l, r)) => Grown::Split {
+                    split,
+                    h,
+                    children: Box::new((build(slots, l), build(slots, r))),
+                },
+                None => Grown::Leaf {
+                    g: 0.0,
+                    h: 0.0,
+                    rows: 0..0,
+                },
+            }
+        }
+        let mut slots: Vec<Option<Slot>> = slots.into_iter().map(Some).collect();
+        build(&mut slots, 0)
+    }
+
     /// Numbers a grown tree's nodes level by level (a split's children next to each other) and
     /// lists its leaves with their rows.
     fn number(&self, root: Grown) -> (Tree, Vec<(usize, std::ops::Range<usize>)>) {
@@ -1308,6 +1439,7 @@ mod tests {
             max_features,
             parallel,
             unit_hessian: true,
+            max_leaves: 0,
         }
     }
 

@@ -137,6 +137,57 @@ fn early_stopping_stops_and_keeps_the_best_round() {
 }
 
 #[test]
+fn leaf_wise_growth_keeps_its_leaf_budget_and_equals_level_wise_without_one() {
+    let (train, test) = (data(4000, 1), data(1000, 2));
+    let fit = |num_leaves: usize, min_data_in_leaf: u32| {
+        GradientBoostingParams {
+            n_rounds: 40,
+            early_stopping_rounds: 0,
+            num_leaves,
+            min_data_in_leaf,
+            ..Default::default()
+        }
+        .fit(&train, None, &|_| {})
+        .unwrap()
+    };
+    // a budget the depth never reaches (2^6 = 64 leaves): the same trees as level by level
+    let (level, leafy) = (fit(0, 1), fit(1000, 1));
+    for i in 0..test.n_rows {
+        assert_eq!(
+            level.predict_row(test.row(i)),
+            leafy.predict_row(test.row(i))
+        );
+    }
+    // a budget of 5: every tree has at most 5 leaves, the first exactly 5, and it still learns
+    let small = fit(5, 1);
+    assert!(small.trees.iter().all(|t| t.n_leaves() <= 5));
+    assert_eq!(small.trees[0].n_leaves(), 5);
+    let p: Vec<f64> = (0..test.n_rows)
+        .map(|i| small.predict_row(test.row(i)))
+        .collect();
+    assert!(mae(&test.y, &p) < 0.5, "mae {}", mae(&test.y, &p));
+    // min_data_in_leaf: no leaf of the first tree holds fewer rows
+    let big_leaves = fit(31, 400);
+    assert!(big_leaves.trees[0].n_leaves() <= 4000 / 400);
+    for bad in [
+        GradientBoostingParams {
+            num_leaves: 1,
+            ..Default::default()
+        },
+        GradientBoostingParams {
+            min_data_in_leaf: 0,
+            ..Default::default()
+        },
+    ] {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("num_leaves") || e.contains("min_data_in_leaf"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn bad_hyperparameters_are_named() {
     let train = data(100, 5);
     let e = RandomForestParams { n_trees: 0, ..rf() }
