@@ -12,9 +12,11 @@ use crate::gbm::GradientBoosting;
 /// The artifact's magic bytes and format version: a file from anything else, or from an
 /// incompatible version, is refused rather than mis-read. Version 2 appends each tree's node
 /// covers after the model (TreeSHAP needs them); version 1 files still load and score, and say
-/// they must be retrained when asked for an explanation.
+/// they must be retrained when asked for an explanation. Version 3 adds boosting's leaf-wise
+/// growth settings (`num_leaves`, `min_data_in_leaf`) to its parameters; older files load with
+/// the growth they were fitted with (level by level, one row a leaf at least).
 const MAGIC: &[u8; 8] = b"SCMODEL\0";
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this build reads.
 const OLDEST_FORMAT: u32 = 1;
 
@@ -233,8 +235,13 @@ impl Model {
                 header.version
             )));
         }
-        let (mut model, rest): (Model, _) =
-            postcard::take_from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?;
+        let (mut model, rest): (Model, _) = if header.version >= 3 {
+            postcard::take_from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?
+        } else {
+            let (legacy, rest): (legacy::Model, _) =
+                postcard::take_from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?;
+            (legacy.into(), rest)
+        };
         if header.version >= 2 {
             let (covers, rest): (Vec<Vec<f32>>, _) = postcard::take_from_bytes(rest)
                 .map_err(|e| ModelError::Artifact(format!("bad covers: {e}")))?;
@@ -276,5 +283,82 @@ impl Model {
             .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))?;
         Self::from_bytes(&bytes)
             .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))
+    }
+}
+
+/// The model body of format versions 1 and 2, whose boosting parameters predate leaf-wise
+/// growth (postcard reads fields by position, so the old layout needs its own types).
+mod legacy {
+    use serde::Deserialize;
+
+    use crate::forest::RandomForest;
+    use crate::gbm::{GradientBoostingParams, Round};
+    use crate::tree::Tree;
+
+    #[derive(Deserialize)]
+    pub(super) enum Model {
+        RandomForest(RandomForest),
+        GradientBoosting(GradientBoosting),
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct GradientBoosting {
+        params: Params,
+        feature_names: Vec<String>,
+        base: f64,
+        trees: Vec<Tree>,
+        history: Vec<Round>,
+        best_round: Option<usize>,
+        stopped_early: bool,
+        importance: Vec<f64>,
+    }
+
+    #[derive(Deserialize)]
+    struct Params {
+        n_rounds: usize,
+        learning_rate: f64,
+        max_depth: usize,
+        min_child_weight: f64,
+        lambda: f64,
+        subsample: f64,
+        colsample: f64,
+        early_stopping_rounds: usize,
+        max_bins: usize,
+        seed: u64,
+    }
+
+    impl From<Model> for super::Model {
+        fn from(m: Model) -> Self {
+            match m {
+                Model::RandomForest(f) => super::Model::RandomForest(f),
+                Model::GradientBoosting(g) => {
+                    let p = g.params;
+                    super::Model::GradientBoosting(crate::gbm::GradientBoosting {
+                        params: GradientBoostingParams {
+                            n_rounds: p.n_rounds,
+                            learning_rate: p.learning_rate,
+                            max_depth: p.max_depth,
+                            // level by level, as every model before version 3 was grown
+                            num_leaves: 0,
+                            min_data_in_leaf: 1,
+                            min_child_weight: p.min_child_weight,
+                            lambda: p.lambda,
+                            subsample: p.subsample,
+                            colsample: p.colsample,
+                            early_stopping_rounds: p.early_stopping_rounds,
+                            max_bins: p.max_bins,
+                            seed: p.seed,
+                        },
+                        feature_names: g.feature_names,
+                        base: g.base,
+                        trees: g.trees,
+                        history: g.history,
+                        best_round: g.best_round,
+                        stopped_early: g.stopped_early,
+                        importance: g.importance,
+                    })
+                }
+            }
+        }
     }
 }

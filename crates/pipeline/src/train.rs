@@ -277,6 +277,32 @@ pub fn train(
                 let b = bar(progress, p.n_rounds as u64, "gradient boosting");
                 let m = p.fit(&fit, valid.as_ref(), &|n| b.set_position(n as u64))?;
                 b.finish_and_clear();
+                // The validation days chose the number of rounds; the evaluated model is then
+                // fitted on every training day with that many, so that it is not the one model
+                // that never saw the most recent month before the test days (its held-out
+                // score would understate it, and the champion choice with it). The first fit's
+                // curve and best round are kept: they are what the validation days showed.
+                let m = if valid.is_some() {
+                    let b = bar(
+                        progress,
+                        m.trees.len() as u64,
+                        "gradient boosting (training days)",
+                    );
+                    let mut all = GradientBoostingParams {
+                        n_rounds: m.trees.len().max(1),
+                        early_stopping_rounds: 0,
+                        ..p.clone()
+                    }
+                    .fit(&train_set, None, &|n| b.set_position(n as u64))?;
+                    b.finish_and_clear();
+                    all.params = p.clone();
+                    all.history = m.history;
+                    all.best_round = m.best_round;
+                    all.stopped_early = m.stopped_early;
+                    all
+                } else {
+                    m
+                };
                 (Model::GradientBoosting(m), serde_json::to_value(p))
             }
         };
