@@ -178,27 +178,101 @@ fn fitted_models_explanations_add_up_to_their_predictions_and_survive_a_save() {
 
 #[test]
 fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
+    use salescast_models::gbm::Round;
+    use serde::Serialize;
+
+    // The body of formats 1 and 2: boosting parameters without the growth settings.
+    #[derive(Serialize)]
+    struct OldParams {
+        n_rounds: usize,
+        learning_rate: f64,
+        max_depth: usize,
+        min_child_weight: f64,
+        lambda: f64,
+        subsample: f64,
+        colsample: f64,
+        early_stopping_rounds: usize,
+        max_bins: usize,
+        seed: u64,
+    }
+    #[derive(Serialize)]
+    struct OldBoosting<'a> {
+        params: OldParams,
+        feature_names: &'a [String],
+        base: f64,
+        trees: &'a [Tree],
+        history: &'a [Round],
+        best_round: Option<usize>,
+        stopped_early: bool,
+        importance: &'a [f64],
+    }
+    #[derive(Serialize)]
+    enum OldModel<'a> {
+        #[allow(dead_code)]
+        RandomForest(()),
+        GradientBoosting(OldBoosting<'a>),
+    }
+
     let data = dataset(500, 3);
-    let model = Model::GradientBoosting(
-        GradientBoostingParams {
-            n_rounds: 5,
-            ..Default::default()
+    let fitted = GradientBoostingParams {
+        n_rounds: 5,
+        ..Default::default()
+    }
+    .fit(&data, None, &|_| {})
+    .unwrap();
+    let p = &fitted.params;
+    let body = OldModel::GradientBoosting(OldBoosting {
+        params: OldParams {
+            n_rounds: p.n_rounds,
+            learning_rate: p.learning_rate,
+            max_depth: p.max_depth,
+            min_child_weight: p.min_child_weight,
+            lambda: p.lambda,
+            subsample: p.subsample,
+            colsample: p.colsample,
+            early_stopping_rounds: p.early_stopping_rounds,
+            max_bins: p.max_bins,
+            seed: p.seed,
+        },
+        feature_names: &fitted.feature_names,
+        base: fitted.base,
+        trees: &fitted.trees,
+        history: &fitted.history,
+        best_round: fitted.best_round,
+        stopped_early: fitted.stopped_early,
+        importance: &fitted.importance,
+    });
+    let model = Model::GradientBoosting(fitted.clone());
+    let file = |version: u32, covers: bool| {
+        let mut out = b"SCMODEL\0".to_vec();
+        out.extend(
+            postcard::to_stdvec(&(version, salescast_models::Kind::GradientBoosting)).unwrap(),
+        );
+        out.extend(postcard::to_stdvec(&body).unwrap());
+        if covers {
+            let c: Vec<&[f32]> = fitted.trees.iter().map(|t| t.covers.as_slice()).collect();
+            out.extend(postcard::to_stdvec(&c).unwrap());
         }
-        .fit(&data, None, &|_| {})
-        .unwrap(),
-    );
-    // Format 1: the same header and body, version 1, and no covers after the trees.
-    let v2 = model.to_bytes().unwrap();
-    let covers: Vec<&[f32]> = model.trees().iter().map(|t| t.covers.as_slice()).collect();
-    let tail = postcard::to_stdvec(&covers).unwrap().len();
-    let mut v1 = v2[..v2.len() - tail].to_vec();
-    assert_eq!(v1[8], 2, "the version follows the magic");
-    v1[8] = 1;
-    let old = Model::from_bytes(&v1).unwrap();
+        out
+    };
     let row = &data.x[..data.n_features];
+    // Format 1: scores, and says it must be trained again to explain.
+    let old = Model::from_bytes(&file(1, false)).unwrap();
     assert_eq!(old.predict_row(row), model.predict_row(row));
     let e = old.explain_row(row).unwrap_err().to_string();
     assert!(e.contains("train it again"), "{e}");
-    // A version 2 file cut short is refused, not read without its covers.
-    assert!(Model::from_bytes(&v2[..v2.len() - 3]).is_err());
+    // Format 2: scores and explains as the model it was, grown level by level.
+    let v2 = Model::from_bytes(&file(2, true)).unwrap();
+    assert_eq!(v2.predict_row(row), model.predict_row(row));
+    assert!(v2.explain_row(row).is_ok());
+    let Model::GradientBoosting(g) = &v2 else {
+        panic!("a boosting model")
+    };
+    assert_eq!((g.params.num_leaves, g.params.min_data_in_leaf), (0, 1));
+    // The current format round-trips; a file cut short is refused, not read without its covers.
+    let v3 = model.to_bytes().unwrap();
+    assert_eq!(v3[8], 3, "the version follows the magic");
+    assert_eq!(Model::from_bytes(&v3).unwrap(), model);
+    assert!(Model::from_bytes(&v3[..v3.len() - 3]).is_err());
+    assert!(Model::from_bytes(&file(2, true)[..40]).is_err());
 }
