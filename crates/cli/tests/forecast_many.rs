@@ -152,13 +152,12 @@ fn every_series_is_forecast_with_its_model_and_fallbacks_carry_a_reason() {
         fs::read(dir.path().join("fc.csv")).unwrap(),
         fs::read(dir.path().join("rev.csv.out.csv")).unwrap()
     );
-    ok(&run(
-        dir.path(),
-        "long.csv",
-        "fc.parquet",
-        &["--level", "90"],
-    ));
+    let o = run(dir.path(), "long.csv", "fc.parquet", &["--level", "90"]);
+    ok(&o);
     assert!(dir.path().join("fc.series.parquet").is_file());
+    // nothing but our own log lines on stderr (no library notice)
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("Deprecation"), "{err}");
     // Parquet in, with a typed date column: the forecasts' own file read back as a long file.
     let o = run(
         dir.path(),

@@ -16,6 +16,7 @@ use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
 use rayon::prelude::*;
 use salescast_core::artifact::write_atomic;
+use salescast_core::schema::date_to_days;
 use salescast_daily::SelectSettings;
 use salescast_daily::many::{SeriesFit, assemble, forecast_series, level_label};
 use serde::Serialize;
@@ -423,9 +424,21 @@ pub fn forecast_many(
         })?;
         let mut df = DataFrame::new_infer_height(vec![
             Column::new(header[0].as_str().into(), std::mem::take(&mut cols[0])),
-            Column::new(header[1].as_str().into(), std::mem::take(&mut cols[1]))
-                .cast(&DataType::Date)
-                .map_err(|e| bad(e.to_string()))?,
+            // Days since the epoch cast to Date (a cast from text is deprecated in polars,
+            // and prints so on stderr).
+            Column::new(
+                header[1].as_str().into(),
+                std::mem::take(&mut cols[1])
+                    .iter()
+                    .map(|d| {
+                        NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                            .map(date_to_days)
+                            .map_err(|e| bad(format!("{d}: {e}")))
+                    })
+                    .collect::<Result<Vec<i32>>>()?,
+            )
+            .cast(&DataType::Date)
+            .map_err(|e| bad(e.to_string()))?,
             Column::new(header[2].as_str().into(), std::mem::take(&mut cols[2])),
             Column::new(header[3].as_str().into(), std::mem::take(&mut nums[0])),
             Column::new(header[4].as_str().into(), std::mem::take(&mut nums[1])),
@@ -530,7 +543,7 @@ fn write_series_table(
             ),
             Column::new(
                 "first_date".into(),
-                fits.iter().map(|f| f.2.to_string()).collect::<Vec<_>>(),
+                fits.iter().map(|f| date_to_days(f.2)).collect::<Vec<i32>>(),
             )
             .cast(&DataType::Date)
             .map_err(|e| bad(e.to_string()))?,
