@@ -8,7 +8,7 @@ use salescast_core::artifact::{load_json, save_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
-use crate::model::{DailyModel, Scores, calibrated};
+use crate::model::{DailyModel, Scores, calibrated, floored};
 use crate::select::{CandidateResult, interval_scale};
 
 /// Artifact kind and format version of `sarima.json`.
@@ -206,7 +206,11 @@ impl DailyArtifact {
             },
         };
         let fc = model.forecast(self.start, horizon, Some(level / 100.0))?;
-        let fc = calibrated(fc, interval_scale(&model.recipe(), &self.candidates));
+        // Revenue is never negative (the data contract), so neither is its forecast.
+        let fc = floored(calibrated(
+            fc,
+            interval_scale(&model.recipe(), &self.candidates),
+        ));
         let iv = fc
             .intervals
             .ok_or_else(|| DailyError::Mstl("no intervals returned".into()))?;

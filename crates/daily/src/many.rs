@@ -10,7 +10,7 @@ use augurs_core::Forecast;
 use chrono::{Duration, NaiveDate};
 
 use crate::error::{DailyError, Result};
-use crate::model::{DailyModel, Scores, calibrated};
+use crate::model::{DailyModel, Scores, calibrated, floored};
 use crate::select::{SelectSettings, interval_scale, select};
 
 /// The seasonal period of the fallback (days in a week, as the candidates use).
@@ -53,6 +53,8 @@ pub struct SeriesFit {
     pub interval_scale: f64,
     /// Why the series got the fallback.
     pub fallback: Option<String>,
+    /// No value of the series is negative, so its forecasts and bounds are floored at zero.
+    pub non_negative: bool,
 }
 
 impl SeriesFit {
@@ -78,17 +80,17 @@ impl SeriesFit {
                 reason: "must be at least 1".into(),
             });
         }
-        match &self.model {
-            SeriesModel::Selected(m) => Ok(calibrated(
-                m.forecast(self.start, horizon, level)?,
-                self.interval_scale,
-            )),
+        let fc = match &self.model {
+            SeriesModel::Selected(m) => {
+                calibrated(m.forecast(self.start, horizon, level)?, self.interval_scale)
+            }
             SeriesModel::SeasonalNaive {
                 period,
                 last,
                 sigma,
-            } => seasonal_naive_forecast(*period, last, *sigma, horizon, level),
-        }
+            } => seasonal_naive_forecast(*period, last, *sigma, horizon, level)?,
+        };
+        Ok(if self.non_negative { floored(fc) } else { fc })
     }
 }
 
@@ -184,6 +186,7 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
             ),
         });
     }
+    let non_negative = y.iter().all(|v| *v >= 0.0);
     let fallback = |reason: String| SeriesFit {
         start,
         n_days: y.len(),
@@ -191,6 +194,7 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
         cv_mase: seasonal_naive_cv(y, settings),
         interval_scale: 1.0,
         fallback: Some(reason),
+        non_negative,
     };
     let need = settings.min_days();
     if y.len() < need {
@@ -217,6 +221,7 @@ pub fn fit_series(start: NaiveDate, y: &[f64], settings: &SelectSettings) -> Res
                 cv_mase,
                 interval_scale: interval_scale(&recipe, &sel.candidates),
                 fallback: None,
+                non_negative,
             })
         }
         Err(e) => Ok(fallback(format!("no candidate could be fitted: {e}"))),
@@ -372,6 +377,34 @@ mod tests {
         let iv = fc.intervals.unwrap();
         assert!(iv.lower.iter().zip(&iv.upper).all(|(l, u)| l <= u));
         assert_eq!(fit.first_forecast_day(), day0() + Duration::days(300));
+    }
+
+    #[test]
+    fn a_series_that_never_goes_below_zero_is_not_forecast_below_it() {
+        // sales of a few units a day: the wide intervals would reach below zero
+        let sparse: Vec<f64> = (0..200)
+            .map(|t| ((t * 7919) % 5) as f64 * (t % 7 == 0) as u8 as f64)
+            .collect();
+        let short = SelectSettings {
+            folds: 2,
+            fold_days: 14,
+            ..SelectSettings::default()
+        };
+        let fit = fit_series(day0(), &sparse, &short).unwrap();
+        assert!(fit.non_negative);
+        let fc = fit.forecast(28, Some(0.95)).unwrap();
+        let iv = fc.intervals.unwrap();
+        assert!(
+            fc.point.iter().chain(&iv.lower).all(|v| *v >= 0.0),
+            "{:?}",
+            iv.lower
+        );
+        // a series with negative values (a balance, a change) keeps its negative bounds
+        let signed: Vec<f64> = weekly(200).iter().map(|v| v - 100.0).collect();
+        let fit = fit_series(day0(), &signed, &short).unwrap();
+        assert!(!fit.non_negative);
+        let iv = fit.forecast(28, Some(0.95)).unwrap().intervals.unwrap();
+        assert!(iv.lower.iter().any(|v| *v < 0.0));
     }
 
     #[test]

@@ -205,6 +205,21 @@ pub fn calibrated(mut fc: Forecast, scale: f64) -> Forecast {
     fc
 }
 
+/// A forecast of a series that cannot go below zero (revenue, units, visits), floored there:
+/// a model's intervals are symmetric or unbounded, and a negative bound or mean only widens
+/// the interval without ever holding an actual value.
+pub fn floored(mut fc: Forecast) -> Forecast {
+    for v in &mut fc.point {
+        *v = v.max(0.0);
+    }
+    if let Some(iv) = fc.intervals.as_mut() {
+        for v in iv.lower.iter_mut().chain(iv.upper.iter_mut()) {
+            *v = v.max(0.0);
+        }
+    }
+    fc
+}
+
 /// Automatic SARIMA(X) orders on `y` (first day `start`), weekly seasonality.
 pub fn auto_recipe(start: NaiveDate, y: &[f64], calendar: CalendarSpec) -> Result<Recipe> {
     auto_recipe_with(start, y, calendar, None)
@@ -444,6 +459,13 @@ mod tests {
                 upper: vec![p + w, p + 1.0 + w],
             }),
         };
+        let low = floored(f(1.0, 3.0));
+        assert_eq!(low.point, vec![1.0, 2.0]);
+        let iv = low.intervals.as_ref().unwrap();
+        assert_eq!(
+            (iv.lower.clone(), iv.upper.clone()),
+            (vec![0.0, 0.0], vec![4.0, 5.0])
+        );
         let m = mean_forecast(&[f(10.0, 2.0), f(20.0, 4.0)]);
         assert_eq!(m.point, vec![15.0, 16.0]);
         let iv = m.intervals.unwrap();

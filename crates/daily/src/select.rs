@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
 use crate::model::{
-    DailyModel, Recipe, Scores, auto_recipe, auto_recipe_with, calibrated, ets_recipe,
+    DailyModel, Recipe, Scores, auto_recipe, auto_recipe_with, calibrated, ets_recipe, floored,
     mean_forecast,
 };
 use crate::regressors::CalendarSpec;
@@ -497,6 +497,11 @@ pub fn select(
     } else {
         let fc = champion.forecast(start, test.len(), Some(0.95))?;
         let fc = calibrated(fc, interval_scale(&champion.recipe(), &results));
+        let fc = if train.iter().all(|v| *v >= 0.0) {
+            floored(fc)
+        } else {
+            fc
+        };
         Some((Scores::new(test, &fc.point, train), fc))
     };
     // Each store gets the champion's recipe; where that fails (a store series can be too
