@@ -262,12 +262,12 @@ fn score_rows(
     state: &AppState,
     l: &Loaded,
     rows: &[Value],
-    model: Option<&str>,
+    q: &ScoreQuery,
     indexed: bool,
-    explain: bool,
-    extra: Option<ExtraFields>,
 ) -> ApiResult<Vec<Prediction>> {
-    let (kind, version) = pick(l, model)?;
+    let (kind, version) = pick(l, q.model.as_deref())?;
+    let explain = Flag::is_true(q.explain);
+    let extra = q.extra_fields;
     if rows.is_empty() {
         return Err(ApiError::unprocessable("empty_batch", "no rows to score"));
     }
@@ -321,30 +321,13 @@ pub async fn predict(
 ) -> ApiResult<Response> {
     let l = loaded(&state)?;
     let value = parse_json(&body)?;
-    let explain = Flag::is_true(q.explain);
     match value {
         Value::Array(rows) => {
-            let predictions = score_rows(
-                &state,
-                &l,
-                &rows,
-                q.model.as_deref(),
-                true,
-                explain,
-                q.extra_fields,
-            )?;
+            let predictions = score_rows(&state, &l, &rows, &q, true)?;
             Ok(Json(Predictions { predictions }).into_response())
         }
         obj @ Value::Object(_) => {
-            let one = score_rows(
-                &state,
-                &l,
-                &[obj],
-                q.model.as_deref(),
-                false,
-                explain,
-                q.extra_fields,
-            )?;
+            let one = score_rows(&state, &l, &[obj], &q, false)?;
             let p = one.into_iter().next().ok_or_else(|| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -1099,15 +1082,7 @@ pub async fn invocations(
     let l = loaded(&state)?;
     let rows = input::envelope_rows(&parse_json(&body)?)?;
     let explain = Flag::is_true(q.explain);
-    let p = score_rows(
-        &state,
-        &l,
-        &rows,
-        q.model.as_deref(),
-        true,
-        explain,
-        q.extra_fields,
-    )?;
+    let p = score_rows(&state, &l, &rows, &q, true)?;
     let predictions: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
     let explanations = explain.then(|| p.into_iter().filter_map(|p| p.explanation).collect());
     Ok(Json(InvocationsResponse {

@@ -69,44 +69,10 @@ fn seasonal(y: &[f64]) -> bool {
     r[PERIOD - 1].abs() / var.sqrt() > 1.645
 }
 
-/// Seasonal indices of the classical decomposition (centred 2×7 moving average).
+/// Seasonal indices of the classical decomposition of the week (see
+/// [`salescast_ets::classical_season`]).
 fn indices(y: &[f64], multiplicative: bool) -> Vec<f64> {
-    let n = y.len();
-    let half = PERIOD / 2;
-    let mut sums = [0.0; PERIOD];
-    let mut counts = [0usize; PERIOD];
-    for t in half..n.saturating_sub(half) {
-        let trend = y[t - half..=t + half].iter().sum::<f64>() / PERIOD as f64;
-        let ratio = if multiplicative {
-            y[t] / trend
-        } else {
-            y[t] - trend
-        };
-        if ratio.is_finite() {
-            sums[t % PERIOD] += ratio;
-            counts[t % PERIOD] += 1;
-        }
-    }
-    let mut idx: Vec<f64> = (0..PERIOD)
-        .map(|i| {
-            if counts[i] > 0 {
-                sums[i] / counts[i] as f64
-            } else if multiplicative {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mean = idx.iter().sum::<f64>() / PERIOD as f64;
-    for v in &mut idx {
-        if multiplicative {
-            *v /= mean;
-        } else {
-            *v -= mean;
-        }
-    }
-    idx
+    salescast_ets::classical_season(y, PERIOD, multiplicative)
 }
 
 /// SES sum of squared one-step errors for `alpha` with the best initial level, and that level

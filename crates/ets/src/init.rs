@@ -4,11 +4,12 @@
 
 use crate::{Component, Spec};
 
-/// Seasonal pattern of a classical decomposition: the centred moving average of the period
-/// (2×m for an even period), the detrended values averaged by position in the cycle and
-/// normalised to sum to 0 (additive) or average 1 (multiplicative). Entry `i` belongs to the
-/// days `t` with `t mod m = i`.
-fn classical_season(y: &[f64], m: usize, multiplicative: bool) -> Vec<f64> {
+/// Seasonal pattern of a classical decomposition (as statsmodels' `seasonal_decompose`
+/// computes it): the centred moving average of the period (2×m for an even period), the
+/// detrended values averaged by position in the cycle and normalised to sum to 0 (additive) or
+/// average 1 (multiplicative). Entry `i` belongs to the days `t` with `t mod m = i`; a position
+/// with no detrended value gets 0 (or 1).
+pub fn classical_season(y: &[f64], m: usize, multiplicative: bool) -> Vec<f64> {
     let n = y.len();
     // The filter's weights and half-width.
     let weights: Vec<f64> = if m.is_multiple_of(2) {

@@ -31,7 +31,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use filter::{Smoothing, season_start};
-pub use init::PHI_RANGE;
+pub use init::{PHI_RANGE, classical_season};
 
 /// What can go wrong fitting or forecasting.
 #[derive(Debug, thiserror::Error)]
