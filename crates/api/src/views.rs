@@ -21,9 +21,11 @@ use crate::state::Loaded;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// First day, `YYYY-MM-DD` (default: the first day of the data).
+    /// First day, `YYYY-MM-DD` (default, or empty: the first day of the data).
+    #[param(pattern = r"^(\d{4}-\d{2}-\d{2})?$")]
     pub start: Option<String>,
-    /// Last day, `YYYY-MM-DD` (default: the last day of the data).
+    /// Last day, `YYYY-MM-DD` (default, or empty: the last day of the data).
+    #[param(pattern = r"^(\d{4}-\d{2}-\d{2})?$")]
     pub end: Option<String>,
     /// One store (default: all).
     pub store: Option<String>,
@@ -81,6 +83,7 @@ fn with_history(l: &Loaded) -> ApiResult<&salescast_core::history::DailyHistory>
 #[utoipa::path(get, path = "/history", params(HistoryQuery),
     responses(
         (status = 200, body = History),
+        (status = 400, description = "A query parameter that is not one of these, or one given twice", body = ErrorBody),
         (status = 404, description = "No history saved with the models", body = ErrorBody),
         (status = 422, description = "A bad date, a range that ends before it starts, or an unknown store or category", body = ErrorBody),
         (status = 503, description = "No models loaded", body = ErrorBody)))]
