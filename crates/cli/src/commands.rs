@@ -209,6 +209,7 @@ fn parse_kind(name: &str) -> Result<salescast_models::Kind, Failure> {
         Failure::bad_input(anyhow::anyhow!(
             "unknown model {name:?}: expected random_forest, gradient_boosting or sarima"
         ))
+        .on("--model")
     })
 }
 
@@ -235,9 +236,9 @@ pub(crate) fn train_options(t: &TrainSettings, p: &Params) -> Result<TrainOption
                 .map(|n| parse_kind(n))
                 .collect::<Result<Vec<_>, _>>()?;
             if kinds.is_empty() && !daily {
-                return Err(Failure::bad_input(anyhow::anyhow!(
-                    "--model names no model"
-                )));
+                return Err(
+                    Failure::bad_input(anyhow::anyhow!("--model names no model")).on("--model"),
+                );
             }
             (kinds, daily)
         }
@@ -437,7 +438,8 @@ fn existing_dir(flag: &str, dir: &Path) -> Outcome {
         Err(Failure::bad_input(anyhow::anyhow!(
             "{flag} {}: no such directory",
             dir.display()
-        )))
+        ))
+        .on(flag))
     }
 }
 
@@ -449,7 +451,8 @@ fn train(a: &TrainArgs, p: &Params, json: bool) -> Outcome {
         return Err(Failure::bad_input(anyhow::anyhow!(
             "--clean-data {}: no such file",
             clean.display()
-        )));
+        ))
+        .on("--clean-data"));
     }
     let report = run_train(
         &a.data_dir,
@@ -511,13 +514,23 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
         return Err(Failure::bad_input(anyhow::anyhow!(
             "{} does not exist: train the daily model first (salescast train --model sarima)",
             path.display()
-        )));
+        ))
+        .on("--models-dir"));
     }
     let artifact = salescast_daily::DailyArtifact::load(&path)
         .map_err(|e| Failure::bad_input(anyhow::anyhow!("{}: {e}", path.display())))?;
     let body = artifact
         .respond(a.store.as_deref(), a.start, a.end, a.level)
-        .map_err(|e| Failure::bad_input(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| {
+            let flag = e
+                .field()
+                .map(|f| format!("--{}", f.trim_end_matches("_date")));
+            let f = Failure::bad_input(anyhow::anyhow!("{e}"));
+            match flag {
+                Some(flag) => f.on(flag),
+                None => f,
+            }
+        })?;
     tracing::info!(
         model = %body.champion,
         last_day_seen = %body.last_day_seen,
@@ -527,9 +540,16 @@ fn forecast(a: &crate::args::ForecastArgs, json: bool) -> Outcome {
     if json {
         return print_json(&body);
     }
+    // The bounds carry their level in the name, as forecast-many's and evaluate's tables do.
+    let lab = salescast_daily::level_label(body.level);
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     let write = |out: &mut csv::Writer<_>| -> Result<(), csv::Error> {
-        out.write_record(["date", "mean", "lower", "upper"])?;
+        out.write_record([
+            "date".to_owned(),
+            "mean".to_owned(),
+            format!("lower_{lab}"),
+            format!("upper_{lab}"),
+        ])?;
         for d in &body.forecast {
             out.write_record([
                 d.date.to_string(),
@@ -588,12 +608,14 @@ fn predict(a: &PredictArgs, json: bool) -> Outcome {
                 return Err(Failure::bad_input(anyhow::anyhow!(
                     "--model sarima: predict scores transactions with random_forest or gradient_boosting; \
                      the daily model forecasts dates: use `salescast forecast`"
-                )));
+                ))
+                .on("--model"));
             }
             salescast_models::Kind::parse(name.trim()).ok_or_else(|| {
                 Failure::bad_input(anyhow::anyhow!(
                     "unknown model {name:?}: expected random_forest or gradient_boosting"
                 ))
+                .on("--model")
             })
         })
         .transpose()?;

@@ -18,7 +18,10 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return exit::usage_error(&e),
+    };
     exit::init_logging(cli.global.log_format);
     let json = cli.global.json;
     match commands::run(cli) {

@@ -99,6 +99,49 @@ fn missing_column_exits_2_naming_it() {
             .contains("product_id"),
         "{v}"
     );
+    assert_eq!(v["error"]["field"], "product_id", "{v}");
+    // a refused flag value and a missing directory name their flag in `field` too
+    let o = salescast(dir.path(), &["forecast", "--start", "05/10/2025", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert_eq!(v["error"]["field"], "--start", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD"),
+        "{v}"
+    );
+    let o = salescast(
+        dir.path(),
+        &[
+            "train",
+            "--data-dir",
+            "nowhere",
+            "--models-dir",
+            "m",
+            "--no-track",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["field"], "--data-dir", "{v}");
+    let o = salescast(dir.path(), &["train", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["field"], "--data-dir", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--models-dir"),
+        "{v}"
+    );
+    // help is still help, with --json or without
+    let o = salescast(dir.path(), &["forecast", "--help", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Usage:"));
     // a missing data directory is bad input (2) for train and evaluate alike
     for cmd in [
         vec![
@@ -459,7 +502,7 @@ fn daily_model_trains_and_forecasts_between_dates() {
     let o = salescast(d, &args("2023-07-25", "2023-08-03", false));
     let csv = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
-        csv.starts_with("date,mean,lower,upper\n2023-07-25,"),
+        csv.starts_with("date,mean,lower_80,upper_80\n2023-07-25,"),
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 11);
@@ -472,5 +515,34 @@ fn daily_model_trains_and_forecasts_between_dates() {
         let o = salescast(d, &args(start, end, false));
         assert_eq!(o.status.code(), Some(2), "{start}..{end}");
         assert!(stderr(&o).contains(field), "{}", stderr(&o));
+        let o = salescast(d, &args(start, end, true));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let flag = format!("--{}", field.trim_end_matches("_date"));
+        assert_eq!(v["error"]["field"], flag.as_str(), "{v}");
     }
+    // A column outside the data contract: exit 2, the JSON error naming the column.
+    let raw = std::fs::read_to_string(d.join("raw.csv")).unwrap();
+    let head: Vec<&str> = raw.lines().take(6).collect();
+    std::fs::write(
+        d.join("renamed.csv"),
+        head.join("\n").replacen("unit_price", "price", 1) + "\n",
+    )
+    .unwrap();
+    let o = salescast(
+        d,
+        &[
+            "predict",
+            "--models-dir",
+            "w/models",
+            "--input",
+            "renamed.csv",
+            "--out",
+            "scored.csv",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["field"], "price", "{v}");
+    assert!(!d.join("scored.csv").exists());
 }

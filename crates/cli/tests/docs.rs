@@ -58,7 +58,10 @@ fn the_command_reference_is_the_commands_help() {
          matches them; `SALESCAST_BLESS=1 cargo test -p salescast-cli --test docs` rewrites it). \
          Settings come from flags, then `SALESCAST_*` variables, then `params.yaml` \
          ([settings](settings.md)); exit codes: 0 success, 2 bad input or usage, 3 any other \
-         failure. The input format is the [data contract](data-contract.md).\n\n",
+         failure. With `--json`, a failure is also a JSON object on stdout: \
+         `{\"error\": {\"code\", \"exit_code\", \"message\", \"field\"}}` (`code` is `usage`, \
+         `bad_input` or `failed`; `field` names the flag, column or setting at fault, or is null). \
+         The input format is the [data contract](data-contract.md).\n\n",
     );
     render(&[], &mut doc);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");

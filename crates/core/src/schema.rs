@@ -522,6 +522,12 @@ pub fn days_to_date(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + 719_163).unwrap_or(NaiveDate::MIN)
 }
 
+/// An interval level (percent) as the bound columns of every forecast table carry it (`95`,
+/// `97.5`: `lower_95`, `upper_97.5`), so the CLI, the UI and `forecast-many` name them alike.
+pub fn level_label(level_percent: f64) -> String {
+    format!("{level_percent}").trim_end_matches(".0").to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

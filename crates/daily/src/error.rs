@@ -29,3 +29,14 @@ pub enum DailyError {
 
 /// The crate's result type.
 pub type Result<T> = std::result::Result<T, DailyError>;
+
+impl DailyError {
+    /// The request field or setting the error is about, when one is.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Request { field, .. } => Some(field),
+            Self::InvalidSetting { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}

@@ -28,7 +28,7 @@ pub use artifact::{
     ForecastResponse, TestDay,
 };
 pub use error::{DailyError, Result};
-pub use many::{SeriesFit, SeriesModel, fit_series, forecast_series};
+pub use many::{SeriesFit, SeriesModel, fit_series, forecast_series, level_label};
 pub use model::{DailyModel, Scores};
 pub use regressors::CalendarSpec;
 pub use select::{SelectSettings, Selection, select};

@@ -16,11 +16,7 @@ use crate::select::{SelectSettings, interval_scale, select};
 /// The seasonal period of the fallback (days in a week, as the candidates use).
 pub const SEASON: usize = 7;
 
-/// An interval level (percent) as forecast column names carry it: `95`, `97.5`
-/// (`lower_95`, `upper_97.5`).
-pub fn level_label(level_percent: f64) -> String {
-    format!("{level_percent}").trim_end_matches(".0").to_owned()
-}
+pub use salescast_core::schema::level_label;
 
 /// What a series was given.
 #[derive(Debug, Clone)]

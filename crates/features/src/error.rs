@@ -23,6 +23,15 @@ pub enum FeaturesError {
 pub type Result<T> = std::result::Result<T, FeaturesError>;
 
 impl FeaturesError {
+    /// The field (column or setting) the error is about, when one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidSetting { name, .. } => Some(name),
+            Self::Preprocess(e) => e.field(),
+            _ => None,
+        }
+    }
+
     /// Whether the input (files or settings) is at fault, rather than the machine.
     pub fn is_bad_input(&self) -> bool {
         match self {

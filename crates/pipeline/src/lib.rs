@@ -34,6 +34,9 @@ pub enum PipelineError {
     Core(#[from] salescast_core::CoreError),
     #[error("{0}")]
     BadInput(String),
+    /// Bad input that one field stands for (a column, a setting): scripts read the name.
+    #[error("{reason}")]
+    BadField { field: String, reason: String },
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
 }
@@ -42,12 +45,22 @@ pub enum PipelineError {
 pub type Result<T> = std::result::Result<T, PipelineError>;
 
 impl PipelineError {
+    /// The field (column or setting) the error is about, when one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadField { field, .. } => Some(field),
+            Self::Preprocess(e) => e.field(),
+            Self::Features(e) => e.field(),
+            _ => None,
+        }
+    }
+
     /// Whether the input (files, settings) is at fault rather than the machine.
     pub fn is_bad_input(&self) -> bool {
         match self {
             Self::Features(e) => e.is_bad_input(),
             Self::Preprocess(e) => e.is_bad_input(),
-            Self::Model(_) | Self::BadInput(_) => true,
+            Self::Model(_) | Self::BadInput(_) | Self::BadField { .. } => true,
             Self::Core(_) | Self::Io { .. } => false,
         }
     }

@@ -118,11 +118,14 @@ fn score_chunk(
 fn resolve(headers: &[String], input: &Path, ignore_extra: bool) -> Result<ColumnMap> {
     let map = ColumnMap::resolve(headers, Mode::Scoring)
         .map_err(|m| PipelineError::BadInput(format!("{}: {m}", input.display())))?;
-    if !ignore_extra && let Some((_, why)) = map.unknown() {
-        return Err(PipelineError::BadInput(format!(
-            "{}: column {why}; rename it, or pass --ignore-extra-columns to pass such columns through",
-            input.display()
-        )));
+    if !ignore_extra && let Some((name, why)) = map.unknown() {
+        return Err(PipelineError::BadField {
+            field: name,
+            reason: format!(
+                "{}: column {why}; rename it, or pass --ignore-extra-columns to pass such columns through",
+                input.display()
+            ),
+        });
     }
     Ok(map)
 }

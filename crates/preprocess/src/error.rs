@@ -44,6 +44,16 @@ pub enum PreprocessError {
 pub type Result<T> = std::result::Result<T, PreprocessError>;
 
 impl PreprocessError {
+    /// The field (column or setting) the error is about, when one is: the first missing
+    /// column, or the setting's name.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::MissingColumns { missing, .. } => missing.0.first().map(|c| c.name()),
+            Self::InvalidSetting { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
     /// Whether the input (file or settings) is at fault, rather than the machine.
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, Self::Write { .. } | Self::Core(_))

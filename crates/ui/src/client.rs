@@ -483,11 +483,14 @@ impl ApiClient {
     }
 
     /// `POST /predict_batch_csv` with a streamed body; the answer comes back as a stream too.
+    /// `ignore_extra` asks the API to pass columns outside the data contract through
+    /// (`extra_fields=ignore`) instead of refusing the file.
     pub async fn batch_csv(
         &self,
         file: tokio::fs::File,
         length: u64,
         filename: &str,
+        ignore_extra: bool,
     ) -> Result<reqwest::Response> {
         let stream = tokio_util::io::ReaderStream::new(file);
         let part = reqwest::multipart::Part::stream_with_length(
@@ -500,7 +503,11 @@ impl ApiClient {
         let form = reqwest::multipart::Form::new().part("file", part);
         let resp = self
             .http
-            .post(self.url("/predict_batch_csv"))
+            .post(self.url(if ignore_extra {
+                "/predict_batch_csv?extra_fields=ignore"
+            } else {
+                "/predict_batch_csv"
+            }))
             .header(reqwest::header::ACCEPT, "text/csv")
             // A large file takes longer than a page's API call; the API bounds its own work.
             .timeout(Duration::from_secs(300))

@@ -28,9 +28,19 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, String, axum::http::Header
     )
 }
 
-fn multipart(name: &str, content: &[u8]) -> (String, Vec<u8>) {
+/// A multipart form as the page's form sends it: the `extra_fields` checkbox (when given)
+/// before the file.
+fn multipart_with(name: &str, content: &[u8], extra: Option<&str>) -> (String, Vec<u8>) {
     let boundary = "salescast-test-boundary";
     let mut body = Vec::new();
+    if let Some(v) = extra {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"extra_fields\"\r\n\r\n{v}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
@@ -43,7 +53,16 @@ fn multipart(name: &str, content: &[u8]) -> (String, Vec<u8>) {
 }
 
 async fn upload(app: &Router, name: &str, content: &[u8]) -> (StatusCode, String, String) {
-    let (ctype, body) = multipart(name, content);
+    upload_with(app, name, content, None).await
+}
+
+async fn upload_with(
+    app: &Router,
+    name: &str,
+    content: &[u8],
+    extra: Option<&str>,
+) -> (StatusCode, String, String) {
+    let (ctype, body) = multipart_with(name, content, extra);
     let resp = app
         .clone()
         .oneshot(
@@ -141,6 +160,13 @@ fn pages_against_a_real_api() {
         assert_eq!(status, StatusCode::OK);
         assert!(report.contains("Salescast monitor"));
 
+        // The forecast download names its bounds with their level, as the CLI's tables do.
+        let (status, text, _) = get(&app, "/forecast.csv?level=90").await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(
+            text.starts_with("date,store,mean,lower_90,upper_90,model\n"),
+            "{text}"
+        );
         // Bad query strings: 400 inside the layout, naming the field.
         for (uri, field) in [
             ("/?start=2025-13-45", "start:"),
@@ -285,6 +311,24 @@ fn pages_against_a_real_api() {
             downloaded, direct,
             "the download is the API's answer, byte for byte"
         );
+        // A column outside the data contract: refused, naming it, unless the form's checkbox
+        // asks to pass such columns through.
+        let renamed = csv.replacen("unit_price", "price", 1);
+        let (status, _, html) = upload(&app, "renamed.csv", renamed.as_bytes()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains("id=\"batch-error\"") && html.contains("price"), "{html}");
+        let (status, location, html) =
+            upload_with(&app, "renamed.csv", renamed.as_bytes(), Some("ignore")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+        let (_, html, _) = get(&app, &location).await;
+        assert_eq!(text_of(&html, "batch-rows"), Some("20"), "{html}");
+        let ignored_id = location.trim_start_matches("/batch?job=").to_owned();
+        let (status, _, html) =
+            upload_with(&app, "renamed.csv", renamed.as_bytes(), Some("yes")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(html.contains("extra_fields:"), "{html}");
+        let (_, html, _) = get(&app, "/batch").await;
+        assert!(html.contains("name=\"extra_fields\""), "the form offers the choice");
         // Job ids are never paths.
         for bad in ["..%2F..%2Fetc%2Fpasswd", "00000000000000000000000000000000"] {
             let (status, _, _) = get(&app, &format!("/batch/{bad}/scored.csv")).await;
@@ -345,7 +389,14 @@ fn pages_against_a_real_api() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, vec![format!("{id}.csv"), format!("{id}.json")]);
+        let mut kept = vec![
+            format!("{id}.csv"),
+            format!("{id}.json"),
+            format!("{ignored_id}.csv"),
+            format!("{ignored_id}.json"),
+        ];
+        kept.sort();
+        assert_eq!(left, kept);
     });
 
     // The upload limit: a UI whose limit is 1 KiB refuses a larger file, naming it.

@@ -128,9 +128,22 @@ async fn score(
             ),
         )
     };
+    // The form sends its checkbox before the file, as the fields stand in the page.
+    let mut ignore_extra = false;
     let mut field = loop {
         match form.next_field().await {
             Ok(Some(f)) if f.name() == Some("file") => break f,
+            Ok(Some(f)) if f.name() == Some("extra_fields") => {
+                let value = f.text().await.unwrap_or_default();
+                if value != "ignore" {
+                    return Err(bad(
+                        "extra_fields",
+                        "the only value is \"ignore\" (leave it out to refuse unknown columns)"
+                            .into(),
+                    ));
+                }
+                ignore_extra = true;
+            }
             Ok(Some(_)) => continue,
             Ok(None) => return Err(bad("file", "choose a CSV file to upload".into())),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
@@ -189,7 +202,7 @@ async fn score(
     let file = tokio::fs::File::open(&upload).await.map_err(io)?;
     let resp = st
         .api
-        .batch_csv(file, written, &filename)
+        .batch_csv(file, written, &filename, ignore_extra)
         .await
         .map_err(|e| match &e {
             UiError::Rejected { status, .. } => (
@@ -285,6 +298,8 @@ pub fn render(data: &Data) -> String {
         <section>
             <form method="post" action="/batch" enctype="multipart/form-data" id="batch-form">
                 <label for="file">"CSV file in the data contract (up to " {limit} " MB)"</label>
+                <div><input type="checkbox" id="extra_fields" name="extra_fields" value="ignore"/>
+                    <label for="extra_fields">"Pass through columns outside the data contract (otherwise the file is refused, naming them)"</label></div>
                 <input type="file" id="file" name="file" accept=".csv,text/csv" required=true/>
                 <button type="submit">"Score"</button>
             </form>

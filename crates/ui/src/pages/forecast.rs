@@ -152,8 +152,8 @@ pub async fn page(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
     html(status, render(&data))
 }
 
-/// The forecast as CSV: `date,mean,lower,upper` plus the level and model in the header line's
-/// neighbours (`level`, `model` columns), one row per day.
+/// The forecast as CSV, one row per day: `date,store,mean,lower_95,upper_95,model`, the bounds
+/// named with their level as the CLI's `forecast` and `forecast-many` tables name them.
 pub async fn csv(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
     let controls = match Controls::parse(&Params::parse(q.as_deref())) {
         Ok(c) => c,
@@ -178,8 +178,15 @@ pub async fn csv(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     let store = f.store.clone().unwrap_or_else(|| "ALL".into());
-    let level = f.level.to_string();
-    let _ = w.write_record(["date", "store", "mean", "lower", "upper", "level", "model"]);
+    let lab = salescast_core::schema::level_label(f.level);
+    let _ = w.write_record([
+        "date".to_owned(),
+        "store".to_owned(),
+        "mean".to_owned(),
+        format!("lower_{lab}"),
+        format!("upper_{lab}"),
+        "model".to_owned(),
+    ]);
     for p in &f.forecast {
         let _ = w.write_record([
             p.date.to_string(),
@@ -187,7 +194,6 @@ pub async fn csv(State(st): State<Shared>, RawQuery(q): RawQuery) -> Response {
             p.mean.to_string(),
             p.lower.map(|v| v.to_string()).unwrap_or_default(),
             p.upper.map(|v| v.to_string()).unwrap_or_default(),
-            level.clone(),
             f.champion.clone(),
         ]);
     }
