@@ -275,7 +275,33 @@ impl Model {
                 "header and body disagree on the model kind".into(),
             ));
         }
+        model.validate()?;
         Ok(model)
+    }
+
+    /// Checks what a decoded model holds before it serves (see [`crate::tree::Tree::validate`]):
+    /// bytes that decode are not yet a model, whether they come from disk or from the registry.
+    fn validate(&self) -> Result<()> {
+        let width = self.feature_names().len();
+        let bad = |what: String| Err(ModelError::Artifact(what));
+        let (importance, base) = match self {
+            Model::RandomForest(m) => (&m.importance, 0.0),
+            Model::GradientBoosting(m) => (&m.importance, m.base),
+        };
+        if !base.is_finite() {
+            return bad(format!("base value {base} is not finite"));
+        }
+        if importance.len() != width {
+            return bad(format!(
+                "{} importances for {width} features",
+                importance.len()
+            ));
+        }
+        for (i, t) in self.trees().iter().enumerate() {
+            t.validate(width)
+                .map_err(|e| ModelError::Artifact(format!("tree {i}: {e}")))?;
+        }
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Self> {

@@ -297,6 +297,49 @@ impl PartialEq for ScoringCache {
 }
 
 impl Tree {
+    /// Checks a tree read from an artifact before anything walks it: every split's children
+    /// exist and come after it (so every walk ends, at most one step per node), its feature is
+    /// below `width`, and every threshold and leaf is finite; the per-node tables, when present,
+    /// have one entry per node. A file that decodes but breaks one of these is refused here,
+    /// instead of panicking or looping on a request.
+    pub fn validate(&self, width: usize) -> Result<(), String> {
+        let n = self.nodes.len();
+        if n == 0 {
+            return Err("no nodes".into());
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !node.value.is_finite() {
+                return Err(format!("node {i}: value {} is not finite", node.value));
+            }
+            if node.left == 0 {
+                continue;
+            }
+            let left = node.left as usize;
+            if left <= i || left + 1 >= n {
+                return Err(format!(
+                    "node {i}: children {left} and {} are not after it within the {n} nodes",
+                    left + 1
+                ));
+            }
+            if node.feature as usize >= width {
+                return Err(format!(
+                    "node {i}: feature {} is not below the model's {width} features",
+                    node.feature
+                ));
+            }
+        }
+        for (what, len) in [
+            ("bins", self.bins.len()),
+            ("gains", self.gains.len()),
+            ("covers", self.covers.len()),
+        ] {
+            if len != 0 && len != n {
+                return Err(format!("{len} {what} for {n} nodes"));
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     pub fn predict(&self, x: &[f64]) -> f64 {
         let mut i = 0usize;

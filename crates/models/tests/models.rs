@@ -285,11 +285,11 @@ fn boosting_train_loss_is_the_loss_of_its_own_predictions() {
     }
 }
 
-/// A small boosting model's artifact, made once.
-fn small_artifact() -> &'static [u8] {
-    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+/// A small boosting model's artifact and a small forest's, made once.
+fn small_artifacts() -> &'static [Vec<u8>; 2] {
+    static BYTES: std::sync::OnceLock<[Vec<u8>; 2]> = std::sync::OnceLock::new();
     BYTES.get_or_init(|| {
-        let m = GradientBoostingParams {
+        let gbm = GradientBoostingParams {
             n_rounds: 5,
             max_depth: 3,
             early_stopping_rounds: 0,
@@ -297,8 +297,30 @@ fn small_artifact() -> &'static [u8] {
         }
         .fit(&data(300, 3), None, &|_| {})
         .unwrap();
-        Model::GradientBoosting(m).to_bytes().unwrap()
+        let forest = RandomForestParams {
+            n_trees: 3,
+            max_depth: 4,
+            ..rf()
+        }
+        .fit(&data(200, 4), &|_| {})
+        .unwrap();
+        [
+            Model::GradientBoosting(gbm).to_bytes().unwrap(),
+            Model::RandomForest(forest).to_bytes().unwrap(),
+        ]
     })
+}
+
+/// Whatever decodes is walked: one row, a batch and an explanation, each of which must end
+/// without a panic.
+fn use_decoded(bytes: &[u8]) {
+    if let Ok(m) = Model::from_bytes(bytes) {
+        let d = m.feature_names().len();
+        let rows: Vec<f64> = (0..9 * d).map(|i| (i % 11) as f64 - 2.0).collect();
+        let _ = m.predict_row(&rows[..d]);
+        let _ = m.predict(&rows);
+        let _ = m.explain_row(&rows[..d]);
+    }
 }
 
 proptest::proptest! {
@@ -308,12 +330,69 @@ proptest::proptest! {
     /// (the same property `fuzz/fuzz_targets/model_bytes.rs` explores with libFuzzer).
     #[test]
     fn damaged_artifacts_never_panic(cut in 0.0f64..1.0, flip in 0usize..usize::MAX, bit in 0u8..8) {
-        let bytes = small_artifact();
-        let len = (bytes.len() as f64 * cut) as usize;
-        let _ = Model::from_bytes(&bytes[..len]);
-        let mut flipped = bytes.to_vec();
-        let at = flip % flipped.len();
-        flipped[at] ^= 1 << bit;
-        let _ = Model::from_bytes(&flipped);
+        for bytes in small_artifacts() {
+            let len = (bytes.len() as f64 * cut) as usize;
+            use_decoded(&bytes[..len]);
+            let mut flipped = bytes.clone();
+            let at = flip % flipped.len();
+            flipped[at] ^= 1 << bit;
+            use_decoded(&flipped);
+        }
+    }
+
+    /// A few random bytes changed anywhere (node indices, features, thresholds): the model is
+    /// refused or, when still valid, predicts and explains without a panic or an endless walk.
+    #[test]
+    fn models_with_changed_bytes_are_refused_or_safe(
+        changes in proptest::collection::vec((0usize..usize::MAX, 0u8..=255), 1..6),
+    ) {
+        for bytes in small_artifacts() {
+            let mut changed = bytes.clone();
+            for (at, v) in &changes {
+                let i = at % changed.len();
+                changed[i] = *v;
+            }
+            use_decoded(&changed);
+        }
+    }
+}
+
+/// A node that points at itself, or a child past the end, or a feature past the width: each is
+/// refused when the file is read, naming the tree and node.
+#[test]
+fn decoded_trees_are_checked() {
+    let good = Model::from_bytes(&small_artifacts()[0]).unwrap();
+    let Model::GradientBoosting(m) = good else {
+        unreachable!()
+    };
+    // A split below the root (the root pointing at itself would read as a leaf).
+    let split = (1..m.trees[0].nodes.len())
+        .find(|&i| m.trees[0].nodes[i].left != 0)
+        .unwrap();
+    let n = m.trees[0].nodes.len() as u32;
+    for (what, edit) in [
+        (
+            "are not after it",
+            Box::new(move |t: &mut salescast_models::tree::Tree| t.nodes[split].left = split as u32)
+                as Box<dyn Fn(&mut _)>,
+        ),
+        (
+            "are not after it",
+            Box::new(move |t: &mut salescast_models::tree::Tree| t.nodes[split].left = n - 1),
+        ),
+        (
+            "is not below the model's 3 features",
+            Box::new(move |t: &mut salescast_models::tree::Tree| t.nodes[split].feature = 3),
+        ),
+        (
+            "is not finite",
+            Box::new(move |t: &mut salescast_models::tree::Tree| t.nodes[split].value = f64::NAN),
+        ),
+    ] {
+        let mut bad = m.clone();
+        edit(&mut bad.trees[0]);
+        let bytes = Model::GradientBoosting(bad).to_bytes().unwrap();
+        let err = Model::from_bytes(&bytes).unwrap_err().to_string();
+        assert!(err.contains("tree 0: node") && err.contains(what), "{err}");
     }
 }
