@@ -332,6 +332,8 @@ fn the_log_says_which_settings_were_used() {
     let o = run(dir.path());
     assert!(stderr(&o).contains("params.yaml"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("built-in"), "{}", stderr(&o));
+    // A log written to a pipe (or a file) has no colour codes.
+    assert!(!stderr(&o).contains('\x1b'), "{:?}", stderr(&o));
 }
 
 #[test]

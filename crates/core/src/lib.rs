@@ -15,6 +15,8 @@ pub mod calendar;
 pub mod error;
 pub mod history;
 pub mod html;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod schema;
 pub mod split;
 

@@ -45,17 +45,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if args.log_format == "json" {
-        b.json().init();
-    } else {
-        b.init();
-    }
+    salescast_core::logging::init(args.log_format == "json");
     if !(args.api_timeout_secs.is_finite()
         && args.api_timeout_secs > 0.0
         && args.api_timeout_secs <= 600.0)
