@@ -227,6 +227,86 @@ pub fn explain(
         })
 }
 
+/// The rows of a CSV body (`Content-Type: text/csv`, as MLflow's scoring server takes it): a
+/// header naming contract columns, then one transaction a line, as cells. Blank cells are
+/// missing fields; a column outside the contract is refused unless `ignore_extra`.
+pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<String>>>, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::bad_request(
+            "malformed_csv",
+            format!(
+                "the body is not UTF-8 text (byte {}): expected a UTF-8 CSV",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "the request body is empty",
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| ApiError::bad_request("malformed_csv", format!("the header: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    if headers.len() > MAX_COLUMNS {
+        return Err(ApiError::unprocessable(
+            "too_many_columns",
+            format!("{} columns; the limit is {MAX_COLUMNS}", headers.len()),
+        ));
+    }
+    let map = salescast_core::schema::ColumnMap::resolve(&headers, salescast_core::Mode::Scoring)
+        .map_err(|m| {
+        ApiError::unprocessable("missing_column", m.to_string())
+            .field(m.0.first().map(|c| c.name().to_owned()).unwrap_or_default())
+    })?;
+    if !ignore_extra && let Some((name, why)) = map.unknown() {
+        return Err(ApiError::unprocessable(
+            "unknown_column",
+            format!(
+                "{why}; rename the column, or add ?extra_fields=ignore to pass such columns through"
+            ),
+        )
+        .field(name));
+    }
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record
+            .map_err(|e| ApiError::unprocessable("malformed_csv", format!("line {line}: {e}")))?;
+        let mut cells = vec![None; Column::ALL.len()];
+        for c in Column::ALL {
+            if matches!(c, Column::Quantity | Column::Revenue) {
+                continue;
+            }
+            let Some(v) = map.get(c).and_then(|at| record.get(at)) else {
+                continue;
+            };
+            if v.len() > MAX_FIELD_CHARS && v.chars().count() > MAX_FIELD_CHARS {
+                return Err(ApiError::unprocessable(
+                    "field_too_long",
+                    format!(
+                        "line {line}: {} is longer than {MAX_FIELD_CHARS} characters",
+                        c.name()
+                    ),
+                )
+                .field(format!("[{}].{}", i, c.name())));
+            }
+            if !v.trim().is_empty() {
+                cells[c as usize] = Some(v.to_owned());
+            }
+        }
+        rows.push(cells);
+    }
+    Ok(rows)
+}
+
 /// The rows of an MLflow scoring envelope (`dataframe_split`, `dataframe_records`, `instances`
 /// or `inputs`) as JSON objects.
 pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {

@@ -265,27 +265,53 @@ fn score_rows(
     q: &ScoreQuery,
     indexed: bool,
 ) -> ApiResult<Vec<Prediction>> {
-    let (kind, version) = pick(l, q.model.as_deref())?;
-    let explain = Flag::is_true(q.explain);
+    // The model is checked before the rows, as every answer has done.
+    pick(l, q.model.as_deref())?;
     let extra = q.extra_fields;
-    if rows.is_empty() {
+    row_count(state, rows.len())?;
+    score_cells(
+        state,
+        l,
+        rows.iter().enumerate().map(|(i, row)| {
+            let at = if indexed {
+                format!("[{i}].")
+            } else {
+                String::new()
+            };
+            let cells = input::cells_of(row, &at, ExtraFields::ignore(extra))?;
+            Ok((at, cells))
+        }),
+        q,
+    )
+}
+
+/// A request's number of rows: at least one, at most the limit.
+fn row_count(state: &AppState, n: usize) -> ApiResult<()> {
+    if n == 0 {
         return Err(ApiError::unprocessable("empty_batch", "no rows to score"));
     }
-    if rows.len() > state.limits.max_batch_rows {
+    if n > state.limits.max_batch_rows {
         return Err(ApiError::too_large(format!(
-            "{} rows in one request; the limit is {} (SALESCAST_MAX_BATCH_ROWS)",
-            rows.len(),
+            "{n} rows in one request; the limit is {} (SALESCAST_MAX_BATCH_ROWS)",
             state.limits.max_batch_rows
         )));
     }
+    Ok(())
+}
+
+/// Scores rows given as contract cells (each with the prefix its errors carry), in order;
+/// the first row at fault fails the whole request.
+fn score_cells(
+    state: &AppState,
+    l: &Loaded,
+    rows: impl ExactSizeIterator<Item = ApiResult<(String, Vec<Option<String>>)>>,
+    q: &ScoreQuery,
+) -> ApiResult<Vec<Prediction>> {
+    let (kind, version) = pick(l, q.model.as_deref())?;
+    let explain = Flag::is_true(q.explain);
     let mut out = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let at = if indexed {
-            format!("[{i}].")
-        } else {
-            String::new()
-        };
-        let cells = input::cells_of(row, &at, ExtraFields::ignore(extra))?;
+    for row in rows {
+        let (at, cells) = row?;
         let imputed = input::imputed(&cells);
         let (v, explanation) = if explain {
             let e = input::explain(&l.predictor, &cells, kind, &at)?;
@@ -1067,22 +1093,44 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
         .into_response()
 }
 
-/// MLflow's scoring protocol: `dataframe_split`, `dataframe_records`, `instances` or `inputs`.
+/// MLflow's scoring protocol: a JSON envelope (`dataframe_split`, `dataframe_records`,
+/// `instances` or `inputs`), or a CSV body (`Content-Type: text/csv`: a header of contract
+/// columns, one transaction a line), as MLflow's scoring server takes them.
 #[utoipa::path(post, path = "/invocations", params(ScoreQuery),
-    request_body(content = Object, description = "An MLflow scoring envelope"),
+    request_body(content = Object, description = "An MLflow scoring envelope (application/json), or a CSV with a header (text/csv)"),
     responses(
         (status = 200, description = "`{\"predictions\": [f64, ...]}`; with `?explain=true` also `explanations`, one `Explanation` per row", body = InvocationsResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 422, description = "Bad envelope or a field that breaks the data contract", body = ErrorBody)))]
+        (status = 400, description = "Malformed JSON, or a CSV body that is not UTF-8 (`malformed_csv`)", body = ErrorBody),
+        (status = 422, description = "Bad envelope, a CSV line that cannot be read, or a field that breaks the data contract", body = ErrorBody)))]
 pub async fn invocations(
     State(state): State<Shared>,
     Query(q): Query<ScoreQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<InvocationsResponse>> {
     let l = loaded(&state)?;
-    let rows = input::envelope_rows(&parse_json(&body)?)?;
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
     let explain = Flag::is_true(q.explain);
-    let p = score_rows(&state, &l, &rows, &q, true)?;
+    let p = if csv {
+        // A CSV body, as MLflow's scoring server takes it: a header, then one row a line.
+        pick(&l, q.model.as_deref())?;
+        let rows = input::csv_cells(&body, ExtraFields::ignore(q.extra_fields))?;
+        row_count(&state, rows.len())?;
+        score_cells(
+            &state,
+            &l,
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, cells)| Ok((format!("[{i}]."), cells))),
+            &q,
+        )?
+    } else {
+        let rows = input::envelope_rows(&parse_json(&body)?)?;
+        score_rows(&state, &l, &rows, &q, true)?
+    };
     let predictions: Vec<f64> = p.iter().map(|p| p.predicted_revenue).collect();
     let explanations = explain.then(|| p.into_iter().filter_map(|p| p.explanation).collect());
     Ok(Json(InvocationsResponse {

@@ -1090,6 +1090,59 @@ async fn invocations_accept_mlflow_envelopes() {
         "bad_envelope",
         None,
     );
+    // A CSV body, as MLflow's scoring server takes it: the same prediction, row for row.
+    let csv_post = |body: String| {
+        Request::post("/invocations")
+            .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let cell = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    };
+    let line: Vec<String> = cols.iter().map(|c| cell(&g[c])).collect();
+    let csv = format!(
+        "{}\n{}\n{}\n",
+        cols.join(","),
+        line.join(","),
+        line.join(",")
+    );
+    let (s, v, _) = send(&app, csv_post(csv)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["predictions"], json!([want, want]), "{v}");
+    // Its faults are named like the JSON's: a column outside the contract, a bad field.
+    let renamed = format!(
+        "{}\n{}\n",
+        cols.join(",").replace("unit_price", "price"),
+        line.join(",")
+    );
+    let (s, v, _) = send(&app, csv_post(renamed)).await;
+    assert_error(
+        s,
+        &v,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_column",
+        Some("price"),
+    );
+    let price = cols.iter().position(|c| c == "unit_price").unwrap();
+    let mut bad = line.clone();
+    bad[price] = "abc".into();
+    let (s, v, _) = send(
+        &app,
+        csv_post(format!(
+            "{}\n{}\n{}\n",
+            cols.join(","),
+            line.join(","),
+            bad.join(",")
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "[1].unit_price", "{v}");
+    let (s, v, _) = send(&app, csv_post(cols.join(",") + "\n")).await;
+    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", None);
 }
 
 #[tokio::test]
