@@ -79,24 +79,49 @@ pub fn fmt_short(v: f64) -> String {
     format!("{t}{suffix}")
 }
 
-/// Round tick values covering `[lo, hi]`, about `n` of them (1-2-5 steps).
-pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+/// The 1-2-5 step that splits `[lo, hi]` into about `n` parts (`None` for an empty range).
+fn nice_step(lo: f64, hi: f64, n: usize) -> Option<f64> {
     if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
-        return vec![lo];
+        return None;
     }
     let raw = (hi - lo) / n.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
+    Some(
+        [1.0, 2.0, 2.5, 5.0, 10.0]
+            .iter()
+            .map(|m| m * mag)
+            .find(|s| *s >= raw)
+            .unwrap_or(10.0 * mag),
+    )
+}
+
+/// Round tick values inside `[lo, hi]`, about `n` of them (1-2-5 steps): labels along an axis
+/// whose ends are the data's (dates, run numbers).
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let Some(step) = nice_step(lo, hi, n) else {
+        return vec![lo];
+    };
     let first = (lo / step).ceil() * step;
     let mut out = Vec::new();
     let mut k = 0.0;
     while first + k * step <= hi + step * 1e-9 && out.len() < 50 {
         out.push(first + k * step);
         k += 1.0;
+    }
+    out
+}
+
+/// Round tick values from at or below `lo` to at or above `hi`: a value axis, whose top label
+/// is never below the highest value drawn (a 9.1% point under an axis that ends at 10%, not
+/// above one that ends at 8%).
+pub fn axis_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let Some(step) = nice_step(lo, hi, n) else {
+        return vec![lo];
+    };
+    let first = (lo / step + 1e-9).floor() * step;
+    let mut out = vec![first];
+    while out.last().is_some_and(|t| *t < hi - step * 1e-9) && out.len() < 50 {
+        out.push(first + out.len() as f64 * step);
     }
     out
 }
@@ -243,7 +268,7 @@ impl LineChart {
         if ylo > 0.0 && ylo < 0.35 * yhi {
             ylo = 0.0;
         }
-        let yt = nice_ticks(ylo, yhi, 5);
+        let yt = axis_ticks(ylo, yhi, 5);
         let ylo = yt.first().copied().unwrap_or(ylo).min(ylo);
         let yhi = yt.last().copied().unwrap_or(yhi).max(yhi);
         let sx = |x: f64| left + pw * (x - xlo) / (xhi - xlo);
@@ -478,7 +503,7 @@ impl BarChart {
         let pw = W - left - right;
         let lo = self.bars.iter().map(|b| b.value).fold(0.0f64, f64::min);
         let hi = self.bars.iter().map(|b| b.value).fold(0.0f64, f64::max);
-        let ticks = nice_ticks(lo, if hi > lo { hi } else { lo + 1.0 }, 4);
+        let ticks = axis_ticks(lo, if hi > lo { hi } else { lo + 1.0 }, 4);
         let lo = ticks.first().copied().unwrap_or(lo).min(lo);
         let hi = ticks.last().copied().unwrap_or(hi).max(hi).max(lo + 1e-12);
         let sx = |v: f64| left + pw * (v - lo) / (hi - lo);
@@ -573,7 +598,7 @@ impl Waterfall {
         }
         let lo = totals.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = totals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let ticks = nice_ticks(lo, if hi > lo { hi } else { lo + 1.0 }, 4);
+        let ticks = axis_ticks(lo, if hi > lo { hi } else { lo + 1.0 }, 4);
         let lo = ticks.first().copied().unwrap_or(lo).min(lo);
         let hi = ticks.last().copied().unwrap_or(hi).max(hi).max(lo + 1e-12);
         let sx = |v: f64| left + pw * (v - lo) / (hi - lo);
@@ -767,6 +792,10 @@ mod tests {
         assert!(t.windows(2).all(|w| w[1] > w[0]));
         assert!(t.first().is_some_and(|v| *v >= 3.0));
         assert_eq!(nice_ticks(1.0, 1.0, 4), vec![1.0]);
+        // A value axis reaches past the data at both ends: 0..9.1 ends at 10, not at 8.
+        assert_eq!(axis_ticks(0.0, 9.1, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(axis_ticks(3.0, 97.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
+        assert_eq!(axis_ticks(0.0, 100.0, 5), nice_ticks(0.0, 100.0, 5));
         assert_eq!(nice_ticks(f64::NAN, 1.0, 4).len(), 1);
     }
 

@@ -348,7 +348,8 @@ fn result(data: &Data, f: &Forecast) -> AnyView {
         }
         .query()
     );
-    let order = f.order.clone().unwrap_or_else(|| "not a SARIMA".into());
+    let parts = super::champion_parts(&f.champion, f.order.as_deref())
+        .map(|(t, v)| view! { <dt>{t}</dt><dd>{v}</dd> });
     let refitted = if f.refitted {
         "re-estimated on every day after its evaluation"
     } else {
@@ -359,7 +360,7 @@ fn result(data: &Data, f: &Forecast) -> AnyView {
             <h2 id="model-h">"Model"</h2>
             <dl id="forecast-model">
                 <dt>"Model"</dt><dd>{f.champion.clone()}</dd>
-                <dt>"Orders"</dt><dd>{order}</dd>
+                {parts}
                 <dt>"Last day seen"</dt><dd>{f.last_day_seen.to_string()}</dd>
                 <dt>"Fit"</dt><dd>{refitted}</dd>
             </dl>

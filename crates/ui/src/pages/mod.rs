@@ -126,6 +126,19 @@ impl Cell {
     }
 }
 
+/// What the daily champion is made of, as a term and its description for a `<dl>`: a
+/// combination's members (`mean[a + b]` → "a, b"), a SARIMA's orders, or nothing for a
+/// single model whose name says it all (ETS, Theta, the additive model).
+pub fn champion_parts(champion: &str, order: Option<&str>) -> Option<(&'static str, String)> {
+    if let Some(inner) = champion
+        .strip_prefix("mean[")
+        .and_then(|r| r.strip_suffix(']'))
+    {
+        return Some(("Members", inner.split(" + ").collect::<Vec<_>>().join(", ")));
+    }
+    order.map(|o| ("Orders", o.to_owned()))
+}
+
 /// A sortable table (the script sorts it when present).
 pub fn table(
     caption: &str,
@@ -204,4 +217,22 @@ pub async fn not_found() -> Response {
 /// A bad query parameter: 400 and the page's layout with the field named.
 pub fn bad_request(title: &str, active: &'static str, e: &UiError) -> Response {
     message_page(StatusCode::BAD_REQUEST, title, active, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::champion_parts;
+
+    #[test]
+    fn a_combination_is_shown_by_its_members_a_sarima_by_its_orders() {
+        assert_eq!(
+            champion_parts("mean[additive+holidays + ets(A,N,N)]", None),
+            Some(("Members", "additive+holidays, ets(A,N,N)".to_owned()))
+        );
+        assert_eq!(
+            champion_parts("sarima(1,1,1)(1,0,1,7)", Some("(1,1,1)(1,0,1,7)")),
+            Some(("Orders", "(1,1,1)(1,0,1,7)".to_owned()))
+        );
+        assert_eq!(champion_parts("theta", None), None);
+    }
 }

@@ -263,7 +263,7 @@ fn body(s: &Status, mlflow: Option<&str>) -> AnyView {
                 <h2 id="daily-h">"Daily revenue model"</h2>
                 <dl>
                     <dt>"Champion"</dt><dd>{d.champion.clone()}</dd>
-                    <dt>"Orders"</dt><dd>{d.order.clone().unwrap_or_else(|| "not a SARIMA".into())}</dd>
+                    {super::champion_parts(&d.champion, d.order.as_deref()).map(|(t, v)| view! { <dt>{t}</dt><dd>{v}</dd> })}
                     <dt>"Days"</dt><dd>{d.first_training_day.to_string()} " to " {d.last_training_day.to_string()}</dd>
                     <dt>"Test MAE / RMSE / MAPE % / MASE"</dt><dd>{m("mae")} " / " {m("rmse")} " / " {m("mape")} " / " {m("mase")}</dd>
                     <dt>"Store models"</dt><dd>{d.stores.join(", ")}</dd>
