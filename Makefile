@@ -33,7 +33,8 @@ lint:
 	$(PYTHON) tools/deps-check.py --self-test
 
 unit:
-	$(CARGO) test --workspace --locked
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	SALESCAST_REQUIRE_PROMTOOL=1 $(CARGO) test --workspace --locked
 
 ## The Python package: its wheel (abi3, built by maturin from crates/py in the dev profile the
 ## tests share), installed into ./.venv-py with pytest and PySpark, then its tests, which check

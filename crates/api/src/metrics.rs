@@ -118,6 +118,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
+    /// The metrics in OpenMetrics text (`application/openmetrics-text; version=1.0.0`).
     pub fn render(&self) -> String {
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -125,6 +126,76 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// The metrics in Prometheus' text format 0.0.4 (`text/plain; version=0.0.4`), what a
+    /// scraper gets unless it asks for OpenMetrics (see [`prometheus_text`]).
+    pub fn render_prometheus(&self) -> String {
+        prometheus_text(&self.render())
+    }
+}
+
+/// OpenMetrics text rewritten as Prometheus text 0.0.4, which differs in three ways: a
+/// counter's `# HELP` and `# TYPE` name its samples (`x_total`), not the family (`x`); there is
+/// no `# UNIT` and no closing `# EOF`; and `unknown` is `untyped`. Sample lines are the same.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let total = |name: &str| {
+        if counters.contains(name) && !name.ends_with("_total") {
+            format!("{name}_total")
+        } else {
+            name.to_owned()
+        }
+    };
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.push_str(&format!("# HELP {} {help}\n", total(name)));
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            let kind = if kind == "unknown" { "untyped" } else { kind };
+            out.push_str(&format!("# TYPE {} {kind}\n", total(name)));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_names_counters_by_their_samples_and_has_no_eof() {
+        let m = Metrics::new();
+        m.predicted("random_forest", 3);
+        let om = m.render();
+        assert!(om.contains("# TYPE salescast_predictions counter"), "{om}");
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        let p = m.render_prometheus();
+        assert!(
+            p.contains("# HELP salescast_predictions_total Rows scored"),
+            "{p}"
+        );
+        assert!(
+            p.contains("# TYPE salescast_predictions_total counter"),
+            "{p}"
+        );
+        assert!(
+            p.contains("salescast_predictions_total{model=\"random_forest\"} 3"),
+            "{p}"
+        );
+        assert!(!p.contains("# EOF") && !p.contains("# UNIT"), "{p}");
     }
 }
 

@@ -1080,17 +1080,39 @@ pub async fn ready(State(state): State<Shared>) -> ApiResult<Json<Value>> {
     ))
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<Shared>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
+/// Prometheus metrics: OpenMetrics text when the `Accept` header asks for
+/// `application/openmetrics-text` (as Prometheus itself does), else Prometheus text 0.0.4.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4 (text/plain), or OpenMetrics 1.0 (application/openmetrics-text) when Accept asks for it", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/openmetrics-text")
+        });
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            state.metrics.render(),
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            state.metrics.render_prometheus(),
+        )
+            .into_response()
+    }
 }
 
 /// MLflow's scoring protocol: a JSON envelope (`dataframe_split`, `dataframe_records`,

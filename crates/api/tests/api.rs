@@ -1291,6 +1291,57 @@ async fn a_real_socket_serves_and_counts() {
     assert!(m.contains("salescast_http_request_duration_seconds_bucket"));
     assert!(m.contains("salescast_predictions_total"));
     assert!(m.contains("salescast_model_info{"));
+    // Prometheus text 0.0.4 by default: counters' HELP and TYPE name their samples, no EOF;
+    // OpenMetrics when asked for, under its own content type.
+    assert!(
+        m.contains("# TYPE salescast_http_requests_total counter"),
+        "{m}"
+    );
+    assert!(!m.contains("# EOF"), "{m}");
+    let r = client
+        .get(format!("{base}/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0")
+    );
+    let om = r.text().await.unwrap();
+    assert!(
+        om.contains("# TYPE salescast_http_requests counter") && om.ends_with("# EOF\n"),
+        "{om}"
+    );
+    // promtool, Prometheus' own checker (of the 0.0.4 text format), finds nothing to say about
+    // it (`make test` installs Debian's prometheus package for it).
+    if let Some(promtool) = promtool() {
+        for text in [&m] {
+            let mut child = std::process::Command::new(&promtool)
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+            let o = child.wait_with_output().unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                o.status.success() && said.trim().is_empty(),
+                "promtool: {said}\n{text}"
+            );
+        }
+    }
     server.abort();
 }
 
@@ -1440,4 +1491,21 @@ fn sigkill_of_the_service_during_a_batch_leaves_no_answer_that_looks_whole() {
 
     // No upload was spooled to disk, so none is left behind.
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// Prometheus' `promtool`: required where `SALESCAST_REQUIRE_PROMTOOL` is set (`make test`
+/// installs it and sets it), else used when on the PATH.
+fn promtool() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("promtool"))
+            .find(|p| p.is_file())
+    });
+    if std::env::var_os("SALESCAST_REQUIRE_PROMTOOL").is_some() {
+        assert!(
+            found.is_some(),
+            "promtool is missing: install Debian's prometheus package (make test does)"
+        );
+    }
+    found
 }
