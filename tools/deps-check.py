@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Dependency policy check: every crate in the locked graph has a licence expression that the
 allow list in deny.toml satisfies, comes from crates.io (or this workspace), and is not on the
-deny list. Reads `cargo metadata --locked`, which needs the manifests of every platform's
+deny list; and no workspace crate declares a dependency its sources never name. Reads `cargo metadata --locked`, which needs the manifests of every platform's
 dependencies: on a fresh machine (an empty cargo cache, or one that holds only what a build for
 this platform downloaded) cargo fetches them from the registry first. It is never run with
 `--offline`, which works only where a cache already holds the whole graph. Prints one line per
@@ -73,6 +73,40 @@ def satisfied(expr, allowed):
     return result
 
 
+def unused_dependencies(meta):
+    """Workspace crates' declared dependencies that no source of theirs names (what
+    cargo-machete looks for): `name::`, `use name`, `extern crate name` or `name!` in src/,
+    tests/, benches/, examples/ or build.rs. A dependency needed without being named (a
+    feature switch, a linked allocator) is listed under `[package.metadata.deps-check]
+    ignored = [...]` in its crate's Cargo.toml, with the reason beside it."""
+    members = set(meta["workspace_members"])
+    out = []
+    for p in meta["packages"]:
+        if p["id"] not in members:
+            continue
+        crate_dir = Path(p["manifest_path"]).parent
+        ignored = set((p.get("metadata") or {}).get("deps-check", {}).get("ignored", []))
+        text = []
+        for sub in ["src", "tests", "benches", "examples"]:
+            for f in (crate_dir / sub).rglob("*.rs") if (crate_dir / sub).is_dir() else []:
+                text.append(f.read_text(errors="replace"))
+        if (crate_dir / "build.rs").is_file():
+            text.append((crate_dir / "build.rs").read_text())
+        source = "\n".join(text)
+        seen = set()
+        for d in p["dependencies"]:
+            name = d.get("rename") or d["name"]
+            if name in ignored or (name, d.get("kind")) in seen:
+                continue
+            seen.add((name, d.get("kind")))
+            ident = name.replace("-", "_")
+            pattern = rf"\b{re.escape(ident)}\s*::|\buse\s+{re.escape(ident)}\b|\bextern\s+crate\s+{re.escape(ident)}\b|\b{re.escape(ident)}!"
+            if not re.search(pattern, source):
+                kind = {"dev": "dev-dependency", "build": "build-dependency"}.get(d.get("kind"), "dependency")
+                out.append(f"{p['name']}: {kind} {name} is never named in its sources")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -118,6 +152,7 @@ def main():
             problems.append(f"{name}: from {src}, not an allowed registry")
         if p["name"] in denied:
             problems.append(f"{name}: on the deny list in deny.toml")
+    problems += unused_dependencies(meta)
     summary = {"packages": len(meta["packages"]), "problems": problems}
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -125,7 +160,7 @@ def main():
         print(f"deps-check: {line}", file=sys.stderr)
     if not args.json and not problems:
         print(f"deps-check: ok, {len(meta['packages'])} packages: licences allowed, "
-              "sources crates.io or this workspace, nothing banned")
+              "sources crates.io or this workspace, nothing banned, no unused dependency")
     return 1 if problems else 0
 
 
