@@ -16,7 +16,13 @@ export MLFLOW_DISABLE_TELEMETRY := true
 ## The main job: build, then every pipeline stage through DVC (runs logged to ./mlruns, or to
 ## the MLflow server in MLFLOW_TRACKING_URI), then the prediction service on the new models and
 ## the analysts' UI beside it.
-run: toolchain tools build-release repro serve
+run: toolchain
+	@echo "== [1/3] MLflow and DVC into ./.venv-tools, beside the release build of the four binaries (a cold build takes several minutes on 2 cores)"
+	@$(MAKE) --no-print-directory -j2 tools build-release
+	@echo "== [2/3] the pipeline through DVC: generate, clean, features, train, evaluate"
+	@$(MAKE) --no-print-directory repro
+	@echo "== [3/3] a monitor run on the test days, then the API and the UI on the new models"
+	@$(MAKE) --no-print-directory serve
 
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
