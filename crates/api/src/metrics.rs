@@ -171,33 +171,6 @@ pub fn prometheus_text(openmetrics: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prometheus_text_names_counters_by_their_samples_and_has_no_eof() {
-        let m = Metrics::new();
-        m.predicted("random_forest", 3);
-        let om = m.render();
-        assert!(om.contains("# TYPE salescast_predictions counter"), "{om}");
-        assert!(om.ends_with("# EOF\n"), "{om}");
-        let p = m.render_prometheus();
-        assert!(
-            p.contains("# HELP salescast_predictions_total Rows scored"),
-            "{p}"
-        );
-        assert!(
-            p.contains("# TYPE salescast_predictions_total counter"),
-            "{p}"
-        );
-        assert!(
-            p.contains("salescast_predictions_total{model=\"random_forest\"} 3"),
-            "{p}"
-        );
-        assert!(!p.contains("# EOF") && !p.contains("# UNIT"), "{p}");
-    }
-}
 
 /// Middleware recording every request's count and latency under its route template.
 pub async fn track(
@@ -228,4 +201,32 @@ pub async fn track(
         })
         .inc();
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_names_counters_by_their_samples_and_has_no_eof() {
+        let m = Metrics::new();
+        m.predicted("random_forest", 3);
+        let om = m.render();
+        assert!(om.contains("# TYPE salescast_predictions counter"), "{om}");
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        let p = m.render_prometheus();
+        assert!(
+            p.contains("# HELP salescast_predictions_total Rows scored"),
+            "{p}"
+        );
+        assert!(
+            p.contains("# TYPE salescast_predictions_total counter"),
+            "{p}"
+        );
+        assert!(
+            p.contains("salescast_predictions_total{model=\"random_forest\"} 3"),
+            "{p}"
+        );
+        assert!(!p.contains("# EOF") && !p.contains("# UNIT"), "{p}");
+    }
 }
