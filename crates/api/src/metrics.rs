@@ -171,7 +171,6 @@ pub fn prometheus_text(openmetrics: &str) -> String {
     out
 }
 
-
 /// Middleware recording every request's count and latency under its route template.
 pub async fn track(
     State(state): State<std::sync::Arc<crate::state::AppState>>,
