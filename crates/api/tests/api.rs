@@ -10,8 +10,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
-use salescast_pipeline::train::{TrainOptions, train};
+use salescast_models::Kind;
+use salescast_pipeline::stage::fixture;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -41,41 +41,11 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let raw = salescast_testing::generated_csv(dir.path(), 6_000, 120);
-        let processed = dir.path().join("processed");
-        let opts = salescast_preprocess::Options {
-            test_days: 20,
-            ..Default::default()
-        };
-        salescast_preprocess::frame::run(&raw, &processed, &opts).unwrap();
-        let features = dir.path().join("features");
-        salescast_features::frame::run(&processed, &features, &Default::default()).unwrap();
-        let models = dir.path().join("models");
-        let opts = TrainOptions {
-            kinds: Kind::ALL.to_vec(),
-            random_forest: RandomForestParams {
-                n_trees: 8,
-                ..Default::default()
-            },
-            gradient_boosting: GradientBoostingParams {
-                n_rounds: 20,
-                ..Default::default()
-            },
-            validation_days: 10,
-            daily: None,
-            refit_on_all_data: true,
-        };
-        train(&features, &models, &opts, false).unwrap();
-        let daily = salescast_daily::SelectSettings {
-            folds: 1,
-            fold_days: 7,
-            ..Default::default()
-        };
-        let d = salescast_pipeline::daily::train_daily(&features, &models, &daily, true).unwrap();
-        salescast_pipeline::daily::record_in_manifest(&models, &d).unwrap();
+        let t = fixture::trained(&raw, dir.path(), &fixture::Spec::default()).unwrap();
         Fixture {
             last_day: last_date(&raw),
             raw,
-            models,
+            models: t.models,
             _dir: dir,
         }
     })

@@ -12,50 +12,29 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use salescast_models::serving::Predictor;
-use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
-use salescast_pipeline::train::{TrainOptions, train};
+use salescast_pipeline::stage::fixture;
 use salescast_testing::tools::MlflowServer;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// Data prepared once per test, then a training (with the daily model) into `models`.
+/// Data prepared once per test (cleaned and featured as the train stage's fixture does).
 fn prepare(dir: &Path) -> PathBuf {
     let raw = salescast_testing::generated_csv(dir, 6_000, 120);
-    let opts = salescast_preprocess::Options {
-        test_days: 20,
-        ..Default::default()
-    };
-    salescast_preprocess::frame::run(&raw, &dir.join("processed"), &opts).unwrap();
-    let features = dir.join("features");
-    salescast_features::frame::run(&dir.join("processed"), &features, &Default::default()).unwrap();
-    features
+    fixture::prepared(&raw, dir, &fixture::Spec::default())
+        .unwrap()
+        .1
 }
 
-/// Trains into `models` and logs the runs to `uri`, registering the champion.
+/// Trains into `models` (the train stage, the daily model included) and logs the runs to
+/// `uri`, registering the champion.
 fn train_and_register(features: &Path, models: &Path, project: &Path, uri: &str, rounds: usize) {
-    let opts = TrainOptions {
-        kinds: Kind::ALL.to_vec(),
-        random_forest: RandomForestParams {
-            n_trees: 6,
-            ..Default::default()
-        },
-        gradient_boosting: GradientBoostingParams {
-            n_rounds: rounds,
-            ..Default::default()
-        },
-        validation_days: 10,
-        daily: None,
-        refit_on_all_data: true,
-    };
-    let outcome = train(features, models, &opts, false).unwrap();
-    let daily = salescast_daily::SelectSettings {
-        folds: 1,
-        fold_days: 7,
+    let spec = fixture::Spec {
+        trees: 6,
+        rounds,
         ..Default::default()
     };
-    let d = salescast_pipeline::daily::train_daily(features, models, &daily, true).unwrap();
-    salescast_pipeline::daily::record_in_manifest(models, &d).unwrap();
-    salescast_pipeline::history::write_history(features, models).unwrap();
+    let (opts, report) = fixture::train_into(features, models, &spec).unwrap();
+    let outcome = report.outcome.unwrap();
     let ctx = salescast_pipeline::tracking::RunContext {
         experiment: "salescast".into(),
         ..Default::default()

@@ -312,65 +312,20 @@ fn run_train(
     let ctx = tracker.as_ref().map(|t| {
         salescast_pipeline::tracking::RunContext::detect(&t.experiment, &track.project_dir)
     });
-    let daily_settings = match &opts.daily {
-        // Short data: the transaction models can still be trained, so the daily model is left
-        // out with a warning rather than failing the whole stage; asked for alone, it fails.
-        Some(settings) if !opts.kinds.is_empty() => {
-            match salescast_pipeline::daily::too_short(data_dir, settings)? {
-                Some(reason) => {
-                    tracing::warn!(%reason, "the daily model is not trained");
-                    None
-                }
-                None => Some(settings),
-            }
-        }
-        other => other.as_ref(),
+    let stage = salescast_pipeline::stage::TrainStage {
+        data_dir,
+        models_dir,
+        options: opts,
+        monitor,
+        clean,
+        progress: true,
     };
-    let daily = match daily_settings {
-        Some(settings) => {
-            let d = salescast_pipeline::daily::train_daily(
-                data_dir,
-                models_dir,
-                settings,
-                opts.refit_on_all_data,
-            )?;
-            tracing::info!(
-                model = %d.model,
-                test_mae = d.test.map(|t| t.mae),
-                test_mase = d.test.map(|t| t.mase),
-                stores = d.stores,
-                last_day_seen = %d.fitted_on.last,
-                seconds = format!("{:.2}", d.fit_seconds),
-                "daily champion saved"
-            );
-            Some(d)
-        }
-        None => None,
-    };
-    let daily_records: Vec<salescast_tracking::RunRecord> =
-        match (&tracker, &ctx, &daily, daily_settings) {
-            (Some(_), Some(ctx), Some(d), Some(settings)) => {
-                vec![salescast_pipeline::tracking::daily_record(
-                    d, settings, models_dir, ctx,
-                )]
-            }
-            _ => Vec::new(),
-        };
-    if opts.kinds.is_empty() {
-        let tracking = match &tracker {
-            Some(t) if !daily_records.is_empty() => Some(track::log(t, &daily_records)?),
-            _ => None,
-        };
-        return Ok(TrainReport {
-            outcome: None,
-            daily,
-            tracking,
-        });
-    }
-    let outcome = match salescast_pipeline::train::train(data_dir, models_dir, opts, true) {
-        Ok(o) => o,
+    let report = match salescast_pipeline::stage::train_stage(&stage) {
+        Ok(r) => r,
         Err(e) => {
-            if let (Some(t), Some(ctx)) = (&tracker, &ctx) {
+            if let (Some(t), Some(ctx)) = (&tracker, &ctx)
+                && !opts.kinds.is_empty()
+            {
                 let records =
                     salescast_pipeline::tracking::failed_records(opts, &e.to_string(), ctx);
                 if let Err(te) = track::log(t, &records) {
@@ -380,19 +335,27 @@ fn run_train(
             return Err(e.into());
         }
     };
-    if let Some(d) = &daily {
-        salescast_pipeline::daily::record_in_manifest(models_dir, d)?;
-    }
-    let clean = salescast_pipeline::reference::clean_file(data_dir, clean);
-    salescast_pipeline::reference::write_reference_from(data_dir, models_dir, monitor, &clean)?;
-    salescast_pipeline::history::write_history_from(&clean, models_dir)?;
-    tracing::info!(
-        champion = %outcome.manifest.champion,
-        baseline_mae = outcome.baseline.mae,
-        refitted = outcome.manifest.refit_on_all_data,
-        models_dir = %models_dir.display(),
-        "models saved"
-    );
+    let daily = report.daily;
+    let daily_records: Vec<salescast_tracking::RunRecord> =
+        match (&tracker, &ctx, &daily, opts.daily.as_ref()) {
+            (Some(_), Some(ctx), Some(d), Some(settings)) => {
+                vec![salescast_pipeline::tracking::daily_record(
+                    d, settings, models_dir, ctx,
+                )]
+            }
+            _ => Vec::new(),
+        };
+    let Some(outcome) = report.outcome else {
+        let tracking = match &tracker {
+            Some(t) if !daily_records.is_empty() => Some(track::log(t, &daily_records)?),
+            _ => None,
+        };
+        return Ok(TrainReport {
+            outcome: None,
+            daily,
+            tracking,
+        });
+    };
     let tracking = match (&tracker, &ctx) {
         (Some(t), Some(ctx)) => {
             let mut records = salescast_pipeline::tracking::train_records(

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
-use salescast_pipeline::train::{TrainOptions, train};
+use salescast_pipeline::stage::fixture;
+use salescast_pipeline::train::TrainOptions;
 use serde_json::Value;
 
 struct Fixture {
@@ -49,38 +49,23 @@ fn fixture() -> &'static Fixture {
         }
         let raw = dir.path().join("train.csv");
         std::fs::write(&raw, format!("{header}\n{}\n", train_rows.join("\n"))).unwrap();
-        let processed = dir.path().join("data/processed");
-        let features = dir.path().join("data/features");
-        let models = dir.path().join("models");
-        salescast_preprocess::frame::run(&raw, &processed, &Default::default()).unwrap();
-        salescast_features::frame::run(&processed, &features, &Default::default()).unwrap();
-        let opts = TrainOptions {
-            kinds: Kind::ALL.to_vec(),
-            random_forest: RandomForestParams {
-                n_trees: 20,
+        let spec = fixture::Spec {
+            test_days: salescast_preprocess::Options::default().test_days,
+            validation_days: TrainOptions::default().validation_days,
+            trees: 20,
+            rounds: 80,
+            daily: Some(salescast_daily::SelectSettings {
+                folds: 1,
+                fold_days: 14,
+                ..Default::default()
+            }),
+            monitor: salescast_monitor::settings::MonitorSettings {
+                reference_rows: 20_000,
                 ..Default::default()
             },
-            gradient_boosting: GradientBoostingParams {
-                n_rounds: 80,
-                ..Default::default()
-            },
-            ..Default::default()
         };
-        train(&features, &models, &opts, false).unwrap();
-        let daily = salescast_daily::SelectSettings {
-            folds: 1,
-            fold_days: 14,
-            ..Default::default()
-        };
-        let d = salescast_pipeline::daily::train_daily(&features, &models, &daily, true).unwrap();
-        salescast_pipeline::daily::record_in_manifest(&models, &d).unwrap();
-        let settings = salescast_monitor::settings::MonitorSettings {
-            reference_rows: 20_000,
-            ..Default::default()
-        };
-        salescast_pipeline::reference::write_reference(&features, &models, &settings)
-            .unwrap()
-            .expect("profile written");
+        let models = fixture::trained(&raw, dir.path(), &spec).unwrap().models;
+        assert!(models.join("reference.json").is_file(), "profile written");
         Fixture {
             _dir: dir,
             models,

@@ -15,6 +15,7 @@ pub mod history;
 pub mod many;
 pub mod predict;
 pub mod reference;
+pub mod stage;
 pub mod tracking;
 pub mod train;
 pub mod tune;

@@ -10,8 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use salescast_models::{GradientBoostingParams, Kind, RandomForestParams};
-use salescast_pipeline::train::{TrainOptions, train};
+use salescast_pipeline::stage::fixture;
 
 pub struct Stack {
     pub dir: tempfile::TempDir,
@@ -34,48 +33,20 @@ impl Stack {
             stores: 4,
             ..Default::default()
         };
-        let raw = dir.path().join("raw.csv");
-        let mut bytes = Vec::new();
-        salescast_synth::generate(&cfg, &mut bytes, |_| {}).unwrap();
-        std::fs::write(&raw, bytes).unwrap();
-        let data = dir.path().join("data");
-        let processed = data.join("processed");
-        let opts = salescast_preprocess::Options {
+        let raw = fixture::generated(&dir.path().join("raw.csv"), &cfg).unwrap();
+        let spec = fixture::Spec {
             test_days: 28,
-            ..Default::default()
-        };
-        salescast_preprocess::frame::run(&raw, &processed, &opts).unwrap();
-        let features = data.join("features");
-        salescast_features::frame::run(&processed, &features, &Default::default()).unwrap();
-        let models = dir.path().join("models");
-        let opts = TrainOptions {
-            kinds: Kind::ALL.to_vec(),
-            random_forest: RandomForestParams {
-                n_trees: 8,
-                ..Default::default()
-            },
-            gradient_boosting: GradientBoostingParams {
-                n_rounds: 30,
-                ..Default::default()
-            },
             validation_days: 14,
-            daily: None,
-            refit_on_all_data: true,
-        };
-        train(&features, &models, &opts, false).unwrap();
-        let daily = salescast_daily::SelectSettings {
-            folds: 1,
-            fold_days: 7,
+            trees: 8,
+            rounds: 30,
+            monitor: salescast_monitor::settings::MonitorSettings {
+                reference_rows: 5_000,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        let d = salescast_pipeline::daily::train_daily(&features, &models, &daily, true).unwrap();
-        salescast_pipeline::daily::record_in_manifest(&models, &d).unwrap();
-        let monitor = salescast_monitor::settings::MonitorSettings {
-            reference_rows: 5_000,
-            ..Default::default()
-        };
-        salescast_pipeline::reference::write_reference(&features, &models, &monitor).unwrap();
-        salescast_pipeline::history::write_history(&features, &models).unwrap();
+        let models = fixture::trained(&raw, dir.path(), &spec).unwrap().models;
+        let monitor = spec.monitor;
 
         // The monitor on 28 later days from another seed.
         let later = salescast_synth::Config {
