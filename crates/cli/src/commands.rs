@@ -553,7 +553,7 @@ fn forecast_many(a: &crate::args::ForecastManyArgs, json: bool) -> Outcome {
         series = s.series,
         selected = s.selected,
         fallbacks = s.fallbacks,
-        mean_cv_mase = s.mean_cv_mase.unwrap_or(f64::NAN),
+        mean_cv_mase = s.mean_cv_mase,
         seconds = s.seconds,
         out = %s.out,
         summary = %s.summary,
