@@ -924,7 +924,7 @@ fn status_of(state: &AppState) -> Status {
                 .map(str::to_owned);
             // The train stage's sidecar tying each model version to its tracking run.
             let runs: serde_json::Map<String, Value> =
-                std::fs::read(state.models_dir.join("tracking.json"))
+                std::fs::read(state.models_dir.join(salescast_core::models_dir::RUN_KEYS))
                     .ok()
                     .and_then(|b| serde_json::from_slice(&b).ok())
                     .unwrap_or_default();

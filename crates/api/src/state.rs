@@ -33,9 +33,9 @@ pub struct Loaded {
 }
 
 /// File name of the daily model in the models directory (as the train stage writes it).
-pub const DAILY_FILE: &str = "sarima.json";
+pub const DAILY_FILE: &str = salescast_core::models_dir::DAILY;
 /// The monitor's reference profile, written by the train stage.
-pub const REFERENCE_FILE: &str = "reference.json";
+pub const REFERENCE_FILE: &str = salescast_core::models_dir::REFERENCE;
 
 /// The outcome of the last load attempt.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

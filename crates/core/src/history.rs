@@ -15,7 +15,7 @@ use crate::artifact::{load_json, save_json};
 use crate::{CoreError, Result, Transaction};
 
 /// File name in the models directory.
-pub const HISTORY_FILE: &str = "history.json";
+pub const HISTORY_FILE: &str = crate::models_dir::HISTORY;
 const KIND: &str = "daily_history";
 const VERSION: u32 = 1;
 

@@ -17,6 +17,7 @@ pub mod history;
 pub mod html;
 #[cfg(feature = "logging")]
 pub mod logging;
+pub mod models_dir;
 pub mod schema;
 pub mod split;
 

@@ -20,7 +20,7 @@ pub const TRAIN_FILE: &str = "train.parquet";
 pub const TEST_FILE: &str = "test.parquet";
 pub const DAILY_FILE: &str = "daily.parquet";
 pub const DAILY_CSV: &str = "daily.csv";
-pub const TRANSFORM_FILE: &str = "transform.json";
+pub const TRANSFORM_FILE: &str = salescast_core::models_dir::TRANSFORM;
 pub const REPORT_FILE: &str = "features_report.json";
 /// The subdirectory of the refit's features: every day is training, with the transform and
 /// the cleaning fitted on all of them.

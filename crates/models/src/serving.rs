@@ -18,12 +18,12 @@ use crate::model::{Kind, Model};
 /// The manifest's artifact kind and format version.
 pub const MANIFEST_KIND: &str = "salescast/manifest";
 pub const MANIFEST_VERSION: u32 = 1;
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub const MANIFEST_FILE: &str = salescast_core::models_dir::MANIFEST;
 /// The transform is copied next to the models so that a models directory is self-contained.
-pub const TRANSFORM_FILE: &str = "transform.json";
+pub const TRANSFORM_FILE: &str = salescast_core::models_dir::TRANSFORM;
 /// Where the evaluation fit (training days only, scored on the test days) is kept when the served
 /// models are refits on all days: a models directory of its own, loadable like any other.
-pub const EVALUATION_DIR: &str = "evaluation";
+pub const EVALUATION_DIR: &str = salescast_core::models_dir::EVALUATION;
 
 /// The models directory holding the evaluation fit of `dir`: `dir/evaluation` when the served
 /// models are refits, else `dir` itself.

@@ -22,8 +22,8 @@ use crate::settings::MonitorSettings;
 use crate::stats::{ColumnType, population_std};
 use crate::{MonitorError, Result};
 
-pub const PROFILE_FILE: &str = "reference.json";
-pub const SAMPLE_FILE: &str = "reference.parquet";
+pub const PROFILE_FILE: &str = salescast_core::models_dir::REFERENCE;
+pub const SAMPLE_FILE: &str = salescast_core::models_dir::REFERENCE_SAMPLE;
 pub const PROFILE_KIND: &str = "salescast-reference-profile";
 pub const PROFILE_VERSION: u32 = 1;
 

@@ -79,7 +79,7 @@ impl Models {
             let transform = FeatureTransform::load(&dir.join(&r.dle.transform))?;
             dle.insert(*kind, (model, transform));
         }
-        let daily_path = dir.join("sarima.json");
+        let daily_path = dir.join(salescast_core::models_dir::DAILY);
         let daily = if daily_path.is_file() {
             Some(DailyArtifact::load(&daily_path)?)
         } else {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{PipelineError, Result, features_dir};
 
 /// File name of the daily artifact in the models directory.
-pub const DAILY_ARTIFACT: &str = "sarima.json";
+pub const DAILY_ARTIFACT: &str = salescast_core::models_dir::DAILY;
 
 /// One series read back from `daily.csv`, split into training and test days.
 #[derive(Debug, Clone, PartialEq)]

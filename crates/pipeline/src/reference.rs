@@ -67,7 +67,7 @@ pub fn write_reference_from(
     let clean = clean.to_path_buf();
     let refitted = models_dir
         .join(EVALUATION_DIR)
-        .join("manifest.json")
+        .join(salescast_core::models_dir::MANIFEST)
         .is_file();
     let (eval_dir, eval_transform) = if refitted {
         (

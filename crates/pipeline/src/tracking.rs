@@ -20,7 +20,7 @@ use crate::train::{TrainOptions, TrainOutcome};
 /// The sidecar in the models directory that ties each model to its tracking run, so that
 /// `evaluate` adds to the same run. Run keys are random, so they stay out of the manifest
 /// (`.dvcignore` keeps this file out of DVC's hashes).
-pub const RUN_KEYS_FILE: &str = "tracking.json";
+pub const RUN_KEYS_FILE: &str = salescast_core::models_dir::RUN_KEYS;
 
 /// A model's tracking run, as the sidecar records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
