@@ -31,6 +31,17 @@ pub enum DailyError {
 pub type Result<T> = std::result::Result<T, DailyError>;
 
 impl DailyError {
+    /// Whether the caller can fix it by changing the request, the settings or the data (a
+    /// series too short); a fit that fails numerically, or the machine, is a failure.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Request { .. } | Self::InvalidSetting { .. } | Self::TooShort { .. } => true,
+            Self::Sarima(_) | Self::Additive(_) | Self::Ets(_) | Self::Mstl(_) | Self::Core(_) => {
+                false
+            }
+        }
+    }
+
     /// The request field or setting the error is about, when one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {

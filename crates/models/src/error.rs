@@ -29,6 +29,23 @@ pub enum ModelError {
     Explain(String),
 }
 
+impl ModelError {
+    /// Whether the caller can fix it by changing what it gave: every model error is about the
+    /// hyperparameters, the data or the model file it was handed, so every command maps it to
+    /// the same exit code (2), the pipeline and the monitor alike.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::InvalidParam { .. }
+            | Self::NotEnoughData { .. }
+            | Self::Shape { .. }
+            | Self::NonFiniteTarget { .. }
+            | Self::SchemaMismatch { .. }
+            | Self::Artifact(_)
+            | Self::Explain(_) => true,
+        }
+    }
+}
+
 /// The crate's result type.
 pub type Result<T> = std::result::Result<T, ModelError>;
 

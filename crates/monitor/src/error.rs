@@ -35,7 +35,9 @@ impl MonitorError {
             Self::BadInput(_) | Self::Artifact { .. } => true,
             Self::Preprocess(e) => e.is_bad_input(),
             Self::Features(e) => e.is_bad_input(),
-            Self::Io { .. } | Self::Model(_) | Self::Daily(_) | Self::Core(_) => false,
+            Self::Model(e) => e.is_bad_input(),
+            Self::Daily(e) => e.is_bad_input(),
+            Self::Io { .. } | Self::Core(_) => false,
         }
     }
 

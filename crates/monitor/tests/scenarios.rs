@@ -336,6 +336,42 @@ fn a_malformed_file_exits_2_naming_the_problem() {
 }
 
 #[test]
+fn a_damaged_model_file_is_bad_input_as_in_the_pipeline() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let cp = Command::new("cp")
+        .arg("-r")
+        .arg(&f.models)
+        .arg(&models)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let model = models.join("gradient_boosting.bin");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data = batch(out.path(), "fresh.csv", &[], |_, _, _| {});
+    let cmd = monitor_cmd(&data, out.path(), &[], &[]);
+    let args: Vec<std::ffi::OsString> = cmd.get_args().map(ToOwned::to_owned).collect();
+    let at = args.iter().position(|a| a == "--models-dir").unwrap();
+    let mut cmd2 = Command::new(cmd.get_program());
+    for (i, a) in args.iter().enumerate() {
+        cmd2.arg(if i == at + 1 { models.as_os_str() } else { a });
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => cmd2.env(k, v),
+            None => cmd2.env_remove(k),
+        };
+    }
+    let o = cmd2.current_dir(out.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("gradient_boosting"), "{stderr}");
+}
+
+#[test]
 fn a_profile_naming_a_file_outside_its_directory_is_refused() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();

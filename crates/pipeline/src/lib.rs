@@ -61,7 +61,8 @@ impl PipelineError {
         match self {
             Self::Features(e) => e.is_bad_input(),
             Self::Preprocess(e) => e.is_bad_input(),
-            Self::Model(_) | Self::BadInput(_) | Self::BadField { .. } => true,
+            Self::Model(e) => e.is_bad_input(),
+            Self::BadInput(_) | Self::BadField { .. } => true,
             Self::Core(_) | Self::Io { .. } => false,
         }
     }
