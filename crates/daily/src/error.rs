@@ -16,6 +16,9 @@ pub enum DailyError {
     /// The MSTL/ETS candidate failed.
     #[error("MSTL+ETS: {0}")]
     Mstl(String),
+    /// Every candidate failed (or none was tried); `reasons` joins their errors.
+    #[error("no candidate could be fitted: {reasons}")]
+    NoCandidate { reasons: String },
     #[error("series too short: need at least {need} training days, got {got}")]
     TooShort { need: usize, got: usize },
     #[error("invalid setting {name}: {reason}")]
@@ -36,9 +39,12 @@ impl DailyError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             Self::Request { .. } | Self::InvalidSetting { .. } | Self::TooShort { .. } => true,
-            Self::Sarima(_) | Self::Additive(_) | Self::Ets(_) | Self::Mstl(_) | Self::Core(_) => {
-                false
-            }
+            Self::Sarima(_)
+            | Self::Additive(_)
+            | Self::Ets(_)
+            | Self::Mstl(_)
+            | Self::NoCandidate { .. }
+            | Self::Core(_) => false,
         }
     }
 

@@ -481,15 +481,12 @@ pub fn select(
         }
     }
     let Some(champion) = champion else {
-        return Err(last_error.unwrap_or_else(|| {
-            DailyError::Mstl(format!(
-                "no candidate could be fitted: {}",
-                results
-                    .iter()
-                    .filter_map(|c| c.error.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))
+        return Err(last_error.unwrap_or_else(|| DailyError::NoCandidate {
+            reasons: results
+                .iter()
+                .filter_map(|c| c.error.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
         }));
     };
     let test = if test.is_empty() {
@@ -519,7 +516,9 @@ pub fn select(
                     }
                 }
             }
-            let e = first_error.unwrap_or_else(|| DailyError::Mstl("no candidate".into()));
+            let e = first_error.unwrap_or_else(|| DailyError::NoCandidate {
+                reasons: "no recipe to try".into(),
+            });
             (name.clone(), Err(e))
         })
         .collect();
@@ -588,9 +587,9 @@ pub fn refit(
     let champion = match refitted {
         Some(m) => m,
         None => {
-            return Err(
-                last_error.unwrap_or_else(|| DailyError::Mstl("no candidate to refit".into()))
-            );
+            return Err(last_error.unwrap_or_else(|| DailyError::NoCandidate {
+                reasons: "no recipe to refit".into(),
+            }));
         }
     };
     let fitted: Vec<(String, Result<DailyModel>)> = stores
@@ -606,7 +605,9 @@ pub fn refit(
                     }
                 }
             }
-            let e = first_error.unwrap_or_else(|| DailyError::Mstl("no candidate".into()));
+            let e = first_error.unwrap_or_else(|| DailyError::NoCandidate {
+                reasons: "no recipe to try".into(),
+            });
             (name.clone(), Err(e))
         })
         .collect();
