@@ -49,4 +49,4 @@ pub use error::{ModelError, Result};
 pub use explain::Explanation;
 pub use forest::{RandomForest, RandomForestParams};
 pub use gbm::{GradientBoosting, GradientBoostingParams};
-pub use model::{Kind, Model};
+pub use model::{Kind, Model, ModelParams};

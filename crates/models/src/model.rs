@@ -53,6 +53,45 @@ pub enum Model {
     GradientBoosting(GradientBoosting),
 }
 
+/// The hyperparameters of either model: one fit for both, so callers (training, tuning) do not
+/// repeat the match on the kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelParams {
+    GradientBoosting(crate::gbm::GradientBoostingParams),
+    RandomForest(crate::forest::RandomForestParams),
+}
+
+impl ModelParams {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::GradientBoosting(_) => Kind::GradientBoosting,
+            Self::RandomForest(_) => Kind::RandomForest,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Self::GradientBoosting(p) => p.validate(),
+            Self::RandomForest(p) => p.validate(),
+        }
+    }
+
+    /// Fits on `train`; boosting stops early on `valid` when given (the forest has no use for
+    /// it). `progress` is called with the trees or rounds done.
+    pub fn fit(
+        &self,
+        train: &crate::Dataset,
+        valid: Option<&crate::Dataset>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Model> {
+        Ok(match self {
+            Self::GradientBoosting(p) => Model::GradientBoosting(p.fit(train, valid, progress)?),
+            Self::RandomForest(p) => Model::RandomForest(p.fit(train, progress)?),
+        })
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     version: u32,

@@ -270,7 +270,7 @@ pub struct Prepared {
 /// the trials to resume from.
 pub fn prepare(data_dir: &Path, out_dir: &Path, opts: &TuneOptions) -> Result<Prepared> {
     opts.settings.validate().map_err(bad)?;
-    opts.base.validate().map_err(bad)?;
+    opts.base.validate()?;
     let training = load_training(data_dir)?;
     let folds = folds_for(&training, opts)?;
     let study = study_of(&training, &folds, opts)?;

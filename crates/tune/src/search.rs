@@ -72,14 +72,10 @@ pub fn evaluate(params: &ModelParams, folds: &[Fold]) -> Result<FoldScores> {
         rounds: Vec::new(),
     };
     for f in folds {
-        let model = match params {
-            ModelParams::GradientBoosting(p) => {
-                let m = p.fit(&f.fit, f.stop.as_ref(), &|_| {})?;
-                out.rounds.push(m.trees.len());
-                Model::GradientBoosting(m)
-            }
-            ModelParams::RandomForest(p) => Model::RandomForest(p.fit(&f.fit, &|_| {})?),
-        };
+        let model = params.fit(&f.fit, f.stop.as_ref(), &|_| {})?;
+        if let Model::GradientBoosting(m) = &model {
+            out.rounds.push(m.trees.len());
+        }
         let pred = model.predict(&f.score.x)?;
         out.fold_mae.push(mae(&f.score.y, &pred));
     }

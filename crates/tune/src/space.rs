@@ -137,30 +137,8 @@ impl Dim {
     }
 }
 
-/// The hyperparameters of either model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ModelParams {
-    GradientBoosting(GradientBoostingParams),
-    RandomForest(RandomForestParams),
-}
-
-impl ModelParams {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Self::GradientBoosting(_) => Kind::GradientBoosting,
-            Self::RandomForest(_) => Kind::RandomForest,
-        }
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            Self::GradientBoosting(p) => p.validate()?,
-            Self::RandomForest(p) => p.validate()?,
-        }
-        Ok(())
-    }
-}
+/// The hyperparameters of either model (defined beside the models, with their one fit).
+pub use salescast_models::ModelParams;
 
 fn check_bounds(model: &str, d: &Dim, hard: (f64, f64)) -> Result<()> {
     let name = format!("{model}.{}", d.name);
