@@ -14,7 +14,6 @@
 use std::io::Read;
 
 use rayon::prelude::*;
-use salescast_core::Mode;
 use salescast_core::schema::ColumnMap;
 use salescast_models::Kind;
 use salescast_models::serving::{Predictor, ScoreError};
@@ -573,22 +572,7 @@ pub fn score_csv(
         }
         headers.push(text.trim().to_owned());
     }
-    let map = ColumnMap::resolve(&headers, Mode::Scoring).map_err(|m| {
-        ApiError::unprocessable("missing_column", m.to_string()).field(
-            m.0.first()
-                .map(|c| c.name().to_owned())
-                .unwrap_or_else(|| "file".into()),
-        )
-    })?;
-    if !ignore_extra && let Some((name, why)) = map.unknown() {
-        return Err(ApiError::unprocessable(
-            "unknown_column",
-            format!(
-                "{why}; rename the column, or add ?extra_fields=ignore to pass such columns through"
-            ),
-        )
-        .field(name));
-    }
+    let map = crate::input::column_map(&headers, ignore_extra, "file")?;
     let width = headers.len();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, ScoredChunk)>();
     let mut read = 0usize;
@@ -719,6 +703,7 @@ fn score_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salescast_core::Mode;
 
     #[test]
     fn cells_keep_each_rows_fields() {

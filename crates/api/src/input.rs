@@ -227,6 +227,33 @@ pub fn explain(
         })
 }
 
+/// A CSV header's columns by contract name, for scoring: a missing required column is a 422
+/// `missing_column` naming it (or `fallback` when none can be named), and a column outside the
+/// contract a 422 `unknown_column` naming it unless `ignore_extra`.
+pub fn column_map(
+    headers: &[String],
+    ignore_extra: bool,
+    fallback: &str,
+) -> Result<salescast_core::schema::ColumnMap, ApiError> {
+    let map = salescast_core::schema::ColumnMap::resolve(headers, salescast_core::Mode::Scoring)
+        .map_err(|m| {
+            ApiError::unprocessable("missing_column", m.to_string()).field(
+                m.0.first()
+                    .map_or_else(|| fallback.to_owned(), |c| c.name().to_owned()),
+            )
+        })?;
+    if !ignore_extra && let Some((name, why)) = map.unknown() {
+        return Err(ApiError::unprocessable(
+            "unknown_column",
+            format!(
+                "{why}; rename the column, or add ?extra_fields=ignore to pass such columns through"
+            ),
+        )
+        .field(name));
+    }
+    Ok(map)
+}
+
 /// The rows of a CSV body (`Content-Type: text/csv`, as MLflow's scoring server takes it): a
 /// header naming contract columns, then one transaction a line, as cells. Blank cells are
 /// missing fields; a column outside the contract is refused unless `ignore_extra`.
@@ -261,20 +288,7 @@ pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<Strin
             format!("{} columns; the limit is {MAX_COLUMNS}", headers.len()),
         ));
     }
-    let map = salescast_core::schema::ColumnMap::resolve(&headers, salescast_core::Mode::Scoring)
-        .map_err(|m| {
-        ApiError::unprocessable("missing_column", m.to_string())
-            .field(m.0.first().map(|c| c.name().to_owned()).unwrap_or_default())
-    })?;
-    if !ignore_extra && let Some((name, why)) = map.unknown() {
-        return Err(ApiError::unprocessable(
-            "unknown_column",
-            format!(
-                "{why}; rename the column, or add ?extra_fields=ignore to pass such columns through"
-            ),
-        )
-        .field(name));
-    }
+    let map = column_map(&headers, ignore_extra, "")?;
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
