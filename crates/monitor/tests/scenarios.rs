@@ -335,18 +335,23 @@ fn a_malformed_file_exits_2_naming_the_problem() {
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
-#[test]
-fn a_damaged_model_file_is_bad_input_as_in_the_pipeline() {
-    let f = fixture();
-    let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
+/// A copy of the fixture's models directory under `dir`, to damage without touching the original.
+fn copied_models(dir: &Path) -> PathBuf {
+    let models = dir.join("models");
     let cp = Command::new("cp")
         .arg("-r")
-        .arg(&f.models)
+        .arg(&fixture().models)
         .arg(&models)
         .status()
         .unwrap();
     assert!(cp.success());
+    models
+}
+
+#[test]
+fn a_damaged_model_file_is_bad_input_as_in_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = copied_models(dir.path());
     let model = models.join("gradient_boosting.bin");
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
@@ -373,16 +378,8 @@ fn a_damaged_model_file_is_bad_input_as_in_the_pipeline() {
 
 #[test]
 fn a_profile_naming_a_file_outside_its_directory_is_refused() {
-    let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    let cp = Command::new("cp")
-        .arg("-r")
-        .arg(&f.models)
-        .arg(&models)
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    let models = copied_models(dir.path());
     salescast_monitor::profile::load(&models).unwrap();
     let path = models.join(salescast_monitor::profile::PROFILE_FILE);
     let mut p: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
