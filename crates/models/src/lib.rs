@@ -48,5 +48,5 @@ pub use data::Dataset;
 pub use error::{ModelError, Result};
 pub use explain::Explanation;
 pub use forest::{RandomForest, RandomForestParams};
-pub use gbm::{GradientBoosting, GradientBoostingParams};
+pub use gbm::{GradientBoosting, GradientBoostingParams, Objective};
 pub use model::{Kind, Model, ModelParams};

@@ -14,9 +14,10 @@ use crate::gbm::GradientBoosting;
 /// covers after the model (TreeSHAP needs them); version 1 files still load and score, and say
 /// they must be retrained when asked for an explanation. Version 3 adds boosting's leaf-wise
 /// growth settings (`num_leaves`, `min_data_in_leaf`) to its parameters; older files load with
-/// the growth they were fitted with (level by level, one row a leaf at least).
+/// the growth they were fitted with (level by level, one row a leaf at least). Version 4 adds
+/// boosting's `objective`; older files were fitted with squared error and say so.
 const MAGIC: &[u8; 8] = b"SCMODEL\0";
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this build reads.
 const OLDEST_FORMAT: u32 = 1;
 
@@ -274,12 +275,19 @@ impl Model {
                 header.version
             )));
         }
-        let (mut model, rest): (Model, _) = if header.version >= 3 {
-            postcard::take_from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?
-        } else {
-            let (legacy, rest): (legacy::Model, _) =
-                postcard::take_from_bytes(rest).map_err(|e| ModelError::Artifact(e.to_string()))?;
-            (legacy.into(), rest)
+        let artifact = |e: postcard::Error| ModelError::Artifact(e.to_string());
+        let (mut model, rest): (Model, _) = match header.version {
+            4.. => postcard::take_from_bytes(rest).map_err(artifact)?,
+            3 => {
+                let (legacy, rest): (legacy::Model<legacy::ParamsV3>, _) =
+                    postcard::take_from_bytes(rest).map_err(artifact)?;
+                (legacy.into(), rest)
+            }
+            _ => {
+                let (legacy, rest): (legacy::Model<legacy::ParamsV1>, _) =
+                    postcard::take_from_bytes(rest).map_err(artifact)?;
+                (legacy.into(), rest)
+            }
         };
         if header.version >= 2 {
             let (covers, rest): (Vec<Vec<f32>>, _) = postcard::take_from_bytes(rest)
@@ -351,24 +359,25 @@ impl Model {
     }
 }
 
-/// The model body of format versions 1 and 2, whose boosting parameters predate leaf-wise
-/// growth (postcard reads fields by position, so the old layout needs its own types).
+/// The model bodies of older formats (postcard reads fields by position, so each old layout
+/// needs its own types): versions 1 and 2, whose boosting parameters predate leaf-wise growth,
+/// and version 3, which predates the objective.
 mod legacy {
     use serde::Deserialize;
 
     use crate::forest::RandomForest;
-    use crate::gbm::{GradientBoostingParams, Round};
+    use crate::gbm::{GradientBoostingParams, Objective, Round};
     use crate::tree::Tree;
 
     #[derive(Deserialize)]
-    pub(super) enum Model {
+    pub(super) enum Model<P> {
         RandomForest(RandomForest),
-        GradientBoosting(GradientBoosting),
+        GradientBoosting(GradientBoosting<P>),
     }
 
     #[derive(Deserialize)]
-    pub(super) struct GradientBoosting {
-        params: Params,
+    pub(super) struct GradientBoosting<P> {
+        params: P,
         feature_names: Vec<String>,
         base: f64,
         trees: Vec<Tree>,
@@ -379,7 +388,7 @@ mod legacy {
     }
 
     #[derive(Deserialize)]
-    struct Params {
+    pub(super) struct ParamsV1 {
         n_rounds: usize,
         learning_rate: f64,
         max_depth: usize,
@@ -392,28 +401,71 @@ mod legacy {
         seed: u64,
     }
 
-    impl From<Model> for super::Model {
-        fn from(m: Model) -> Self {
+    impl From<ParamsV1> for GradientBoostingParams {
+        fn from(p: ParamsV1) -> Self {
+            ParamsV3 {
+                n_rounds: p.n_rounds,
+                learning_rate: p.learning_rate,
+                max_depth: p.max_depth,
+                // level by level, as every model before version 3 was grown
+                num_leaves: 0,
+                min_data_in_leaf: 1,
+                min_child_weight: p.min_child_weight,
+                lambda: p.lambda,
+                subsample: p.subsample,
+                colsample: p.colsample,
+                early_stopping_rounds: p.early_stopping_rounds,
+                max_bins: p.max_bins,
+                seed: p.seed,
+            }
+            .into()
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct ParamsV3 {
+        n_rounds: usize,
+        learning_rate: f64,
+        max_depth: usize,
+        num_leaves: usize,
+        min_data_in_leaf: u32,
+        min_child_weight: f64,
+        lambda: f64,
+        subsample: f64,
+        colsample: f64,
+        early_stopping_rounds: usize,
+        max_bins: usize,
+        seed: u64,
+    }
+
+    impl From<ParamsV3> for GradientBoostingParams {
+        fn from(p: ParamsV3) -> Self {
+            GradientBoostingParams {
+                n_rounds: p.n_rounds,
+                learning_rate: p.learning_rate,
+                max_depth: p.max_depth,
+                num_leaves: p.num_leaves,
+                min_data_in_leaf: p.min_data_in_leaf,
+                min_child_weight: p.min_child_weight,
+                lambda: p.lambda,
+                subsample: p.subsample,
+                colsample: p.colsample,
+                early_stopping_rounds: p.early_stopping_rounds,
+                max_bins: p.max_bins,
+                seed: p.seed,
+                // every model before version 4 descended squared error
+                objective: Objective::SquaredError,
+            }
+        }
+    }
+
+    impl<P: Into<GradientBoostingParams>> From<Model<P>> for super::Model {
+        fn from(m: Model<P>) -> Self {
             match m {
                 Model::RandomForest(f) => super::Model::RandomForest(f),
                 Model::GradientBoosting(g) => {
-                    let p = g.params;
                     super::Model::GradientBoosting(crate::gbm::GradientBoosting {
-                        params: GradientBoostingParams {
-                            n_rounds: p.n_rounds,
-                            learning_rate: p.learning_rate,
-                            max_depth: p.max_depth,
-                            // level by level, as every model before version 3 was grown
-                            num_leaves: 0,
-                            min_data_in_leaf: 1,
-                            min_child_weight: p.min_child_weight,
-                            lambda: p.lambda,
-                            subsample: p.subsample,
-                            colsample: p.colsample,
-                            early_stopping_rounds: p.early_stopping_rounds,
-                            max_bins: p.max_bins,
-                            seed: p.seed,
-                        },
+                        params: g.params.into(),
                         feature_names: g.feature_names,
                         base: g.base,
                         trees: g.trees,

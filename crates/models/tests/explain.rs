@@ -178,6 +178,7 @@ fn fitted_models_explanations_add_up_to_their_predictions_and_survive_a_save() {
 
 #[test]
 fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
+    use salescast_models::Objective;
     use salescast_models::gbm::Round;
     use serde::Serialize;
 
@@ -195,9 +196,25 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
         max_bins: usize,
         seed: u64,
     }
+    // Format 3's: with them, without the objective.
     #[derive(Serialize)]
-    struct OldBoosting<'a> {
-        params: OldParams,
+    struct ParamsV3 {
+        n_rounds: usize,
+        learning_rate: f64,
+        max_depth: usize,
+        num_leaves: usize,
+        min_data_in_leaf: u32,
+        min_child_weight: f64,
+        lambda: f64,
+        subsample: f64,
+        colsample: f64,
+        early_stopping_rounds: usize,
+        max_bins: usize,
+        seed: u64,
+    }
+    #[derive(Serialize)]
+    struct OldBoosting<'a, P> {
+        params: P,
         feature_names: &'a [String],
         base: f64,
         trees: &'a [Tree],
@@ -207,10 +224,10 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
         importance: &'a [f64],
     }
     #[derive(Serialize)]
-    enum OldModel<'a> {
+    enum OldModel<'a, P> {
         #[allow(dead_code)]
         RandomForest(()),
-        GradientBoosting(OldBoosting<'a>),
+        GradientBoosting(OldBoosting<'a, P>),
     }
 
     let data = dataset(500, 3);
@@ -242,13 +259,40 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
         stopped_early: fitted.stopped_early,
         importance: &fitted.importance,
     });
+    let body3 = OldModel::GradientBoosting(OldBoosting {
+        params: ParamsV3 {
+            n_rounds: p.n_rounds,
+            learning_rate: p.learning_rate,
+            max_depth: p.max_depth,
+            num_leaves: 31,
+            min_data_in_leaf: 20,
+            min_child_weight: p.min_child_weight,
+            lambda: p.lambda,
+            subsample: p.subsample,
+            colsample: p.colsample,
+            early_stopping_rounds: p.early_stopping_rounds,
+            max_bins: p.max_bins,
+            seed: p.seed,
+        },
+        feature_names: &fitted.feature_names,
+        base: fitted.base,
+        trees: &fitted.trees,
+        history: &fitted.history,
+        best_round: fitted.best_round,
+        stopped_early: fitted.stopped_early,
+        importance: &fitted.importance,
+    });
     let model = Model::GradientBoosting(fitted.clone());
     let file = |version: u32, covers: bool| {
         let mut out = b"SCMODEL\0".to_vec();
         out.extend(
             postcard::to_stdvec(&(version, salescast_models::Kind::GradientBoosting)).unwrap(),
         );
-        out.extend(postcard::to_stdvec(&body).unwrap());
+        if version == 3 {
+            out.extend(postcard::to_stdvec(&body3).unwrap());
+        } else {
+            out.extend(postcard::to_stdvec(&body).unwrap());
+        }
         if covers {
             let c: Vec<&[f32]> = fitted.trees.iter().map(|t| t.covers.as_slice()).collect();
             out.extend(postcard::to_stdvec(&c).unwrap());
@@ -269,10 +313,19 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
         panic!("a boosting model")
     };
     assert_eq!((g.params.num_leaves, g.params.min_data_in_leaf), (0, 1));
+    assert_eq!(g.params.objective, Objective::SquaredError);
+    // Format 3: its growth settings kept, fitted with squared error as every model then was.
+    let v3 = Model::from_bytes(&file(3, true)).unwrap();
+    assert_eq!(v3.predict_row(row), model.predict_row(row));
+    let Model::GradientBoosting(g) = &v3 else {
+        panic!("a boosting model")
+    };
+    assert_eq!((g.params.num_leaves, g.params.min_data_in_leaf), (31, 20));
+    assert_eq!(g.params.objective, Objective::SquaredError);
     // The current format round-trips; a file cut short is refused, not read without its covers.
-    let v3 = model.to_bytes().unwrap();
-    assert_eq!(v3[8], 3, "the version follows the magic");
-    assert_eq!(Model::from_bytes(&v3).unwrap(), model);
-    assert!(Model::from_bytes(&v3[..v3.len() - 3]).is_err());
+    let v4 = model.to_bytes().unwrap();
+    assert_eq!(v4[8], 4, "the version follows the magic");
+    assert_eq!(Model::from_bytes(&v4).unwrap(), model);
+    assert!(Model::from_bytes(&v4[..v4.len() - 3]).is_err());
     assert!(Model::from_bytes(&file(2, true)[..40]).is_err());
 }

@@ -285,6 +285,78 @@ fn boosting_train_loss_is_the_loss_of_its_own_predictions() {
     }
 }
 
+/// `data` with heavy-tailed noise: one row in ten gets a large positive spike (a big order),
+/// so the mean sits well above the median and squared error chases the spikes.
+fn spiked(n: usize, seed: u64) -> Dataset {
+    let mut d = data(n, seed);
+    let mut s = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for y in &mut d.y {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+        if u < 0.1 {
+            *y += 40.0 * (1.0 + 10.0 * u);
+        }
+    }
+    d
+}
+
+#[test]
+fn robust_losses_beat_squared_error_on_spiky_targets_and_auto_takes_the_best() {
+    use salescast_models::Objective;
+    let (train, valid, test) = (spiked(4000, 1), spiked(1000, 3), spiked(2000, 2));
+    let base = GradientBoostingParams {
+        n_rounds: 100,
+        ..Default::default()
+    };
+    let fit = |objective| {
+        GradientBoostingParams {
+            objective,
+            ..base.clone()
+        }
+        .fit(&train, Some(&valid), &|_| {})
+        .unwrap()
+    };
+    let mae_on = |m: &salescast_models::GradientBoosting, d: &Dataset| {
+        let p: Vec<f64> = (0..d.n_rows).map(|i| m.predict_row(d.row(i))).collect();
+        mae(&d.y, &p)
+    };
+    let fitted: Vec<_> = Objective::CONCRETE.iter().map(|&o| fit(o)).collect();
+    let test_mae: Vec<f64> = fitted.iter().map(|m| mae_on(m, &test)).collect();
+    // The step plus linear signal is the spikes-free median: absolute error recovers it, and
+    // so beats squared error, which adds the spikes' mean everywhere.
+    assert!(
+        test_mae[1] < 0.7 * test_mae[0],
+        "absolute {} against squared {}",
+        test_mae[1],
+        test_mae[0]
+    );
+    assert!(test_mae[2] < test_mae[0], "huber {test_mae:?}");
+    // Absolute error starts from the median, not the mean.
+    let mut y = train.y.clone();
+    y.sort_by(f64::total_cmp);
+    let median = (y[1999] + y[2000]) / 2.0;
+    assert_eq!(fitted[1].base, median);
+    assert!(fitted[0].base > median + 3.0);
+    // `auto` keeps the one with the lowest validation MAE, whole and recorded as fitted.
+    let valid_mae: Vec<f64> = fitted.iter().map(|m| mae_on(m, &valid)).collect();
+    let best = (0..3)
+        .min_by(|&a, &b| valid_mae[a].total_cmp(&valid_mae[b]))
+        .unwrap();
+    let auto = fit(Objective::Auto);
+    assert_eq!(auto.params.objective, Objective::CONCRETE[best]);
+    assert_eq!(auto.trees, fitted[best].trees);
+    // Without validation days there is nothing to choose on: squared error.
+    let plain = base.fit(&train, None, &|_| {}).unwrap();
+    assert_eq!(plain.params.objective, Objective::SquaredError);
+    // The names a settings file uses.
+    let p: GradientBoostingParams =
+        serde_json::from_str(r#"{"objective": "absolute_error"}"#).unwrap();
+    assert_eq!(p.objective, Objective::AbsoluteError);
+    assert!(serde_json::from_str::<GradientBoostingParams>(r#"{"objective": "l1"}"#).is_err());
+}
+
 /// A small boosting model's artifact and a small forest's, made once.
 fn small_artifacts() -> &'static [Vec<u8>; 2] {
     static BYTES: std::sync::OnceLock<[Vec<u8>; 2]> = std::sync::OnceLock::new();

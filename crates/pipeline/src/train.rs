@@ -288,14 +288,19 @@ pub fn train(
                         m.trees.len() as u64,
                         "gradient boosting (training days)",
                     );
+                    // The objective too: `auto` chose one on the validation days.
+                    let chosen = GradientBoostingParams {
+                        objective: m.params.objective,
+                        ..p.clone()
+                    };
                     let mut all = GradientBoostingParams {
                         n_rounds: m.trees.len().max(1),
                         early_stopping_rounds: 0,
-                        ..p.clone()
+                        ..chosen.clone()
                     }
                     .fit(&train_set, None, &|n| b.set_position(n as u64))?;
                     b.finish_and_clear();
-                    all.params = p.clone();
+                    all.params = chosen;
                     all.history = m.history;
                     all.best_round = m.best_round;
                     all.stopped_early = m.stopped_early;
@@ -303,7 +308,14 @@ pub fn train(
                 } else {
                     m
                 };
-                (Model::GradientBoosting(m), serde_json::to_value(p))
+                // The parameters as fitted: the objective `auto` chose rather than `auto`.
+                tracing::info!(
+                    objective = m.params.objective.name(),
+                    rounds = m.trees.len(),
+                    "gradient boosting's loss"
+                );
+                let params = serde_json::to_value(&m.params);
+                (Model::GradientBoosting(m), params)
             }
         };
         let params = params.map_err(|e| PipelineError::BadInput(e.to_string()))?;
@@ -378,6 +390,7 @@ pub fn train(
                         let p = GradientBoostingParams {
                             n_rounds: m.trees.len().max(1),
                             early_stopping_rounds: 0,
+                            objective: m.params.objective,
                             ..opts.gradient_boosting.clone()
                         };
                         let b = bar(progress, p.n_rounds as u64, "gradient boosting (all days)");
