@@ -13,8 +13,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use salescast_models::serving::{MANIFEST_FILE, Manifest, Predictor};
-use salescast_tracking::MlflowClient;
 use salescast_tracking::registry::{self, ModelUri};
+use salescast_tracking::{Credentials, MlflowClient};
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -54,11 +54,25 @@ pub struct Registry {
 
 impl Registry {
     /// `tracking_uri` is the MLflow server (`MLFLOW_TRACKING_URI`); `cache` is created if needed.
+    /// Requests carry MLflow's credentials from the environment (`MLFLOW_TRACKING_USERNAME` and
+    /// `MLFLOW_TRACKING_PASSWORD`, or `MLFLOW_TRACKING_TOKEN`): a replica needs only READ.
     pub fn new(
         tracking_uri: &str,
         uri: &str,
         cache: &Path,
         poll: Duration,
+    ) -> Result<Self, String> {
+        let credentials = Credentials::from_env().map_err(|e| e.to_string())?;
+        Self::with_credentials(tracking_uri, uri, cache, poll, &credentials)
+    }
+
+    /// [`Self::new`] with the credentials given rather than the environment's.
+    pub fn with_credentials(
+        tracking_uri: &str,
+        uri: &str,
+        cache: &Path,
+        poll: Duration,
+        credentials: &Credentials,
     ) -> Result<Self, String> {
         let uri = ModelUri::parse(uri).map_err(|e| e.to_string())?;
         if !tracking_uri.starts_with("http://") && !tracking_uri.starts_with("https://") {
@@ -67,12 +81,13 @@ impl Registry {
                  got {tracking_uri:?}"
             ));
         }
-        let client = MlflowClient::with_retry(
+        let client = MlflowClient::with_credentials(
             tracking_uri,
             salescast_tracking::client::Retry {
                 attempts: 2,
                 first_delay: Duration::from_millis(200),
             },
+            credentials,
         )
         .map_err(|e| e.to_string())?;
         std::fs::create_dir_all(cache)

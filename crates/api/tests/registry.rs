@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use salescast_models::serving::Predictor;
 use salescast_pipeline::stage::fixture;
 use salescast_testing::tools::MlflowServer;
+use salescast_tracking::Credentials;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -36,6 +37,17 @@ fn train_and_register(
     uri: &str,
     rounds: usize,
 ) -> u32 {
+    train_and_register_as(features, models, project, uri, rounds, &Credentials::None)
+}
+
+fn train_and_register_as(
+    features: &Path,
+    models: &Path,
+    project: &Path,
+    uri: &str,
+    rounds: usize,
+    credentials: &Credentials,
+) -> u32 {
     let spec = fixture::Spec {
         trees: 6,
         rounds,
@@ -49,7 +61,13 @@ fn train_and_register(
     };
     let records =
         salescast_pipeline::tracking::train_records(&outcome, &opts, features, models, &ctx);
-    let tracker = salescast_tracking::Tracker::new(Some(uri), "salescast", project).unwrap();
+    let tracker = salescast_tracking::Tracker::with_credentials(
+        Some(uri),
+        "salescast",
+        project,
+        Some(credentials),
+    )
+    .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -262,5 +280,75 @@ fn replicas_serve_the_registered_champion_and_follow_its_alias() {
         let (_, after) = call(&app_a, status()).await;
         assert_eq!(after["registry"]["version"], served.as_str());
         assert!(after["registry"]["error"].is_string(), "{after}");
+    });
+}
+
+#[test]
+fn a_replica_with_a_wrong_password_keeps_serving_and_says_why() {
+    let work = tempfile::tempdir().unwrap();
+    let features = prepare(work.path());
+    let admin_password = "admin-password-1";
+    let server = MlflowServer::start_with_auth(&work.path().join("mlflow"), admin_password);
+    let uri = server.uri();
+    let admin = Credentials::Basic {
+        username: "admin".into(),
+        password: admin_password.into(),
+    };
+    let first = work.path().join("models-1");
+    let champion = train_and_register_as(&features, &first, work.path(), &uri, 20, &admin);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A replica that started with the right password, then is given a wrong one (a rotated
+    // secret), as a second registry over the same cache.
+    let cache = work.path().join("cache");
+    let registry = |credentials: &Credentials| {
+        salescast_api::registry::Registry::with_credentials(
+            &uri,
+            "models:/salescast-revenue@champion",
+            &cache,
+            Duration::ZERO,
+            credentials,
+        )
+        .unwrap()
+    };
+    let (_, good) = salescast_api::build(&salescast_api::Config::from_registry(registry(&admin)));
+    let v = rt
+        .block_on(good.registry.as_ref().unwrap().check(&good))
+        .unwrap();
+    assert_eq!(v.as_deref(), Some(champion.to_string().as_str()));
+    let wrong = Credentials::Basic {
+        username: "admin".into(),
+        password: "wrong-password-1".into(),
+    };
+    let (app, state) =
+        salescast_api::build(&salescast_api::Config::from_registry(registry(&wrong)));
+    // It serves the version in its cache at start, as the service does after a restart.
+    state.reload().unwrap();
+    rt.block_on(async {
+        let (s, v) = call(&app, predict()).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(
+            v["predicted_revenue"].as_f64().unwrap(),
+            local_prediction(&first)
+        );
+        let e = state
+            .registry
+            .as_ref()
+            .unwrap()
+            .check(&state)
+            .await
+            .unwrap_err();
+        assert!(e.contains("401"), "{e}");
+        let (s, v) = call(&app, predict()).await;
+        assert_eq!(s, StatusCode::OK, "still serving after the refusal: {v}");
+        let (_, st) = call(&app, status()).await;
+        let error = st["registry"]["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("401") && error.contains("MLFLOW_TRACKING_USERNAME"),
+            "{st}"
+        );
     });
 }

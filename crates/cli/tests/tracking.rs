@@ -15,7 +15,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{PARAMS, block, ok, project, salescast};
+use common::{PARAMS, block, ok, project, salescast, salescast_env};
 
 fn train(dir: &Path, uri: Option<&str>) -> Output {
     salescast(
@@ -528,4 +528,111 @@ fn a_bad_tracking_uri_is_a_usage_error_before_training() {
     let o = train(dir, Some("sqlite:///mlflow.db"));
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("MLFLOW_TRACKING_URI"));
+}
+
+#[test]
+fn a_server_behind_basic_auth_takes_the_trainer_and_keeps_readers_from_the_alias() {
+    use salescast_tracking::{Credentials, TrackingError};
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("project");
+    fs::create_dir_all(&dir).unwrap();
+    project(&dir);
+    let admin_password = "admin-password-1";
+    let server = MlflowServer::start_with_auth(&work.path().join("mlflow"), admin_password);
+    let uri = server.uri();
+    let quick = Retry {
+        attempts: 1,
+        first_delay: std::time::Duration::from_millis(10),
+    };
+    let as_user = |username: &str, password: &str| {
+        let credentials = Credentials::Basic {
+            username: username.into(),
+            password: password.into(),
+        };
+        MlflowClient::with_credentials(&uri, quick, &credentials).unwrap()
+    };
+    let admin = as_user("admin", admin_password);
+    let denied = |e: TrackingError| match e {
+        TrackingError::Denied { status, reason, .. } => (status, reason),
+        other => panic!("not a refusal: {other}"),
+    };
+
+    // Nobody gets in without credentials, and the error says which variables to set.
+    let anonymous = MlflowClient::with_credentials(&uri, quick, &Credentials::None).unwrap();
+    let (status, reason) = denied(block(anonymous.experiment("salescast")).unwrap_err());
+    assert_eq!(status, 401);
+    assert!(reason.contains("MLFLOW_TRACKING_USERNAME"), "{reason}");
+    let wrong = as_user("admin", "wrong-password-1");
+    let (status, _) = denied(block(wrong.alias("salescast-revenue", "champion")).unwrap_err());
+    assert_eq!(status, 401);
+
+    // The trainer, with MLflow's standard variables: its runs and the champion alias land.
+    ok(&salescast_env(
+        &dir,
+        Some(&uri),
+        &[
+            "train",
+            "--data-dir",
+            "data/features",
+            "--models-dir",
+            "models",
+        ],
+        &[
+            ("MLFLOW_TRACKING_USERNAME", "admin"),
+            ("MLFLOW_TRACKING_PASSWORD", admin_password),
+        ],
+    ));
+    let champion = block(admin.alias("salescast-revenue", "champion"))
+        .unwrap()
+        .expect("the champion alias");
+    let exp = block(admin.experiment("salescast")).unwrap();
+    let keys = run_keys(&dir);
+    for (name, k) in keys.as_object().unwrap() {
+        let runs = runs_with_key(&admin, &exp.experiment_id, k["run_key"].as_str().unwrap());
+        assert_eq!(runs.len(), 1, "{name}");
+    }
+
+    // A half-set pair of variables is refused before any request, naming the missing one.
+    let o = salescast_env(
+        &dir,
+        Some(&uri),
+        &[
+            "train",
+            "--data-dir",
+            "data/features",
+            "--models-dir",
+            "models",
+        ],
+        &[("MLFLOW_TRACKING_USERNAME", "admin")],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("MLFLOW_TRACKING_PASSWORD"), "{err}");
+
+    // A read-only user (MLflow's default permission) reads the alias but cannot move it.
+    let created = std::process::Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-u"])
+        .arg(format!("admin:{admin_password}"))
+        .args(["-H", "Content-Type: application/json", "-d"])
+        .arg(r#"{"username": "replica", "password": "replica-password-1"}"#)
+        .arg(format!("{uri}/api/2.0/mlflow/users/create"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout),
+        "200",
+        "{created:?}"
+    );
+    let reader = as_user("replica", "replica-password-1");
+    let seen = block(reader.alias("salescast-revenue", "champion"))
+        .unwrap()
+        .expect("the alias, read");
+    assert_eq!(seen.version, champion.version);
+    let other = if champion.version == "1" { "2" } else { "1" };
+    let (status, reason) =
+        denied(block(reader.set_alias("salescast-revenue", "champion", other)).unwrap_err());
+    assert_eq!(status, 403, "{reason}");
+    let still = block(admin.alias("salescast-revenue", "champion"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.version, champion.version, "the alias did not move");
 }

@@ -56,6 +56,17 @@ impl MlflowServer {
 
     /// Starts (or restarts) a server on `port` with the store in `dir`.
     pub fn start_on(dir: &Path, port: u16) -> Self {
+        Self::launch(dir, port, None)
+    }
+
+    /// Starts a server behind MLflow's basic-auth app (its user store in `dir` too), whose
+    /// `admin` user has `admin_password` (MLflow wants at least 12 characters); new users get
+    /// READ on everything they did not create, as the app's default.
+    pub fn start_with_auth(dir: &Path, admin_password: &str) -> Self {
+        Self::launch(dir, free_port(), Some(admin_password))
+    }
+
+    fn launch(dir: &Path, port: u16, admin_password: Option<&str>) -> Self {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let log = std::fs::File::create(dir.join(format!("server-{port}.log")))
@@ -63,8 +74,28 @@ impl MlflowServer {
         let err = log
             .try_clone()
             .unwrap_or_else(|e| panic!("server log: {e}"));
-        let child = Command::new(tool("mlflow"))
-            .args(["server", "--host", "127.0.0.1", "--port"])
+        let mut command = Command::new(tool("mlflow"));
+        if let Some(password) = admin_password {
+            let ini = dir.join("basic_auth.ini");
+            std::fs::write(
+                &ini,
+                format!(
+                    "[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{}\n\
+                     admin_username = admin\nadmin_password = {password}\n\
+                     authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+                    dir.join("basic_auth.db").display()
+                ),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", ini.display()));
+            command
+                .args(["server", "--app-name", "basic-auth"])
+                .env("MLFLOW_AUTH_CONFIG_PATH", &ini)
+                .env("MLFLOW_FLASK_SERVER_SECRET_KEY", "salescast-tests-only");
+        } else {
+            command.arg("server");
+        }
+        let child = command
+            .args(["--host", "127.0.0.1", "--port"])
             .arg(port.to_string())
             .args(["--workers", "1", "--backend-store-uri"])
             .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))

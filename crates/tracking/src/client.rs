@@ -45,6 +45,8 @@ pub struct MlflowClient {
     http: reqwest::Client,
     base: String,
     retry: Retry,
+    /// Sent with every call (reqwest marks the header sensitive, so it is never logged).
+    credentials: Credentials,
     /// Experiments and registered models already resolved by this client: each costs a request
     /// per run otherwise.
     known: std::sync::Arc<std::sync::Mutex<Known>>,
@@ -145,13 +147,77 @@ struct ErrorBody {
     message: String,
 }
 
+/// How requests authenticate, from MLflow's own variables, so that a server behind MLflow's
+/// basic-auth app (or a proxy taking tokens) is reached the way MLflow's clients reach it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Credentials {
+    #[default]
+    None,
+    /// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`.
+    Basic { username: String, password: String },
+    /// `MLFLOW_TRACKING_TOKEN`.
+    Bearer(String),
+}
+
+/// Never prints a secret (the credentials reach logs through `Debug` of their holders).
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::None => f.write_str("None"),
+            Credentials::Basic { username, .. } => {
+                write!(
+                    f,
+                    "Basic {{ username: {username:?}, password: <redacted> }}"
+                )
+            }
+            Credentials::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+impl Credentials {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// From `get` (a variable's value, `None` when unset; an empty value counts as unset).
+    /// A username without a password, or the reverse, is refused naming the missing one, so
+    /// that a half-configured replica fails at start rather than at its first poll.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
+        let (user, password, token) = (
+            get("MLFLOW_TRACKING_USERNAME"),
+            get("MLFLOW_TRACKING_PASSWORD"),
+            get("MLFLOW_TRACKING_TOKEN"),
+        );
+        match (user, password, token) {
+            (Some(username), Some(password), _) => Ok(Credentials::Basic { username, password }),
+            (Some(_), None, _) => Err(TrackingError::Config(
+                "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not".into(),
+            )),
+            (None, Some(_), _) => Err(TrackingError::Config(
+                "MLFLOW_TRACKING_PASSWORD is set but MLFLOW_TRACKING_USERNAME is not".into(),
+            )),
+            (None, None, Some(token)) => Ok(Credentials::Bearer(token)),
+            (None, None, None) => Ok(Credentials::None),
+        }
+    }
+}
+
 impl MlflowClient {
-    /// A client for the server at `base` (`http://host:port`, no trailing path).
+    /// A client for the server at `base` (`http://host:port`, no trailing path), with the
+    /// credentials of MLflow's environment variables.
     pub fn new(base: &str) -> Result<Self> {
         Self::with_retry(base, Retry::default())
     }
 
     pub fn with_retry(base: &str, retry: Retry) -> Result<Self> {
+        Self::with_credentials(base, retry, &Credentials::from_env()?)
+    }
+
+    /// A client with the credentials given rather than the environment's.
+    pub fn with_credentials(base: &str, retry: Retry, credentials: &Credentials) -> Result<Self> {
         let base = base.trim_end_matches('/').to_owned();
         let url = reqwest::Url::parse(&base)
             .map_err(|e| TrackingError::Config(format!("MLFLOW_TRACKING_URI {base:?}: {e}")))?;
@@ -171,6 +237,7 @@ impl MlflowClient {
             http,
             base,
             retry,
+            credentials: credentials.clone(),
             known: Default::default(),
         })
     }
@@ -193,6 +260,13 @@ impl MlflowClient {
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
             let mut req = self.http.request(method.clone(), &url).query(query);
+            req = match &self.credentials {
+                Credentials::None => req,
+                Credentials::Basic { username, password } => {
+                    req.basic_auth(username, Some(password))
+                }
+                Credentials::Bearer(token) => req.bearer_auth(token),
+            };
             req = match &body {
                 Body::None => req,
                 Body::Json(v) => req
@@ -707,6 +781,22 @@ fn parse<T: DeserializeOwned>(call: &str, bytes: &[u8]) -> Result<T> {
 }
 
 fn api_error(call: &str, status: StatusCode, body: &[u8]) -> TrackingError {
+    // MLflow's basic-auth app answers these in plain text; say what to do about them.
+    let reason = match status {
+        StatusCode::UNAUTHORIZED => Some(
+            "not authenticated: the server wants credentials (set MLFLOW_TRACKING_USERNAME and \
+             MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN), or refused the ones given",
+        ),
+        StatusCode::FORBIDDEN => Some("permission denied: the user may not do this"),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        return TrackingError::Denied {
+            call: call.to_owned(),
+            status: status.as_u16(),
+            reason: format!("{reason} ({})", snippet(body)),
+        };
+    }
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => TrackingError::Api {
             call: call.to_owned(),
@@ -811,6 +901,42 @@ pub fn batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_come_from_mlflows_variables_and_never_print() {
+        let from = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Credentials::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(from(&[]).unwrap(), Credentials::None);
+        let basic = from(&[
+            ("MLFLOW_TRACKING_USERNAME", "trainer"),
+            ("MLFLOW_TRACKING_PASSWORD", "pa55-word-xyz"),
+            ("MLFLOW_TRACKING_TOKEN", "ignored-when-basic"),
+        ])
+        .unwrap();
+        assert!(matches!(&basic, Credentials::Basic { username, .. } if username == "trainer"));
+        let shown = format!("{basic:?}");
+        assert!(
+            !shown.contains("pa55") && shown.contains("trainer"),
+            "{shown}"
+        );
+        let bearer = from(&[("MLFLOW_TRACKING_TOKEN", "tok-123")]).unwrap();
+        assert_eq!(bearer, Credentials::Bearer("tok-123".into()));
+        assert!(!format!("{bearer:?}").contains("tok-123"));
+        // Half a pair is refused, naming what is missing; empty counts as unset.
+        let e = from(&[("MLFLOW_TRACKING_USERNAME", "trainer")]).unwrap_err();
+        assert!(e.to_string().contains("MLFLOW_TRACKING_PASSWORD"), "{e}");
+        let e = from(&[
+            ("MLFLOW_TRACKING_PASSWORD", "x"),
+            ("MLFLOW_TRACKING_USERNAME", ""),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("MLFLOW_TRACKING_USERNAME"), "{e}");
+    }
 
     #[test]
     fn batches_respect_mlflow_limits_and_keep_everything() {

@@ -26,6 +26,13 @@ pub enum TrackingError {
         code: String,
         message: String,
     },
+    /// The server refused who is asking (401) or what they asked (403).
+    #[error("MLflow {call}: HTTP {status}: {reason}")]
+    Denied {
+        call: String,
+        status: u16,
+        reason: String,
+    },
     /// The server answered with something that is not an MLflow error body (an HTML page).
     #[error("MLflow {call}: HTTP {status}: {snippet}")]
     Http {

@@ -22,7 +22,7 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
-pub use client::MlflowClient;
+pub use client::{Credentials, MlflowClient};
 pub use error::{Result, TrackingError};
 pub use local::FileStore;
 pub use record::{Artifact, Metric, ModelSpec, RunRecord, RunStatus};
@@ -73,12 +73,32 @@ impl Tracker {
         Self::new(uri.as_deref(), &experiment, project_dir)
     }
 
+    /// A server is reached with MLflow's credentials from the environment
+    /// ([`Credentials::from_env`]).
     pub fn new(uri: Option<&str>, experiment: &str, project_dir: &Path) -> Result<Self> {
+        Self::with_credentials(uri, experiment, project_dir, None)
+    }
+
+    /// [`Self::new`] with a server's credentials given (`None`: the environment's).
+    pub fn with_credentials(
+        uri: Option<&str>,
+        experiment: &str,
+        project_dir: &Path,
+        credentials: Option<&Credentials>,
+    ) -> Result<Self> {
         let uri = uri.map(str::trim).filter(|u| !u.is_empty());
         let destination = match uri {
             None => Destination::Local(FileStore::new(&project_dir.join(LOCAL_STORE))?),
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-                Destination::Server(MlflowClient::new(u)?)
+                let credentials = match credentials {
+                    Some(c) => c.clone(),
+                    None => Credentials::from_env()?,
+                };
+                Destination::Server(MlflowClient::with_credentials(
+                    u,
+                    client::Retry::default(),
+                    &credentials,
+                )?)
             }
             Some(u) if u.starts_with("file://") => Destination::Local(FileStore::new(
                 &project_dir.join(u.trim_start_matches("file://")),

@@ -14,12 +14,21 @@ train:
 ";
 
 pub fn salescast(dir: &Path, uri: Option<&str>, args: &[&str]) -> Output {
+    salescast_env(dir, uri, args, &[])
+}
+
+/// [`salescast`] with more environment variables (MLflow's credentials are otherwise unset).
+pub fn salescast_env(dir: &Path, uri: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_salescast"));
     c.args(args)
         .current_dir(dir)
         .env("SALESCAST_PARAMS", dir.join("params.yaml"))
         .env("RUST_LOG", "info")
-        .env_remove("MLFLOW_EXPERIMENT_NAME");
+        .env_remove("MLFLOW_EXPERIMENT_NAME")
+        .env_remove("MLFLOW_TRACKING_USERNAME")
+        .env_remove("MLFLOW_TRACKING_PASSWORD")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .envs(env.iter().copied());
     match uri {
         Some(u) => c.env("MLFLOW_TRACKING_URI", u),
         None => c.env_remove("MLFLOW_TRACKING_URI"),
