@@ -275,9 +275,14 @@ class Predictor:
         self.models_dir = models_dir
 
     @classmethod
-    def load(cls, models_dir: Union[str, "os.PathLike[str]"]) -> "Predictor":
-        """Loads and checks ``models_dir`` (manifest, transform, both tree models)."""
-        return cls(_native.Predictor.load(str(models_dir)), str(models_dir))
+    def load(
+        cls, models_dir: Union[str, "os.PathLike[str]"], present_only: bool = False
+    ) -> "Predictor":
+        """Loads and checks ``models_dir`` (manifest, transform, both tree models). With
+        ``present_only``, a registered version's folder: the models its manifest names that
+        are there (at least one), the champion falling back to one of them."""
+        native = _native.Predictor.load(str(models_dir), present_only=present_only)
+        return cls(native, str(models_dir))
 
     @property
     def champion(self) -> str:

@@ -298,7 +298,32 @@ impl Predictor {
     /// Loads and checks everything the manifest names: a model whose features differ from the
     /// transform's is refused.
     pub fn load(dir: &Path) -> Result<Self> {
-        let manifest = Manifest::load(dir)?;
+        Self::load_with(dir, false)
+    }
+
+    /// Loads a registered version's folder, which holds its own model beside a manifest that
+    /// names every model of its training: the models present (at least one) are loaded and
+    /// checked as [`Self::load`] checks them, and the champion falls back to a present one.
+    /// The folder is only read (MLflow's download cache may be shared).
+    pub fn load_present(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, true)
+    }
+
+    fn load_with(dir: &Path, present_only: bool) -> Result<Self> {
+        let mut manifest = Manifest::load(dir)?;
+        if present_only {
+            manifest
+                .models
+                .retain(|_, e| dir.join(&e.artifact).is_file());
+            if !manifest.models.contains_key(&manifest.champion) {
+                manifest.champion = manifest.models.keys().next().cloned().ok_or_else(|| {
+                    ModelError::Artifact(format!(
+                        "{} holds no model file its manifest names",
+                        dir.display()
+                    ))
+                })?;
+            }
+        }
         let transform = FeatureTransform::load(&dir.join(&manifest.transform))
             .map_err(|e| ModelError::Artifact(e.to_string()))?;
         let mut models = BTreeMap::new();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use salescast_models::Kind;
 use salescast_models::serving::{MANIFEST_FILE, Manifest, TRANSFORM_FILE};
 use salescast_tracking::record::{RunRecord, RunStatus, new_key};
-use salescast_tracking::{Artifact, ModelSpec};
+use salescast_tracking::{Artifact, ModelSpec, PyFunc};
 
 use crate::evaluate::MetricsEntry;
 use crate::train::{TrainOptions, TrainOutcome};
@@ -138,23 +138,29 @@ fn existing(paths: impl IntoIterator<Item = (PathBuf, String)>) -> Vec<Artifact>
         .collect()
 }
 
-/// The input schema MLflow shows for the models: the data contract's context fields.
+/// The input schema MLflow shows for the models, and that `mlflow.pyfunc` checks frames
+/// against: the data contract's fields for scoring (all but the quantity and the revenue),
+/// required as scoring requires them; dates as `YYYY-MM-DD` text, promotion as 0/1.
 fn signature_inputs() -> String {
-    let cols = [
-        ("transaction_id", "string"),
-        ("date", "string"),
-        ("store_id", "string"),
-        ("product_category", "string"),
-        ("unit_price", "double"),
-        ("discount", "double"),
-        ("promo", "long"),
-    ];
-    let v: Vec<serde_json::Value> = cols
+    use salescast_core::schema::{Column, Mode};
+    let v: Vec<serde_json::Value> = Column::ALL
         .iter()
-        .map(|(n, t)| serde_json::json!({"name": n, "type": t, "required": true}))
+        .filter(|c| !matches!(c, Column::Quantity | Column::Revenue))
+        .map(|&c| {
+            let kind = match c {
+                Column::UnitPrice | Column::Discount => "double",
+                Column::Promotion => "long",
+                _ => "string",
+            };
+            serde_json::json!({"name": c.name(), "type": kind, "required": c.required(Mode::Scoring)})
+        })
         .collect();
     serde_json::Value::Array(v).to_string()
 }
+
+/// The Python module whose `_load_pyfunc` loads a logged model folder (the `salescast`
+/// package, built from `python/`), and the requirement that installs it.
+const PYFUNC_LOADER: &str = "salescast.mlflow_model";
 
 /// One finished run per trained model.
 pub fn train_records(
@@ -304,7 +310,10 @@ pub fn train_records(
                 ("version".to_owned(), entry.version.clone()),
                 (
                     "format".to_owned(),
-                    "salescast model artifact, format 1".to_owned(),
+                    format!(
+                        "salescast model artifact, format {}",
+                        salescast_models::model::FORMAT_VERSION
+                    ),
                 ),
             ]),
             signature_inputs: Some(signature_inputs()),
@@ -313,6 +322,11 @@ pub fn train_records(
             ),
             registered_name: Some(REGISTERED_MODEL.into()),
             champion: m.champion == name,
+            // The Python package has the workspace's version (maturin reads it from Cargo).
+            pyfunc: Some(PyFunc {
+                loader_module: PYFUNC_LOADER.into(),
+                requirement: format!("salescast=={}", env!("CARGO_PKG_VERSION")),
+            }),
         });
         r.finish(RunStatus::Finished);
         r.fresh = true;

@@ -150,11 +150,21 @@ struct PyPredictor {
 
 #[pymethods]
 impl PyPredictor {
-    /// Loads and checks a models directory written by `salescast train`.
+    /// Loads and checks a models directory written by `salescast train`; with
+    /// `present_only`, a registered version's folder (the models its manifest names that are
+    /// there).
     #[staticmethod]
-    fn load(py: Python<'_>, models_dir: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (models_dir, present_only = false))]
+    fn load(py: Python<'_>, models_dir: PathBuf, present_only: bool) -> PyResult<Self> {
+        use salescast_models::serving::Predictor;
         let p = py
-            .detach(|| salescast_models::serving::Predictor::load(&models_dir))
+            .detach(|| {
+                if present_only {
+                    Predictor::load_present(&models_dir)
+                } else {
+                    Predictor::load(&models_dir)
+                }
+            })
             .map_err(|e| {
                 PyErr::from(BindingError::Field {
                     field: "models_dir".into(),

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub use client::{Credentials, MlflowClient};
 pub use error::{Result, TrackingError};
 pub use local::FileStore;
-pub use record::{Artifact, Metric, ModelSpec, RunRecord, RunStatus};
+pub use record::{Artifact, Metric, ModelSpec, PyFunc, RunRecord, RunStatus};
 pub use spool::{Spool, SyncReport};
 
 /// The experiment used when `MLFLOW_EXPERIMENT_NAME` is unset.

@@ -200,10 +200,9 @@ impl FileStore {
             for f in &spec.files {
                 copy(&f.local, &artifacts.join(&spec.name).join(&f.path))?;
             }
-            write_text(
-                &artifacts.join(&spec.name).join("MLmodel"),
-                &mlmodel::render(spec, &run_id, None, created),
-            )?;
+            for (name, text) in mlmodel::generated_files(spec, &run_id, None, created) {
+                write_text(&artifacts.join(&spec.name).join(name), &text)?;
+            }
             let history = serde_json::json!([mlmodel::history_entry(spec, &run_id, created)]);
             write_text(
                 &run_dir.join("tags").join("mlflow.log-model.history"),

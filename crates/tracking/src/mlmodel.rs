@@ -13,7 +13,7 @@ use crate::record::ModelSpec;
 #[derive(Debug, Serialize)]
 struct MlModel<'a> {
     artifact_path: &'a str,
-    flavors: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    flavors: BTreeMap<&'a str, BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_id: Option<&'a str>,
     run_id: &'a str,
@@ -34,9 +34,18 @@ pub fn render(spec: &ModelSpec, run_id: &str, model_id: Option<&str>, created_ms
         .unwrap_or_default()
         .format("%Y-%m-%d %H:%M:%S%.6f")
         .to_string();
+    let mut flavors = BTreeMap::from([(spec.flavor.as_str(), spec.flavor_settings.clone())]);
+    if let Some(p) = &spec.pyfunc {
+        // No `data`: the loader gets the model folder itself. No `env` either: a string there
+        // would be read as a conda file; the requirements are in `requirements.txt`.
+        flavors.insert(
+            "python_function",
+            BTreeMap::from([("loader_module".to_owned(), p.loader_module.clone())]),
+        );
+    }
     let model = MlModel {
         artifact_path: &spec.name,
-        flavors: BTreeMap::from([(spec.flavor.as_str(), &spec.flavor_settings)]),
+        flavors,
         model_id,
         run_id,
         utc_time_created: created,
@@ -49,6 +58,24 @@ pub fn render(spec: &ModelSpec, run_id: &str, model_id: Option<&str>, created_ms
         },
     };
     serde_yaml_ng::to_string(&model).unwrap_or_default()
+}
+
+/// The pip requirements file of a model with the `python_function` flavor.
+pub const REQUIREMENTS: &str = "requirements.txt";
+
+/// The files written beside the model's own: `MLmodel`, and `requirements.txt` with the
+/// `python_function` flavor.
+pub fn generated_files(
+    spec: &ModelSpec,
+    run_id: &str,
+    model_id: Option<&str>,
+    created_ms: i64,
+) -> Vec<(&'static str, String)> {
+    let mut out = vec![("MLmodel", render(spec, run_id, model_id, created_ms))];
+    if let Some(p) = &spec.pyfunc {
+        out.push((REQUIREMENTS, format!("{}\n", p.requirement)));
+    }
+    out
 }
 
 /// The JSON entry of the 2.x `mlflow.log-model.history` tag for the same model.
@@ -81,6 +108,7 @@ mod tests {
             signature_outputs: Some("[]".into()),
             registered_name: None,
             champion: false,
+            pyfunc: None,
         };
         let text = render(&spec, "abc", Some("m-1"), 0);
         let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("yaml");
@@ -95,5 +123,27 @@ mod tests {
             v["utc_time_created"].as_str(),
             Some("1970-01-01 00:00:00.000000")
         );
+        assert!(v["flavors"]["python_function"].is_null());
+        assert_eq!(generated_files(&spec, "abc", None, 0).len(), 1);
+
+        // With the python_function flavor: its loader, and the requirement beside MLmodel.
+        let spec = ModelSpec {
+            pyfunc: Some(crate::record::PyFunc {
+                loader_module: "salescast.mlflow_model".into(),
+                requirement: "salescast==1.2.3".into(),
+            }),
+            ..spec
+        };
+        let files = generated_files(&spec, "abc", None, 0);
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&files[0].1).expect("yaml");
+        assert_eq!(
+            v["flavors"]["python_function"]["loader_module"].as_str(),
+            Some("salescast.mlflow_model")
+        );
+        assert_eq!(
+            v["flavors"]["salescast"]["artifact"].as_str(),
+            Some("random_forest.bin")
+        );
+        assert_eq!(files[1], (REQUIREMENTS, "salescast==1.2.3\n".to_owned()));
     }
 }

@@ -83,6 +83,19 @@ pub struct ModelSpec {
     pub registered_name: Option<String>,
     /// Move the `champion` alias to the new version.
     pub champion: bool,
+    /// MLflow's `python_function` flavor beside ours (absent in records spooled before it).
+    #[serde(default)]
+    pub pyfunc: Option<PyFunc>,
+}
+
+/// What MLflow's `python_function` flavor needs, so that `mlflow.pyfunc.load_model`,
+/// `mlflow models serve` and `mlflow.pyfunc.spark_udf` load the folder: the module whose
+/// `_load_pyfunc(path)` loads it, and the pip requirement that provides that module (written
+/// to the folder's `requirements.txt`, which MLflow reads for the model's environment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PyFunc {
+    pub loader_module: String,
+    pub requirement: String,
 }
 
 /// Everything one run records.

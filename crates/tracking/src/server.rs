@@ -251,12 +251,20 @@ async fn log_model(
                 .iter()
                 .map(|f| (f.path.clone(), f.local.clone()))
                 .collect();
-            let text = mlmodel::render(spec, run_id, Some(&model_id), created);
-            files.retain(|f| f.0 != "MLmodel");
+            let generated = mlmodel::generated_files(spec, run_id, Some(&model_id), created);
+            files.retain(|f| !generated.iter().any(|(name, _)| f.0 == *name));
+            let put_generated = async {
+                for (name, text) in generated {
+                    client
+                        .put_artifact(&model_root, name, text.into_bytes())
+                        .await?;
+                }
+                Ok::<(), crate::TrackingError>(())
+            };
             let (link, upload, mlmodel) = tokio::join!(
                 client.link_model_output(run_id, &model_id),
                 put_files(client, &model_root, files),
-                client.put_artifact(&model_root, "MLmodel", text.into_bytes())
+                put_generated
             );
             link?;
             upload?;
@@ -271,14 +279,15 @@ async fn log_model(
                 .map(|f| (format!("{}/{}", spec.name, f.path), f.local.clone()))
                 .collect();
             put_files(client, run_root, files).await?;
-            let text = mlmodel::render(spec, run_id, None, created);
-            client
-                .put_artifact(
-                    run_root,
-                    &format!("{}/MLmodel", spec.name),
-                    text.into_bytes(),
-                )
-                .await?;
+            for (name, text) in mlmodel::generated_files(spec, run_id, None, created) {
+                client
+                    .put_artifact(
+                        run_root,
+                        &format!("{}/{name}", spec.name),
+                        text.into_bytes(),
+                    )
+                    .await?;
+            }
             client
                 .log_model_history(run_id, &mlmodel::history_entry(spec, run_id, created))
                 .await?;
