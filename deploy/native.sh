@@ -14,6 +14,13 @@
 #   SALESCAST_MODELS_POLL_SECS  how often replicas ask the registry (default 30)
 #   SALESCAST_NATIVE_NO_WAIT=1  start, print, and return (the processes keep running; their
 #                               pids are in $SALESCAST_NATIVE_DIR/pids) instead of waiting
+#   SALESCAST_MLFLOW_ADMIN_PASSWORD, SALESCAST_MLFLOW_REPLICA_PASSWORD
+#                               MLflow's users (at least 12 characters); unset, each is
+#                               generated once and kept in $SALESCAST_NATIVE_DIR/secrets (0600)
+#
+# MLflow runs behind its basic-auth app: nobody gets in without a user. The trainer and the
+# monitor log as `admin`; the replicas read the registry as `replica`, which has MLflow's
+# default READ permission and so cannot move the alias.
 set -euo pipefail
 bin=$(cd "${1:?usage: deploy/native.sh BIN_DIR}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,16 +61,56 @@ if [ "${SALESCAST_NATIVE_NO_WAIT:-0}" != 1 ]; then
     trap 'stop; exit 0' INT TERM
     trap stop EXIT
 fi
-mkdir -p "$dir/logs" "$dir/mlflow" "$dir/reports"
+mkdir -p "$dir/logs" "$dir/mlflow" "$dir/reports" "$dir/secrets"
+chmod 700 "$dir/secrets"
 export MLFLOW_TRACKING_URI=http://127.0.0.1:$mlflow_port
 
-# 1. MLflow: SQLite backend, artifacts on disk behind the server's proxy.
-setsid "$mlflow" server --host 127.0.0.1 --port "$mlflow_port" \
+# A secret from the environment, else the one generated on an earlier start, else a new one.
+secret() { # NAME VARIABLE_VALUE
+    local file="$dir/secrets/$1"
+    if [ -n "$2" ]; then
+        printf '%s' "$2"
+    else
+        [ -s "$file" ] || (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(24), end="")' >"$file")
+        cat "$file"
+    fi
+}
+admin_password=$(secret mlflow-admin "${SALESCAST_MLFLOW_ADMIN_PASSWORD:-}")
+replica_password=$(secret mlflow-replica "${SALESCAST_MLFLOW_REPLICA_PASSWORD:-}")
+flask_key=$(secret mlflow-flask-key "")
+for p in "$admin_password" "$replica_password"; do
+    [ ${#p} -ge 12 ] || { echo "native.sh: MLflow passwords need at least 12 characters" >&2; exit 2; }
+done
+
+# 1. MLflow behind its basic-auth app: SQLite backend and user store, artifacts on disk behind
+# the server's proxy. The admin password reaches it through the environment, never a file.
+cat >"$dir/mlflow/basic_auth.ini" <<INI
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///$dir/mlflow/basic_auth.db
+admin_username = admin
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# Each request's password check is a PBKDF2 hash; cached, a replica's download of a version
+# (dozens of requests) is not slowed by it.
+auth_cache_ttl_seconds = 60
+INI
+MLFLOW_AUTH_CONFIG_PATH="$dir/mlflow/basic_auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$admin_password" \
+    MLFLOW_FLASK_SERVER_SECRET_KEY="$flask_key" \
+    setsid "$mlflow" server --app-name basic-auth --host 127.0.0.1 --port "$mlflow_port" \
     --backend-store-uri "sqlite:///$dir/mlflow/mlflow.db" \
     --artifacts-destination "$dir/mlflow/artifacts" --serve-artifacts \
     >"$dir/logs/mlflow.log" 2>&1 &
 started $!
 wait_for "$MLFLOW_TRACKING_URI/health" "MLflow" 120
+# The trainer and the monitor write as admin; the replicas get a read-only user.
+export MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="$admin_password"
+if ! curl -fsS -o /dev/null -u "admin:$admin_password" \
+    "$MLFLOW_TRACKING_URI/api/2.0/mlflow/users/get?username=replica"; then
+    curl -fsS -o /dev/null -u "admin:$admin_password" -H 'Content-Type: application/json' \
+        -d "{\"username\": \"replica\", \"password\": \"$replica_password\"}" \
+        "$MLFLOW_TRACKING_URI/api/2.0/mlflow/users/create" ||
+        { echo "native.sh: creating MLflow's replica user failed; see $dir/logs/mlflow.log" >&2; exit 1; }
+fi
 
 # 2. The trainer: the pipeline end to end, logged to MLflow, the champion registered.
 train() {
@@ -79,7 +126,8 @@ train || { echo "native.sh: the trainer failed; see $dir/logs/trainer.log" >&2; 
 upstream=""
 for i in "${!replica_ports[@]}"; do
     port=${replica_ports[$i]}
-    "$bin/salescast-api" --addr "127.0.0.1:$port" \
+    MLFLOW_TRACKING_USERNAME=replica MLFLOW_TRACKING_PASSWORD="$replica_password" \
+        "$bin/salescast-api" --addr "127.0.0.1:$port" \
         --models-uri "models:/salescast-revenue@champion" \
         --models-cache "$dir/replica-$((i + 1))" --models-poll-secs "$poll" \
         >"$dir/logs/api-$((i + 1)).log" 2>&1 &
@@ -143,7 +191,7 @@ monitor_code=0
     --report-dir "$dir/reports" >>"$dir/logs/monitor.log" 2>&1 || monitor_code=$?
 
 echo
-echo "  MLflow:   $MLFLOW_TRACKING_URI"
+echo "  MLflow:   $MLFLOW_TRACKING_URI   (user admin; password in $dir/secrets/mlflow-admin unless given)"
 echo "  API:      http://127.0.0.1:$api_port   (nginx over ${#replica_ports[@]} replicas; docs: http://127.0.0.1:$api_port/docs/)"
 echo "  UI:       http://127.0.0.1:$ui_port"
 echo "  Monitor:  exit $monitor_code (0 healthy, 1 alerts raised), report $dir/reports/latest.html"

@@ -7,7 +7,9 @@
 4. under load through nginx, one replica is killed with SIGKILL: every request still succeeds
    (nginx retries the other replica), and the requests are counted;
 5. the killed replica is started again, a new champion is registered, and both replicas serve
-   it within the poll interval.
+   it within the poll interval;
+6. MLflow (behind its basic-auth app) refuses a request without a user, and the replicas'
+   read-only user cannot move the champion alias.
 
 Exits 1 on any failure, naming it. Standard library only.
 
@@ -36,16 +38,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(url, timeout=10):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read()
+ADMIN_PASSWORD = "native-admin-" + os.urandom(6).hex()
+REPLICA_PASSWORD = "native-replica-" + os.urandom(6).hex()
 
 
-def post(url, body, timeout=10):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+def basic(user, password):
+    import base64
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+ADMIN = basic("admin", ADMIN_PASSWORD)
+
+
+def get(url, timeout=10, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status, r.read()
+
+
+def post(url, body, timeout=10, headers=None):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def refused(call):
+    """The HTTP status of a call expected to be refused (None when it succeeded)."""
+    try:
+        call()
+    except urllib.error.HTTPError as e:
+        return e.code
+    return None
 
 
 def status(port):
@@ -67,7 +91,13 @@ def main():
                SALESCAST_PARAMS=str(ROOT / "tools/browser/params-small.yaml"),
                MLFLOW_PORT=str(ports["mlflow"]), API_PORT=str(ports["api"]),
                REPLICA_PORTS=f"{ports['r1']} {ports['r2']}", UI_PORT=str(ports["ui"]),
-               SALESCAST_MODELS_POLL_SECS=str(args.poll), RUST_LOG="warn")
+               SALESCAST_MODELS_POLL_SECS=str(args.poll), RUST_LOG="warn",
+               SALESCAST_MLFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD,
+               SALESCAST_MLFLOW_REPLICA_PASSWORD=REPLICA_PASSWORD)
+    for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        env.pop(k, None)
+    as_admin = dict(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD)
+    as_replica = dict(MLFLOW_TRACKING_USERNAME="replica", MLFLOW_TRACKING_PASSWORD=REPLICA_PASSWORD)
     failures = []
 
     def check(what, ok, detail=""):
@@ -93,12 +123,14 @@ def main():
 
         # 1. Runs in MLflow, the champion registered.
         mlflow = f"http://127.0.0.1:{ports['mlflow']}"
-        exp = json.loads(get(f"{mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name=salescast")[1])
+        exp = json.loads(get(f"{mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name=salescast",
+                             headers=ADMIN)[1])
         runs = json.loads(post(f"{mlflow}/api/2.0/mlflow/runs/search",
-                               {"experiment_ids": [exp["experiment"]["experiment_id"]]})[1])
+                               {"experiment_ids": [exp["experiment"]["experiment_id"]]}, headers=ADMIN)[1])
         check("the pipeline's runs are in MLflow", len(runs.get("runs", [])) >= 3,
               f"{len(runs.get('runs', []))} runs")
-        alias = json.loads(get(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name=salescast-revenue&alias=champion")[1])
+        alias = json.loads(get(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name=salescast-revenue&alias=champion",
+                               headers=ADMIN)[1])
         champion = alias["model_version"]["version"]
         check("the champion is registered with its alias", bool(champion), f"version {champion}")
 
@@ -160,7 +192,7 @@ def main():
                                "--models-uri", "models:/salescast-revenue@champion",
                                "--models-cache", str(work / "replica-1"),
                                "--models-poll-secs", str(args.poll)],
-                              env=dict(env, MLFLOW_TRACKING_URI=mlflow),
+                              env=dict(env, MLFLOW_TRACKING_URI=mlflow, **as_replica),
                               stdout=subprocess.DEVNULL, stderr=open(work / "logs/api-1b.log", "w"))
         pids.append(r1.pid)
         for _ in range(300):
@@ -191,9 +223,11 @@ def main():
         watcher.start()
         train = subprocess.run([str(bin_dir / "salescast"), "pipeline", "--params", env["SALESCAST_PARAMS"],
                                 "--input", "raw.csv", "--workdir", "."], cwd=work / "train",
-                               env=dict(env, MLFLOW_TRACKING_URI=mlflow), capture_output=True, text=True)
+                               env=dict(env, MLFLOW_TRACKING_URI=mlflow, **as_admin),
+                               capture_output=True, text=True)
         check("a second training registers a new champion", train.returncode == 0, train.stderr[-500:])
-        alias = json.loads(get(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name=salescast-revenue&alias=champion")[1])
+        alias = json.loads(get(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name=salescast-revenue&alias=champion",
+                               headers=ADMIN)[1])
         new = alias["model_version"]["version"]
         created = int(alias["model_version"]["creation_timestamp"]) / 1000
         deadline = time.time() + args.poll + 15
@@ -206,6 +240,23 @@ def main():
               f"({args.poll} s, plus the download and load)",
               new != champion and len(lag) == 2 and max(lag.values()) <= args.poll + 5,
               {k: f"{v:.1f} s after the version was registered" for k, v in lag.items()})
+
+        # 6. Nobody gets into MLflow without a user; the replicas' user only reads.
+        code = refused(lambda: get(f"{mlflow}/api/2.0/mlflow/registered-models/alias"
+                                   "?name=salescast-revenue&alias=champion"))
+        check("MLflow refuses a request without a user", code == 401, f"HTTP {code}")
+        replica = basic("replica", REPLICA_PASSWORD)
+        code, _ = get(f"{mlflow}/api/2.0/mlflow/registered-models/alias"
+                      "?name=salescast-revenue&alias=champion", headers=replica)
+        check("the replicas' user reads the alias", code == 200)
+        code = refused(lambda: post(f"{mlflow}/api/2.0/mlflow/registered-models/alias",
+                                    {"name": "salescast-revenue", "alias": "champion",
+                                     "version": champion}, headers=replica))
+        check("the replicas' user cannot move the alias", code == 403, f"HTTP {code}")
+        code = refused(lambda: post(f"{mlflow}/api/2.0/mlflow/registered-models/alias",
+                                    {"name": "salescast-revenue", "alias": "champion",
+                                     "version": champion}, headers=basic("admin", "wrong-password-12")))
+        check("a wrong password is refused", code == 401, f"HTTP {code}")
     finally:
         for p in pids[1:]:
             try:
