@@ -5,6 +5,19 @@
 # the test days in /data/incoming/latest.csv for the monitor's first runs.
 set -eu
 cd /work
+# MLflow's read-only user for the replicas (the basic-auth app's default permission is READ),
+# created once by the admin the trainer logs as.
+if [ -n "${SALESCAST_MLFLOW_REPLICA_PASSWORD:-}" ]; then
+    case $SALESCAST_MLFLOW_REPLICA_PASSWORD in
+    *[\\\"]*) echo "trainer.sh: SALESCAST_MLFLOW_REPLICA_PASSWORD may not hold \\ or \"" >&2; exit 2 ;;
+    esac
+    auth="$MLFLOW_TRACKING_USERNAME:$MLFLOW_TRACKING_PASSWORD"
+    if ! curl -fsS -o /dev/null -u "$auth" "$MLFLOW_TRACKING_URI/api/2.0/mlflow/users/get?username=replica"; then
+        curl -fsS -o /dev/null -u "$auth" -H 'Content-Type: application/json' \
+            -d "{\"username\": \"replica\", \"password\": \"$SALESCAST_MLFLOW_REPLICA_PASSWORD\"}" \
+            "$MLFLOW_TRACKING_URI/api/2.0/mlflow/users/create"
+    fi
+fi
 raw=${SALESCAST_RAW_DATA:-/work/raw.csv}
 if [ ! -f "$raw" ]; then
     salescast generate --out "$raw"

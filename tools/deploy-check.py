@@ -7,6 +7,8 @@
   registry, nginx, ui, monitor);
 - no secret is baked in: no ENV/ARG in the Dockerfile and no literal in the compose file sets a
   variable named like a token, password, secret or key; .dockerignore keeps .env files out;
+- locked down: only the proxy publishes ports, on 127.0.0.1 by default; MLflow runs its
+  basic-auth app; the replicas read the registry as a user other than the trainer's;
 - the Dockerfile passes hadolint (the tools virtualenv's `hadolint`);
 - the shell scripts parse.
 
@@ -14,6 +16,7 @@ Needs PyYAML (the tools virtualenv has it). Exits 1 naming every failure.
 
     .venv-tools/bin/python tools/deploy-check.py
 """
+import os
 import re
 import shutil
 import subprocess
@@ -23,6 +26,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_SECRETS = ["SALESCAST_MLFLOW_ADMIN_PASSWORD", "SALESCAST_MLFLOW_REPLICA_PASSWORD",
+                    "SALESCAST_MLFLOW_SECRET_KEY", "SALESCAST_UI_PASSWORD"]
 SECRET = re.compile(r"(TOKEN|PASSWORD|PASSWD|SECRET|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 
 
@@ -34,7 +39,11 @@ def compose_config():
         cmd = ["docker-compose", "-f", "docker-compose.yml", "config"]
     else:
         return None, "neither `docker compose` nor `docker-compose` is installed"
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    # The secrets the file requires, as a user would export them (placeholders: only their
+    # presence is checked here).
+    env = dict(os.environ, **{k: f"check-only-{k.lower()}" for k in REQUIRED_SECRETS})
+    env.pop("SALESCAST_BIND", None)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         return None, f"{' '.join(cmd)}: {r.stderr.strip()}"
     return yaml.safe_load(r.stdout), " ".join(cmd)
@@ -64,7 +73,7 @@ def main():
             for k, v in env.items():
                 if SECRET.search(k) and v not in (None, ""):
                     raw = (ROOT / "docker-compose.yml").read_text()
-                    literal = re.search(rf"{k}:\s*(?!\$\{{)\S", raw)
+                    literal = re.search(rf"^\s*{k}:\s*(?!\$\{{)\S", raw, re.M)
                     check(f"{name}: {k} comes from the environment, not the file",
                           literal is None)
         mlflow = " ".join(map(str, services.get("mlflow", {}).get("command", [])))
@@ -79,6 +88,18 @@ def main():
                   str(env.get("SALESCAST_MODELS_URI", "")).startswith("models:/"))
         for n in ["trainer", "proxy", "ui", "monitor"]:
             check(f"service {n} exists", n in services)
+        published = {n: s.get("ports") for n, s in services.items() if s.get("ports")}
+        check("only the proxy publishes ports", list(published) == ["proxy"], str(list(published)))
+        for port in published.get("proxy") or []:
+            ip = port.get("host_ip") if isinstance(port, dict) else str(port).rsplit(":", 2)[0]
+            check(f"the proxy's port {port} is bound to 127.0.0.1 by default", ip == "127.0.0.1")
+        check("mlflow runs its basic-auth app", "--app-name=basic-auth" in mlflow)
+        users = {n: (services[n].get("environment") or {}).get("MLFLOW_TRACKING_USERNAME")
+                 for n in apis + ["trainer", "monitor"] if n in services}
+        check("the replicas read MLflow as a user other than the writers'",
+              all(users[n] for n in users) and
+              not {users[n] for n in apis} & {users.get("trainer"), users.get("monitor")},
+              str(users))
 
     docker = (ROOT / "Dockerfile").read_text()
     secret_lines = [m.group(0).strip() for m in
