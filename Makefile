@@ -40,6 +40,7 @@ lint:
 
 unit:
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; }
 	SALESCAST_REQUIRE_PROMTOOL=1 $(CARGO) test --workspace --locked
 
 ## The Python package: its wheel (abi3, built by maturin from crates/py in the dev profile the

@@ -14,6 +14,9 @@
 #   SALESCAST_MODELS_POLL_SECS  how often replicas ask the registry (default 30)
 #   SALESCAST_NATIVE_NO_WAIT=1  start, print, and return (the processes keep running; their
 #                               pids are in $SALESCAST_NATIVE_DIR/pids) instead of waiting
+#   SALESCAST_MLFLOW_BACKEND    sqlite (default) or postgresql: MLflow's runs and registry in
+#                               Debian's PostgreSQL (package postgresql), a cluster of its own in
+#                               $SALESCAST_NATIVE_DIR/pg on a free port, as compose does
 #   SALESCAST_MLFLOW_ADMIN_PASSWORD, SALESCAST_MLFLOW_REPLICA_PASSWORD
 #                               MLflow's users (at least 12 characters); unset, each is
 #                               generated once and kept in $SALESCAST_NATIVE_DIR/secrets (0600)
@@ -42,6 +45,9 @@ pids=()
 : >"$dir/pids"
 stop() {
     trap - INT TERM EXIT
+    if [ -n "${pg_pid:-}" ]; then
+        as_pg "$pgbin/pg_ctl" -D "$dir/pg/data" -m fast stop >/dev/null 2>&1 || true
+    fi
     [ ${#pids[@]} -eq 0 ] && return
     kill -TERM "${pids[@]}" 2>/dev/null || true
     # MLflow's server runs workers in its own process group.
@@ -82,8 +88,36 @@ for p in "$admin_password" "$replica_password"; do
     [ ${#p} -ge 12 ] || { echo "native.sh: MLflow passwords need at least 12 characters" >&2; exit 2; }
 done
 
-# 1. MLflow behind its basic-auth app: SQLite backend and user store, artifacts on disk behind
-# the server's proxy. The admin password reaches it through the environment, never a file.
+# 1. The backend store: SQLite, or a PostgreSQL cluster of this directory's (run as the
+# `postgres` user when we are root, since PostgreSQL refuses root).
+backend="sqlite:///$dir/mlflow/mlflow.db"
+if [ "${SALESCAST_MLFLOW_BACKEND:-sqlite}" = postgresql ]; then
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -x "$pgbin/initdb" ] || { echo "native.sh: PostgreSQL not found: apt-get install postgresql" >&2; exit 2; }
+    as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    pg_password=$(secret postgres "${SALESCAST_POSTGRES_PASSWORD:-}")
+    pg_port=${POSTGRES_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+    mkdir -p "$dir/pg"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir/pg" && chmod 755 "$dir"
+    if [ ! -f "$dir/pg/data/PG_VERSION" ]; then
+        as_pg "$pgbin/initdb" -D "$dir/pg/data" -U postgres --auth-local=trust \
+            --auth-host=scram-sha-256 >"$dir/logs/postgres-init.log" 2>&1
+    fi
+    as_pg "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w \
+        -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/pg" start \
+        >>"$dir/logs/postgres-init.log" 2>&1
+    pg_pid=$(head -n 1 "$dir/pg/data/postmaster.pid")
+    psql_() { as_pg "$pgbin/psql" -h "$dir/pg" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+    if [ "$(psql_ -c "SELECT 1 FROM pg_roles WHERE rolname = 'mlflow'")" != 1 ]; then
+        psql_ -c "CREATE ROLE mlflow LOGIN PASSWORD '$pg_password'"
+        psql_ -c "CREATE DATABASE mlflow OWNER mlflow"
+    fi
+    backend="postgresql://mlflow:$pg_password@127.0.0.1:$pg_port/mlflow"
+fi
+
+# 2. MLflow behind its basic-auth app: the backend above, its user store in SQLite, artifacts on
+# disk behind the server's proxy. The passwords reach it through the environment, never a file
+# or a command line.
 cat >"$dir/mlflow/basic_auth.ini" <<INI
 [mlflow]
 default_permission = READ
@@ -95,9 +129,8 @@ authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 auth_cache_ttl_seconds = 60
 INI
 MLFLOW_AUTH_CONFIG_PATH="$dir/mlflow/basic_auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$admin_password" \
-    MLFLOW_FLASK_SERVER_SECRET_KEY="$flask_key" \
+    MLFLOW_FLASK_SERVER_SECRET_KEY="$flask_key" MLFLOW_BACKEND_STORE_URI="$backend" \
     setsid "$mlflow" server --app-name basic-auth --host 127.0.0.1 --port "$mlflow_port" \
-    --backend-store-uri "sqlite:///$dir/mlflow/mlflow.db" \
     --artifacts-destination "$dir/mlflow/artifacts" --serve-artifacts \
     >"$dir/logs/mlflow.log" 2>&1 &
 started $!
@@ -112,7 +145,7 @@ if ! curl -fsS -o /dev/null -u "admin:$admin_password" \
         { echo "native.sh: creating MLflow's replica user failed; see $dir/logs/mlflow.log" >&2; exit 1; }
 fi
 
-# 2. The trainer: the pipeline end to end, logged to MLflow, the champion registered.
+# 3. The trainer: the pipeline end to end, logged to MLflow, the champion registered.
 train() {
     mkdir -p "$dir/train"
     (cd "$dir/train" &&
@@ -122,7 +155,7 @@ train() {
 }
 train || { echo "native.sh: the trainer failed; see $dir/logs/trainer.log" >&2; exit 1; }
 
-# 3. API replicas, each loading the champion from the registry into its own cache.
+# 4. API replicas, each loading the champion from the registry into its own cache.
 upstream=""
 for i in "${!replica_ports[@]}"; do
     port=${replica_ports[$i]}
@@ -138,7 +171,7 @@ for port in "${replica_ports[@]}"; do
     wait_for "http://127.0.0.1:$port/ready" "the API replica on $port"
 done
 
-# 4. nginx in front: a request that fails on one replica (refused, reset, 502/503/504) is
+# 5. nginx in front: a request that fails on one replica (refused, reset, 502/503/504) is
 # retried on the other, POSTs included (every route is safe to repeat).
 mkdir -p "$dir/nginx/logs"
 cat >"$dir/nginx/nginx.conf" <<CONF
@@ -176,14 +209,14 @@ CONF
 started $!
 wait_for "http://127.0.0.1:$api_port/ready" "nginx"
 
-# 5. The UI, through nginx.
+# 6. The UI, through nginx.
 "$bin/salescast-ui" --api-url "http://127.0.0.1:$api_port" --addr "127.0.0.1:$ui_port" \
     --reports-dir "$dir/reports" --mlflow-url "$MLFLOW_TRACKING_URI" \
     >"$dir/logs/ui.log" 2>&1 &
 started $!
 wait_for "http://127.0.0.1:$ui_port/health" "the UI"
 
-# 6. A monitor run on the test days (the rows from the split's first test day on).
+# 7. A monitor run on the test days (the rows from the split's first test day on).
 python3 "$root/tools/test-days.py" "$dir/train/raw.csv" "$dir/train/models" "$dir/test-days.csv" \
     2>>"$dir/logs/monitor.log"
 monitor_code=0
@@ -191,12 +224,14 @@ monitor_code=0
     --report-dir "$dir/reports" >>"$dir/logs/monitor.log" 2>&1 || monitor_code=$?
 
 echo
-echo "  MLflow:   $MLFLOW_TRACKING_URI   (user admin; password in $dir/secrets/mlflow-admin unless given)"
+echo "  MLflow:   $MLFLOW_TRACKING_URI   (user admin; password in $dir/secrets/mlflow-admin unless given; runs in ${backend%%:*})"
 echo "  API:      http://127.0.0.1:$api_port   (nginx over ${#replica_ports[@]} replicas; docs: http://127.0.0.1:$api_port/docs/)"
 echo "  UI:       http://127.0.0.1:$ui_port"
 echo "  Monitor:  exit $monitor_code (0 healthy, 1 alerts raised), report $dir/reports/latest.html"
 echo "  Logs:     $dir/logs"
 if [ "${SALESCAST_NATIVE_NO_WAIT:-0}" = 1 ]; then
+    # PostgreSQL is not this shell's child: listed last, for whoever stops the rest.
+    [ -z "${pg_pid:-}" ] || echo "$pg_pid" >>"$dir/pids"
     exit 0
 fi
 echo "  Ctrl-C stops everything."

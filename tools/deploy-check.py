@@ -3,7 +3,7 @@
 
 - docker-compose.yml validates (`docker compose config`, or Debian's `docker-compose config`);
 - every service has a health check and a restart policy, and the stack has what the topology
-  needs (mlflow with --serve-artifacts on SQLite, trainer, two API replicas loading from the
+  needs (mlflow with --serve-artifacts on the postgres service's database, trainer, two API replicas loading from the
   registry, nginx, ui, monitor);
 - no secret is baked in: no ENV/ARG in the Dockerfile and no literal in the compose file sets a
   variable named like a token, password, secret or key; .dockerignore keeps .env files out;
@@ -27,7 +27,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_SECRETS = ["SALESCAST_MLFLOW_ADMIN_PASSWORD", "SALESCAST_MLFLOW_REPLICA_PASSWORD",
-                    "SALESCAST_MLFLOW_SECRET_KEY", "SALESCAST_UI_PASSWORD"]
+                    "SALESCAST_MLFLOW_SECRET_KEY", "SALESCAST_UI_PASSWORD",
+                    "SALESCAST_POSTGRES_PASSWORD"]
 SECRET = re.compile(r"(TOKEN|PASSWORD|PASSWD|SECRET|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 
 
@@ -77,8 +78,15 @@ def main():
                     check(f"{name}: {k} comes from the environment, not the file",
                           literal is None)
         mlflow = " ".join(map(str, services.get("mlflow", {}).get("command", [])))
-        check("mlflow serves artifacts from a SQLite backend",
-              "--serve-artifacts" in mlflow and "sqlite:" in mlflow)
+        backend = str((services.get("mlflow", {}).get("environment") or {})
+                      .get("MLFLOW_BACKEND_STORE_URI", ""))
+        check("mlflow keeps runs in the postgres service and serves artifacts",
+              "--serve-artifacts" in mlflow and backend.startswith("postgresql://")
+              and "@postgres:" in backend and "--backend-store-uri" not in mlflow)
+        pg = services.get("postgres", {})
+        check("postgres keeps its data on a volume",
+              any("/var/lib/postgresql/data" in str(v.get("target") if isinstance(v, dict) else v)
+                  for v in pg.get("volumes") or []))
         apis = [n for n, s in services.items()
                 if "salescast-api" in " ".join(map(str, s.get("command") or []))]
         check("two API replicas", len(apis) == 2, ", ".join(apis))

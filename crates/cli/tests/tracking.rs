@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use salescast_testing::tools::{MlflowServer, tool};
+use salescast_testing::tools::{MlflowServer, PostgresServer, free_port, tool};
 use salescast_tracking::MlflowClient;
 use salescast_tracking::client::Retry;
 use serde_json::Value;
@@ -635,4 +635,53 @@ fn a_server_behind_basic_auth_takes_the_trainer_and_keeps_readers_from_the_alias
         .unwrap()
         .unwrap();
     assert_eq!(still.version, champion.version, "the alias did not move");
+}
+
+#[test]
+fn runs_and_the_registry_live_in_postgresql_and_survive_a_server_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("project");
+    fs::create_dir_all(&dir).unwrap();
+    project(&dir);
+    let pg = PostgresServer::start(&work.path().join("pg"));
+    let port = free_port();
+    let artifacts = work.path().join("mlflow");
+    let mut server = MlflowServer::start_with_backend(&artifacts, port, &pg.uri());
+    let uri = server.uri();
+    let client = MlflowClient::new(&uri).unwrap();
+
+    ok(&train(&dir, Some(&uri)));
+    ok(&evaluate(&dir, Some(&uri)));
+    let m = manifest(&dir);
+    let keys = run_keys(&dir);
+    let exp = block(client.experiment("salescast")).unwrap();
+    let check = |client: &MlflowClient| {
+        for (name, entry) in m["models"].as_object().unwrap() {
+            let key = keys[name]["run_key"].as_str().unwrap();
+            let runs = runs_with_key(client, &exp.experiment_id, key);
+            assert_eq!(runs.len(), 1, "{name}: one run per model");
+            let run = block(client.get_run(&runs[0].info.run_id)).unwrap();
+            assert_eq!(run.info.status, "FINISHED");
+            let mae = entry["test_metrics"]["mae"].as_f64().unwrap();
+            let logged = run.data.metric("test_mae").unwrap();
+            assert!(
+                (logged - mae).abs() < 1e-9 * mae,
+                "{name}: {logged} against {mae}"
+            );
+        }
+        let champion = block(client.alias("salescast-revenue", "champion"))
+            .unwrap()
+            .expect("the champion alias");
+        (champion.version, champion.run_id)
+    };
+    let before = check(&client);
+    // Nothing lives in the server: a new one on the same database sees all of it.
+    server.stop();
+    assert!(
+        !artifacts.join("mlflow.db").exists(),
+        "the runs went to PostgreSQL, not to SQLite"
+    );
+    let server = MlflowServer::start_with_backend(&artifacts, port, &pg.uri());
+    let client = MlflowClient::new(&server.uri()).unwrap();
+    assert_eq!(check(&client), before);
 }

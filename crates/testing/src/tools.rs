@@ -56,17 +56,28 @@ impl MlflowServer {
 
     /// Starts (or restarts) a server on `port` with the store in `dir`.
     pub fn start_on(dir: &Path, port: u16) -> Self {
-        Self::launch(dir, port, None)
+        Self::launch(dir, port, None, None)
+    }
+
+    /// Starts (or restarts) a server on `port` whose runs and registry live in the database at
+    /// `backend_uri` (a [`PostgresServer::uri`]); artifacts stay in `dir`.
+    pub fn start_with_backend(dir: &Path, port: u16, backend_uri: &str) -> Self {
+        Self::launch(dir, port, None, Some(backend_uri))
     }
 
     /// Starts a server behind MLflow's basic-auth app (its user store in `dir` too), whose
     /// `admin` user has `admin_password` (MLflow wants at least 12 characters); new users get
     /// READ on everything they did not create, as the app's default.
     pub fn start_with_auth(dir: &Path, admin_password: &str) -> Self {
-        Self::launch(dir, free_port(), Some(admin_password))
+        Self::launch(dir, free_port(), Some(admin_password), None)
     }
 
-    fn launch(dir: &Path, port: u16, admin_password: Option<&str>) -> Self {
+    fn launch(
+        dir: &Path,
+        port: u16,
+        admin_password: Option<&str>,
+        backend_uri: Option<&str>,
+    ) -> Self {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let log = std::fs::File::create(dir.join(format!("server-{port}.log")))
@@ -98,7 +109,10 @@ impl MlflowServer {
             .args(["--host", "127.0.0.1", "--port"])
             .arg(port.to_string())
             .args(["--workers", "1", "--backend-store-uri"])
-            .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+            .arg(backend_uri.map_or_else(
+                || format!("sqlite:///{}", dir.join("mlflow.db").display()),
+                str::to_owned,
+            ))
             .arg("--artifacts-destination")
             .arg(dir.join("artifacts"))
             .env("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -174,6 +188,180 @@ impl MlflowServer {
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
+    }
+}
+
+/// A real PostgreSQL server (Debian's `postgresql` package) on a loopback port with its data in
+/// a directory of the test's, holding a database `mlflow` owned by a user `mlflow` who logs in
+/// with a password (SCRAM), as a production MLflow would reach it. Run as the `postgres` user
+/// when the tests run as root (PostgreSQL refuses root). Stopped on drop.
+#[derive(Debug)]
+pub struct PostgresServer {
+    pub port: u16,
+    data: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+/// The password of the test database's user (a test-only database on loopback).
+const PG_PASSWORD: &str = "mlflow-test-password";
+
+impl PostgresServer {
+    pub fn start(dir: &Path) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| {
+                versions
+                    .filter_map(|v| v.ok().map(|v| v.path().join("bin")))
+                    .filter(|b| b.join("initdb").is_file())
+                    .max()
+            })
+            .unwrap_or_else(|| {
+                panic!("PostgreSQL is missing: apt-get install postgresql (make test installs it)")
+            });
+        let as_postgres = std::env::var("USER").as_deref() == Ok("root")
+            || Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        // The server's user must reach its directory (a test's temporary directory is 0700).
+        let mut open = Some(dir.to_path_buf());
+        while let Some(d) = open {
+            if d.starts_with(std::env::temp_dir()) && d != std::env::temp_dir() {
+                let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755));
+                open = d.parent().map(Path::to_path_buf);
+            } else {
+                open = None;
+            }
+        }
+        let data = dir.join("pgdata");
+        let port = free_port();
+        let server = Self {
+            port,
+            data: data.clone(),
+            bin,
+            as_postgres,
+        };
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown {} to postgres failed", dir.display());
+        }
+        let pwfile = dir.join("superuser-password");
+        std::fs::write(&pwfile, "postgres-test-password\n")
+            .unwrap_or_else(|e| panic!("{}: {e}", pwfile.display()));
+        if as_postgres {
+            let _ = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&pwfile)
+                .status();
+        }
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &data.display().to_string(),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--pwfile",
+                &pwfile.display().to_string(),
+            ],
+        );
+        server.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data.display().to_string(),
+                "-l",
+                &dir.join("postgres.log").display().to_string(),
+                "-w",
+                "-o",
+                &format!(
+                    "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
+                    dir.display()
+                ),
+                "start",
+            ],
+        );
+        let sql = [
+            format!("CREATE ROLE mlflow LOGIN PASSWORD '{PG_PASSWORD}'"),
+            "CREATE DATABASE mlflow OWNER mlflow".to_owned(),
+        ];
+        for statement in sql {
+            server.run(
+                "psql",
+                &[
+                    "-h",
+                    &dir.display().to_string(),
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-c",
+                    &statement,
+                ],
+            );
+        }
+        server
+    }
+
+    /// The database's URI for MLflow's `--backend-store-uri`.
+    pub fn uri(&self) -> String {
+        format!(
+            "postgresql://mlflow:{PG_PASSWORD}@127.0.0.1:{}/mlflow",
+            self.port
+        )
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let path = self.bin.join(tool);
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let out = c
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        let path = self.bin.join("pg_ctl");
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let _ = c
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
