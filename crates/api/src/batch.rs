@@ -18,7 +18,7 @@ use salescast_core::schema::ColumnMap;
 use salescast_models::Kind;
 use salescast_models::serving::{Predictor, ScoreError};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::input::{MAX_COLUMNS, MAX_FIELD_CHARS};
 
 /// The number of columns in the data contract.
@@ -526,18 +526,20 @@ pub fn score_csv(
         Ok(true) => {}
         Ok(false) => {
             return Err(ApiError::unprocessable(
-                "empty_csv",
+                ErrorCode::EmptyCsv,
                 "the uploaded file is empty: expected a header row and data rows",
             )
             .field("file"));
         }
         Err(e) => {
-            return Err(ApiError::unprocessable("bad_csv", format!("header: {e}")).field("file"));
+            return Err(
+                ApiError::unprocessable(ErrorCode::BadCsv, format!("header: {e}")).field("file"),
+            );
         }
     }
     if head.width(0) > MAX_COLUMNS {
         return Err(ApiError::unprocessable(
-            "too_many_columns",
+            ErrorCode::TooManyColumns,
             format!(
                 "the header has {} columns, more than the limit of {MAX_COLUMNS}",
                 head.width(0)
@@ -555,14 +557,14 @@ pub fn score_csv(
         };
         let text = std::str::from_utf8(cell).map_err(|_| {
             ApiError::unprocessable(
-                "not_utf8",
+                ErrorCode::NotUtf8,
                 "the header row is not UTF-8 text: expected a UTF-8 CSV",
             )
             .field("file")
         })?;
         if text.chars().count() > MAX_FIELD_CHARS {
             return Err(ApiError::unprocessable(
-                "field_too_long",
+                ErrorCode::FieldTooLong,
                 format!(
                     "header column {} is longer than {MAX_FIELD_CHARS} characters",
                     i + 1
@@ -662,7 +664,7 @@ pub fn score_csv(
     };
     if scored.rows() == 0 {
         return Err(ApiError::unprocessable(
-            "empty_csv",
+            ErrorCode::EmptyCsv,
             "the uploaded file has a header but no rows",
         )
         .field("file"));

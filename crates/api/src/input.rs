@@ -10,7 +10,7 @@ use salescast_models::Kind;
 use salescast_models::serving::{Predictor, ScoreError};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// What a column accepts in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn cells_of(
 ) -> Result<Vec<Option<String>>, ApiError> {
     let Value::Object(map) = obj else {
         return Err(ApiError::unprocessable(
-            "wrong_type",
+            ErrorCode::WrongType,
             format!(
                 "{}expected a JSON object with the transaction's fields",
                 where_(at)
@@ -63,7 +63,7 @@ pub fn cells_of(
     };
     if !ignore_extra && let Some(name) = map.keys().find(|k| Column::from_header(k).is_none()) {
         return Err(ApiError::unprocessable(
-            "unknown_field",
+            ErrorCode::UnknownField,
             format!(
                 "{}{}; send it under its contract name, or add ?extra_fields=ignore to skip such fields",
                 where_(at),
@@ -111,7 +111,7 @@ fn cells_of_map(map: &Map<String, Value>, at: &str) -> Result<Vec<Option<String>
         let v = match map.get(name) {
             None if REQUIRED.contains(&c) => {
                 return Err(ApiError::unprocessable(
-                    "missing_field",
+                    ErrorCode::MissingField,
                     format!("{field} is required"),
                 )
                 .field(field));
@@ -134,7 +134,7 @@ fn cells_of_map(map: &Map<String, Value>, at: &str) -> Result<Vec<Option<String>
                     JsonType::Flag => "true/false or 0/1",
                 };
                 return Err(ApiError::unprocessable(
-                    "wrong_type",
+                    ErrorCode::WrongType,
                     format!("{field} must be {want}, got {}", kind_of(other)),
                 )
                 .field(field));
@@ -142,7 +142,7 @@ fn cells_of_map(map: &Map<String, Value>, at: &str) -> Result<Vec<Option<String>
         };
         if text.len() > MAX_FIELD_CHARS && text.chars().count() > MAX_FIELD_CHARS {
             return Err(ApiError::unprocessable(
-                "field_too_long",
+                ErrorCode::FieldTooLong,
                 format!("{field} is longer than {MAX_FIELD_CHARS} characters"),
             )
             .field(field));
@@ -163,15 +163,15 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn field_code(kind: FieldErrorKind) -> &'static str {
+fn field_code(kind: FieldErrorKind) -> ErrorCode {
     match kind {
-        FieldErrorKind::Missing => "missing_field",
-        FieldErrorKind::BadDate => "bad_date",
-        FieldErrorKind::NotANumber => "not_a_number",
-        FieldErrorKind::NotFinite => "not_finite",
-        FieldErrorKind::Negative => "negative_value",
-        FieldErrorKind::OutOfRange => "out_of_range",
-        FieldErrorKind::BadFlag => "bad_flag",
+        FieldErrorKind::Missing => ErrorCode::MissingField,
+        FieldErrorKind::BadDate => ErrorCode::BadDate,
+        FieldErrorKind::NotANumber => ErrorCode::NotANumber,
+        FieldErrorKind::NotFinite => ErrorCode::NotFinite,
+        FieldErrorKind::Negative => ErrorCode::NegativeValue,
+        FieldErrorKind::OutOfRange => ErrorCode::OutOfRange,
+        FieldErrorKind::BadFlag => ErrorCode::BadFlag,
     }
 }
 
@@ -183,7 +183,9 @@ pub fn field_errors(errs: &[FieldError], at: &str) -> ApiError {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
-    let code = first.map(|e| field_code(e.kind)).unwrap_or("invalid_row");
+    let code = first
+        .map(|e| field_code(e.kind))
+        .unwrap_or(ErrorCode::InvalidRow);
     let mut e = ApiError::unprocessable(code, format!("{}{message}", where_(at)));
     if let Some(f) = first {
         e = e.field(format!("{at}{}", f.column.name()));
@@ -203,7 +205,7 @@ pub fn score(
             ScoreError::Fields(errs) => field_errors(&errs, at),
             ScoreError::Model(m) => ApiError::new(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "model_error",
+                ErrorCode::ModelError,
                 m,
             ),
         })
@@ -221,7 +223,7 @@ pub fn explain(
             ScoreError::Fields(errs) => field_errors(&errs, at),
             ScoreError::Model(m) => ApiError::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "cannot_explain",
+                ErrorCode::CannotExplain,
                 m,
             ),
         })
@@ -237,14 +239,14 @@ pub fn column_map(
 ) -> Result<salescast_core::schema::ColumnMap, ApiError> {
     let map = salescast_core::schema::ColumnMap::resolve(headers, salescast_core::Mode::Scoring)
         .map_err(|m| {
-            ApiError::unprocessable("missing_column", m.to_string()).field(
+            ApiError::unprocessable(ErrorCode::MissingColumn, m.to_string()).field(
                 m.0.first()
                     .map_or_else(|| fallback.to_owned(), |c| c.name().to_owned()),
             )
         })?;
     if !ignore_extra && let Some((name, why)) = map.unknown() {
         return Err(ApiError::unprocessable(
-            "unknown_column",
+            ErrorCode::UnknownColumn,
             format!(
                 "{why}; rename the column, or add ?extra_fields=ignore to pass such columns through"
             ),
@@ -260,7 +262,7 @@ pub fn column_map(
 pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<String>>>, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         ApiError::bad_request(
-            "malformed_csv",
+            ErrorCode::MalformedCsv,
             format!(
                 "the body is not UTF-8 text (byte {}): expected a UTF-8 CSV",
                 e.valid_up_to()
@@ -269,7 +271,7 @@ pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<Strin
     })?;
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(
-            "empty_body",
+            ErrorCode::EmptyBody,
             "the request body is empty",
         ));
     }
@@ -278,13 +280,13 @@ pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<Strin
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| ApiError::bad_request("malformed_csv", format!("the header: {e}")))?
+        .map_err(|e| ApiError::bad_request(ErrorCode::MalformedCsv, format!("the header: {e}")))?
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
     if headers.len() > MAX_COLUMNS {
         return Err(ApiError::unprocessable(
-            "too_many_columns",
+            ErrorCode::TooManyColumns,
             format!("{} columns; the limit is {MAX_COLUMNS}", headers.len()),
         ));
     }
@@ -292,8 +294,9 @@ pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<Strin
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
-        let record = record
-            .map_err(|e| ApiError::unprocessable("malformed_csv", format!("line {line}: {e}")))?;
+        let record = record.map_err(|e| {
+            ApiError::unprocessable(ErrorCode::MalformedCsv, format!("line {line}: {e}"))
+        })?;
         let mut cells = vec![None; Column::ALL.len()];
         for c in Column::ALL {
             if matches!(c, Column::Quantity | Column::Revenue) {
@@ -304,7 +307,7 @@ pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<Strin
             };
             if v.len() > MAX_FIELD_CHARS && v.chars().count() > MAX_FIELD_CHARS {
                 return Err(ApiError::unprocessable(
-                    "field_too_long",
+                    ErrorCode::FieldTooLong,
                     format!(
                         "line {line}: {} is longer than {MAX_FIELD_CHARS} characters",
                         c.name()
@@ -324,7 +327,7 @@ pub fn csv_cells(body: &[u8], ignore_extra: bool) -> Result<Vec<Vec<Option<Strin
 /// The rows of an MLflow scoring envelope (`dataframe_split`, `dataframe_records`, `instances`
 /// or `inputs`) as JSON objects.
 pub fn envelope_rows(body: &Value) -> Result<Vec<Value>, ApiError> {
-    let bad = |m: &str| ApiError::unprocessable("bad_envelope", m.to_owned());
+    let bad = |m: &str| ApiError::unprocessable(ErrorCode::BadEnvelope, m.to_owned());
     let Value::Object(top) = body else {
         return Err(bad(
             "expected an object with dataframe_split, dataframe_records, instances or inputs",

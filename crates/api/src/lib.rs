@@ -42,7 +42,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use state::AppState;
 
 /// Request limits.
@@ -197,35 +197,38 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     tracing::debug!(status = status.as_u16(), reason = %String::from_utf8_lossy(&text).trim(), "request refused by the framework");
     let (code, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "the request body is over the limit (see limits in GET /status)",
         ),
-        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took longer than the limit"),
-        StatusCode::NOT_FOUND => ("not_found", "no such route (see /openapi.json)"),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("method_not_allowed", "method not allowed on this route")
+        StatusCode::REQUEST_TIMEOUT => {
+            (ErrorCode::Timeout, "the request took longer than the limit")
         }
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route (see /openapi.json)"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "unsupported Content-Type for this route (see its request body in /openapi.json)",
         ),
-        s if s.is_server_error() => ("internal", "internal error"),
+        s if s.is_server_error() => (ErrorCode::Internal, "internal error"),
         _ if upload_route && !multipart => (
-            "multipart_expected",
+            ErrorCode::MultipartExpected,
             "this route takes a multipart/form-data upload with the CSV in a part named `file` \
              (curl -F file=@rows.csv), not a raw body",
         ),
         _ if multipart => (
-            "bad_multipart",
+            ErrorCode::BadMultipart,
             "the upload is not a readable multipart/form-data body: send the CSV as one part \
              named `file`, with the boundary given in Content-Type",
         ),
         _ if has_query => (
-            "bad_query",
+            ErrorCode::BadQuery,
             "the query string is not valid: give each parameter once, as percent-encoded UTF-8 \
              (see the route's parameters in /openapi.json)",
         ),
-        _ => ("bad_request", "the request could not be read"),
+        _ => (ErrorCode::BadRequest, "the request could not be read"),
     };
     let mut out = ApiError::new(status, code, message).into_response();
     for (k, v) in parts.headers.iter() {

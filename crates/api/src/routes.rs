@@ -16,7 +16,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::batch::{self, ScoredCsv};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::input;
 use crate::state::{AppState, LoadAttempt, Loaded};
 
@@ -204,7 +204,7 @@ pub(crate) fn loaded(state: &AppState) -> ApiResult<Arc<Loaded>> {
             .last_attempt()
             .and_then(|a| a.error)
             .unwrap_or_else(|| "no models loaded yet".into());
-        ApiError::unavailable("models_not_loaded", why)
+        ApiError::unavailable(ErrorCode::ModelsNotLoaded, why)
     })
 }
 
@@ -217,7 +217,7 @@ fn pick(l: &Loaded, name: Option<&str>) -> ApiResult<(Kind, String)> {
             .ok_or_else(|| {
                 let known: Vec<&str> = p.models.keys().map(|k| k.name()).collect();
                 ApiError::bad_request(
-                    "unknown_model",
+                    ErrorCode::UnknownModel,
                     format!("unknown model {n:?}: expected one of {}", known.join(", ")),
                 )
                 .field("model")
@@ -235,7 +235,7 @@ fn pick(l: &Loaded, name: Option<&str>) -> ApiResult<(Kind, String)> {
 fn parse_json(body: &[u8]) -> ApiResult<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
-            "empty_body",
+            ErrorCode::EmptyBody,
             "the request body is empty",
         ));
     }
@@ -247,7 +247,7 @@ fn parse_json(body: &[u8]) -> ApiResult<Value> {
             Category::Data | Category::Io => "unreadable data",
         };
         ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!(
                 "the body is not valid JSON: {what} at line {}, column {}",
                 e.line(),
@@ -288,7 +288,10 @@ fn score_rows(
 /// A request's number of rows: at least one, at most the limit.
 fn row_count(state: &AppState, n: usize) -> ApiResult<()> {
     if n == 0 {
-        return Err(ApiError::unprocessable("empty_batch", "no rows to score"));
+        return Err(ApiError::unprocessable(
+            ErrorCode::EmptyBatch,
+            "no rows to score",
+        ));
     }
     if n > state.limits.max_batch_rows {
         return Err(ApiError::too_large(format!(
@@ -357,14 +360,14 @@ pub async fn predict(
             let p = one.into_iter().next().ok_or_else(|| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "no prediction",
                 )
             })?;
             Ok(Json(p).into_response())
         }
         _ => Err(ApiError::unprocessable(
-            "wrong_type",
+            ErrorCode::WrongType,
             "expected a transaction object or an array of them",
         )),
     }
@@ -419,7 +422,7 @@ pub async fn predict_batch_csv(
     // prediction, which a million-row upload must not), hence 422 rather than 400.
     if Flag::is_true(q.explain) {
         return Err(ApiError::unprocessable(
-            "explain_not_offered",
+            ErrorCode::ExplainNotOffered,
             "explain=true is offered on /predict and /invocations, not on batch CSV scoring",
         )
         .field("explain"));
@@ -429,7 +432,7 @@ pub async fn predict_batch_csv(
         Some("csv") => false,
         Some(other) => {
             return Err(ApiError::bad_request(
-                "bad_format",
+                ErrorCode::BadFormat,
                 format!("format {other:?}: expected csv or json"),
             )
             .field("format"));
@@ -445,7 +448,7 @@ pub async fn predict_batch_csv(
             Ok(Some(_)) => continue,
             Ok(None) => {
                 return Err(ApiError::bad_request(
-                    "missing_file",
+                    ErrorCode::MissingFile,
                     "expected a multipart form with a `file` field holding the CSV",
                 )
                 .field("file"));
@@ -529,7 +532,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
         // The parser's own text names its internals; the client gets what to fix.
         tracing::debug!(reason = %e.body_text(), "unreadable multipart upload");
         ApiError::bad_request(
-            "bad_multipart",
+            ErrorCode::BadMultipart,
             "the upload is not a readable multipart/form-data body: send the CSV as one part \
              named `file`, with the boundary given in Content-Type and a closing boundary",
         )
@@ -609,11 +612,11 @@ impl ForecastRequest {
     fn from_json(value: Value) -> ApiResult<Self> {
         const FIELDS: [&str; 4] = ["start_date", "end_date", "level", "store"];
         let bad = |field: &str, msg: String| {
-            ApiError::unprocessable("bad_request_body", msg).field(field)
+            ApiError::unprocessable(ErrorCode::BadRequestBody, msg).field(field)
         };
         let Value::Object(map) = value else {
             return Err(ApiError::unprocessable(
-                "bad_request_body",
+                ErrorCode::BadRequestBody,
                 "expected a JSON object with start_date, end_date and optional level and store",
             ));
         };
@@ -629,7 +632,7 @@ impl ForecastRequest {
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 None | Some(Value::Null) if !required => Ok(None),
                 None | Some(Value::Null) => Err(ApiError::unprocessable(
-                    "missing_field",
+                    ErrorCode::MissingField,
                     format!("{k} is required (YYYY-MM-DD)"),
                 )
                 .field(k)),
@@ -664,7 +667,7 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let date = |field: &str, s: &str| {
         salescast_core::schema::parse_date(s).map_err(|_| {
             ApiError::unprocessable(
-                "bad_date",
+                ErrorCode::BadDate,
                 format!("{field} {s:?} is not a date (YYYY-MM-DD)"),
             )
             .field(field)
@@ -674,7 +677,7 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let end = date("end_date", &req.end_date)?;
     if end < start {
         return Err(ApiError::unprocessable(
-            "end_before_start",
+            ErrorCode::EndBeforeStart,
             format!("end_date {end} is before start_date {start}"),
         )
         .field("end_date"));
@@ -682,7 +685,7 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let level = req.level.unwrap_or(95.0);
     if !(level > 0.0 && level < 100.0) {
         return Err(ApiError::unprocessable(
-            "out_of_range",
+            ErrorCode::OutOfRange,
             format!("level {level} must be in (0, 100)"),
         )
         .field("level"));
@@ -690,7 +693,7 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let l = loaded(&state)?;
     let Some(daily) = l.daily.as_ref().map(|_| l.clone()) else {
         return Err(ApiError::unavailable(
-            "no_daily_model",
+            ErrorCode::NoDailyModel,
             format!(
                 "{} has no daily revenue model: train one with `salescast train --model sarima`",
                 state.models_dir.display()
@@ -701,7 +704,7 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let horizon = (end - daily_last).num_days();
     if horizon > i64::from(state.limits.max_horizon_days) {
         return Err(ApiError::unprocessable(
-            "horizon_too_long",
+            ErrorCode::HorizonTooLong,
             format!(
                 "end_date {end} is {horizon} days after the last training day {}; the limit is {} (SALESCAST_MAX_HORIZON_DAYS)",
                 daily_last, state.limits.max_horizon_days
@@ -722,10 +725,10 @@ pub async fn forecast_sarima(State(state): State<Shared>, body: Bytes) -> ApiRes
     let body = result.map_err(|e| match e {
         salescast_daily::DailyError::Request { field, reason } => {
             let code = match field {
-                "start_date" => "start_in_training_period",
-                "end_date" => "horizon_too_long",
-                "store" => "unknown_store",
-                _ => "out_of_range",
+                "start_date" => ErrorCode::StartInTrainingPeriod,
+                "end_date" => ErrorCode::HorizonTooLong,
+                "store" => ErrorCode::UnknownStore,
+                _ => ErrorCode::OutOfRange,
             };
             ApiError::unprocessable(code, format!("{field}: {reason}")).field(field)
         }
@@ -1184,7 +1187,7 @@ pub async fn admin_reload(
     let Some(token) = &state.admin_token else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "admin_disabled",
+            ErrorCode::AdminDisabled,
             "admin routes are off: set SALESCAST_ADMIN_TOKEN to enable them",
         ));
     };
@@ -1195,7 +1198,7 @@ pub async fn admin_reload(
     if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), token.as_bytes())) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "send Authorization: Bearer <SALESCAST_ADMIN_TOKEN>",
         ));
     }
@@ -1206,7 +1209,7 @@ pub async fn admin_reload(
         }
         Err(e) => {
             tracing::error!(error = %e, "reload failed; the previous models keep serving");
-            Err(ApiError::unprocessable("reload_failed", e))
+            Err(ApiError::unprocessable(ErrorCode::ReloadFailed, e))
         }
     }
 }

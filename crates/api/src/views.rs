@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::routes::{Shared, TransactionInput};
 use crate::state::Loaded;
 
@@ -59,7 +59,7 @@ fn date_param(value: Option<String>, field: &str) -> ApiResult<Option<NaiveDate>
         .map(|v| {
             salescast_core::schema::parse_date(&v).map_err(|_| {
                 ApiError::unprocessable(
-                    "bad_date",
+                    ErrorCode::BadDate,
                     format!("{field}: `{v}` is not a YYYY-MM-DD date"),
                 )
                 .field(field)
@@ -72,7 +72,7 @@ fn with_history(l: &Loaded) -> ApiResult<&salescast_core::history::DailyHistory>
     l.history.as_ref().ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
-            "no_history",
+            ErrorCode::NoHistory,
             "the models directory has no history.json (train the models again to add it)",
         )
     })
@@ -98,17 +98,18 @@ pub async fn history(
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
-        return Err(
-            ApiError::unprocessable("bad_range", format!("end {e} is before start {s}"))
-                .field("end"),
-        );
+        return Err(ApiError::unprocessable(
+            ErrorCode::BadRange,
+            format!("end {e} is before start {s}"),
+        )
+        .field("end"));
     }
     let store = blank_to_none(q.store);
     let category = blank_to_none(q.category);
     let (store_ok, category_ok) = h.knows(store.as_deref(), category.as_deref());
     if !store_ok {
         return Err(ApiError::unprocessable(
-            "unknown_store",
+            ErrorCode::UnknownStore,
             format!(
                 "store `{}` is not in the history",
                 store.unwrap_or_default()
@@ -118,7 +119,7 @@ pub async fn history(
     }
     if !category_ok {
         return Err(ApiError::unprocessable(
-            "unknown_category",
+            ErrorCode::UnknownCategory,
             format!(
                 "category `{}` is not in the history",
                 category.unwrap_or_default()
@@ -128,7 +129,7 @@ pub async fn history(
     }
     if start.is_some_and(|s| s > h.last) || end.is_some_and(|e| e < h.first) {
         return Err(ApiError::unprocessable(
-            "out_of_range",
+            ErrorCode::OutOfRange,
             format!("the history runs from {} to {}", h.first, h.last),
         )
         .field(if start.is_some_and(|s| s > h.last) {
