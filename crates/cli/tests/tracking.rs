@@ -18,7 +18,12 @@ mod common;
 use common::{PARAMS, block, ok, project, salescast, salescast_env};
 
 fn train(dir: &Path, uri: Option<&str>) -> Output {
-    salescast(
+    train_env(dir, uri, &[])
+}
+
+/// `train` with more environment variables (MLflow's credentials).
+fn train_env(dir: &Path, uri: Option<&str>, env: &[(&str, &str)]) -> Output {
+    salescast_env(
         dir,
         uri,
         &[
@@ -28,6 +33,7 @@ fn train(dir: &Path, uri: Option<&str>) -> Output {
             "--models-dir",
             "models",
         ],
+        env,
     )
 }
 
@@ -567,16 +573,9 @@ fn a_server_behind_basic_auth_takes_the_trainer_and_keeps_readers_from_the_alias
     assert_eq!(status, 401);
 
     // The trainer, with MLflow's standard variables: its runs and the champion alias land.
-    ok(&salescast_env(
+    ok(&train_env(
         &dir,
         Some(&uri),
-        &[
-            "train",
-            "--data-dir",
-            "data/features",
-            "--models-dir",
-            "models",
-        ],
         &[
             ("MLFLOW_TRACKING_USERNAME", "admin"),
             ("MLFLOW_TRACKING_PASSWORD", admin_password),
@@ -593,18 +592,7 @@ fn a_server_behind_basic_auth_takes_the_trainer_and_keeps_readers_from_the_alias
     }
 
     // A half-set pair of variables is refused before any request, naming the missing one.
-    let o = salescast_env(
-        &dir,
-        Some(&uri),
-        &[
-            "train",
-            "--data-dir",
-            "data/features",
-            "--models-dir",
-            "models",
-        ],
-        &[("MLFLOW_TRACKING_USERNAME", "admin")],
-    );
+    let o = train_env(&dir, Some(&uri), &[("MLFLOW_TRACKING_USERNAME", "admin")]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("MLFLOW_TRACKING_PASSWORD"), "{err}");
 
