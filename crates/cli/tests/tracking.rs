@@ -74,12 +74,18 @@ fn runs_with_key(
     block(client.search_runs(&[exp], &format!("tags.`salescast.run_key` = '{key}'"))).unwrap()
 }
 
-#[test]
-fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
+/// A temporary work directory with a project in `project/`, ready for `train`.
+fn work_and_project() -> (tempfile::TempDir, std::path::PathBuf) {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("project");
     fs::create_dir_all(&dir).unwrap();
     project(&dir);
+    (work, dir)
+}
+
+#[test]
+fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
+    let (work, dir) = work_and_project();
     let mut server = MlflowServer::start(&work.path().join("mlflow"));
     let uri = server.uri();
     let client = MlflowClient::new(&uri).unwrap();
@@ -364,10 +370,7 @@ fn failing_server(port: u16) -> (impl Drop, std::sync::Arc<std::sync::atomic::At
 
 #[test]
 fn runs_trained_while_mlflow_answers_500_are_spooled_and_delivered_by_the_next_sync() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("project");
-    fs::create_dir_all(&dir).unwrap();
-    project(&dir);
+    let (work, dir) = work_and_project();
     let port = salescast_testing::tools::free_port();
     let uri = format!("http://127.0.0.1:{port}");
     let (failing, served) = failing_server(port);
@@ -539,10 +542,7 @@ fn a_bad_tracking_uri_is_a_usage_error_before_training() {
 #[test]
 fn a_server_behind_basic_auth_takes_the_trainer_and_keeps_readers_from_the_alias() {
     use salescast_tracking::{Credentials, TrackingError};
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("project");
-    fs::create_dir_all(&dir).unwrap();
-    project(&dir);
+    let (work, dir) = work_and_project();
     let admin_password = "admin-password-1";
     let server = MlflowServer::start_with_auth(&work.path().join("mlflow"), admin_password);
     let uri = server.uri();
@@ -627,10 +627,7 @@ fn a_server_behind_basic_auth_takes_the_trainer_and_keeps_readers_from_the_alias
 
 #[test]
 fn runs_and_the_registry_live_in_postgresql_and_survive_a_server_restart() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("project");
-    fs::create_dir_all(&dir).unwrap();
-    project(&dir);
+    let (work, dir) = work_and_project();
     let pg = PostgresServer::start(&work.path().join("pg"));
     let port = free_port();
     let artifacts = work.path().join("mlflow");

@@ -238,8 +238,21 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
     .fit(&data, None, &|_| {})
     .unwrap();
     let p = &fitted.params;
-    let body = OldModel::GradientBoosting(OldBoosting {
-        params: OldParams {
+    // A boosting body of an old format: its parameters, then the fitted model's fields.
+    fn body_of<P>(params: P, fitted: &salescast_models::GradientBoosting) -> OldModel<'_, P> {
+        OldModel::GradientBoosting(OldBoosting {
+            params,
+            feature_names: &fitted.feature_names,
+            base: fitted.base,
+            trees: &fitted.trees,
+            history: &fitted.history,
+            best_round: fitted.best_round,
+            stopped_early: fitted.stopped_early,
+            importance: &fitted.importance,
+        })
+    }
+    let body = body_of(
+        OldParams {
             n_rounds: p.n_rounds,
             learning_rate: p.learning_rate,
             max_depth: p.max_depth,
@@ -251,16 +264,10 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
             max_bins: p.max_bins,
             seed: p.seed,
         },
-        feature_names: &fitted.feature_names,
-        base: fitted.base,
-        trees: &fitted.trees,
-        history: &fitted.history,
-        best_round: fitted.best_round,
-        stopped_early: fitted.stopped_early,
-        importance: &fitted.importance,
-    });
-    let body3 = OldModel::GradientBoosting(OldBoosting {
-        params: ParamsV3 {
+        &fitted,
+    );
+    let body3 = body_of(
+        ParamsV3 {
             n_rounds: p.n_rounds,
             learning_rate: p.learning_rate,
             max_depth: p.max_depth,
@@ -274,14 +281,8 @@ fn a_model_saved_in_format_1_still_scores_and_says_it_cannot_explain() {
             max_bins: p.max_bins,
             seed: p.seed,
         },
-        feature_names: &fitted.feature_names,
-        base: fitted.base,
-        trees: &fitted.trees,
-        history: &fitted.history,
-        best_round: fitted.best_round,
-        stopped_early: fitted.stopped_early,
-        importance: &fitted.importance,
-    });
+        &fitted,
+    );
     let model = Model::GradientBoosting(fitted.clone());
     let file = |version: u32, covers: bool| {
         let mut out = b"SCMODEL\0".to_vec();
