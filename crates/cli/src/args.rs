@@ -52,9 +52,9 @@ pub enum Command {
     /// Forecast daily revenue between two dates with the saved daily champion (models/sarima.json).
     Forecast(ForecastArgs),
     /// Forecast every series of a long file (one row per series and day): each series gets
-    /// the daily champion's cross-validated selection (automatic SARIMA, ETS, MSTL+ETS, the
-    /// additive model, Theta, their combinations) on its own, in parallel; a series too short or constant gets the
-    /// seasonal-naive forecast and the reason.
+    /// the daily champion's cross-validated selection (automatic SARIMA, SARIMA(1,1,1)(1,1,1,7),
+    /// ETS, MSTL+ETS, the additive model, Theta, their combinations) on its own, in parallel; a
+    /// series too short or constant gets the seasonal-naive forecast and the reason.
     ForecastMany(ForecastManyArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),

@@ -261,6 +261,25 @@ fn candidates(
             }
         }
     }
+    // The seasonal ARIMA most forecasters start from, SARIMA(1,1,1)(1,1,1,7): where the
+    // automatic search settles elsewhere on a short window, this fixed form is often the more
+    // robust one over a long horizon.
+    let fixed = Recipe::Sarima {
+        calendar: CalendarSpec::none(),
+        order: salescast_sarima::Order {
+            p: 1,
+            d: 1,
+            q: 1,
+            seasonal_p: 1,
+            seasonal_d: 1,
+            seasonal_q: 1,
+            period: 7,
+        },
+        trend: salescast_sarima::Trend::None,
+    };
+    if !out.contains(&fixed) {
+        out.push(fixed);
+    }
     out.push(Recipe::MstlEts { periods: vec![7] });
     if earliest >= 2 * 365 + 7 {
         out.push(Recipe::MstlEts {

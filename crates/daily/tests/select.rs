@@ -48,6 +48,14 @@ fn selects_scores_saves_and_forecasts_between_dates() {
     let sel = select(start, train, test, &stores, &settings()).expect("select");
     assert!(sel.candidates.len() >= 3, "{:?}", sel.candidates);
     assert!(sel.candidates.iter().all(|c| c.fold_mase.len() == 2));
+    // The fixed seasonal ARIMA is always backtested beside the automatic search's choice.
+    assert!(
+        sel.candidates
+            .iter()
+            .any(|c| c.name == "sarima(1,1,1)(1,1,1,7)"),
+        "{:?}",
+        sel.candidates.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
     let best = sel
         .candidates
         .iter()
