@@ -53,8 +53,9 @@ pub enum Command {
     Forecast(ForecastArgs),
     /// Forecast every series of a long file (one row per series and day): each series gets
     /// the daily champion's cross-validated selection (automatic SARIMA, SARIMA(1,1,1)(1,1,1,7),
-    /// ETS, MSTL+ETS, the additive model, Theta, their combinations) on its own, in parallel; a
-    /// series too short or constant gets the seasonal-naive forecast and the reason.
+    /// ETS, MSTL+ETS, the additive model, Theta and AutoTheta, their combinations) on its own,
+    /// in parallel; a series too short or constant gets the seasonal-naive forecast and the
+    /// reason.
     ForecastMany(ForecastManyArgs),
     /// Run every stage from a raw file into a working directory.
     Pipeline(PipelineArgs),

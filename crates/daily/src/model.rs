@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DailyError, Result};
 use crate::regressors::CalendarSpec;
-use crate::theta::Theta;
+use crate::theta::{Theta, ThetaKind};
 
 /// Iteration limit of the fixed-order refits (folds, final, stores).
 const REFIT_MAX_ITER: u64 = 500;
@@ -35,7 +35,8 @@ pub enum DailyModel {
     /// The Prophet-like additive model (piecewise-linear trend, weekly and yearly Fourier
     /// seasons, holiday effects; see `salescast_additive`).
     Additive { fitted: Box<FittedAdditive> },
-    /// The standard Theta method on the weekly-adjusted series.
+    /// A Theta model on the weekly-adjusted series: the classic method or the one of the four
+    /// state-space models AutoTheta chose (see [`crate::theta`]).
     Theta { fitted: Theta },
     /// An exponential smoothing state-space model (see `salescast_ets`).
     Ets { fitted: Box<FittedEts> },
@@ -63,6 +64,9 @@ pub enum Recipe {
     },
     /// The standard Theta method.
     Theta,
+    /// The Theta model statsforecast's `AutoTheta` would choose (standard, optimised, or
+    /// either dynamic form), refitted on each window.
+    AutoTheta,
     /// An ETS model of the given form (the form [`AutoEts`] chose by AICc before the
     /// earliest backtest window; refits estimate its parameters again).
     Ets {
@@ -86,6 +90,7 @@ impl Recipe {
             Recipe::Additive { holidays: true } => "additive+holidays".to_owned(),
             Recipe::Additive { holidays: false } => "additive".to_owned(),
             Recipe::Theta => "theta".to_owned(),
+            Recipe::AutoTheta => "auto_theta".to_owned(),
             Recipe::Ets { spec } => format!("ets{}", spec.name().trim_start_matches("ETS")),
             Recipe::Mean { members } => format!(
                 "mean[{}]",
@@ -142,6 +147,9 @@ impl Recipe {
                 })
             }
             Recipe::Theta => Ok(DailyModel::Theta {
+                fitted: Theta::fit_classic(y)?,
+            }),
+            Recipe::AutoTheta => Ok(DailyModel::Theta {
                 fitted: Theta::fit(y)?,
             }),
             Recipe::Ets { spec } => Ok(DailyModel::Ets {
@@ -307,7 +315,8 @@ impl DailyModel {
             DailyModel::Additive { fitted } => Recipe::Additive {
                 holidays: fitted.spec.holidays,
             },
-            DailyModel::Theta { .. } => Recipe::Theta,
+            DailyModel::Theta { fitted } if fitted.kind == ThetaKind::Classic => Recipe::Theta,
+            DailyModel::Theta { .. } => Recipe::AutoTheta,
             DailyModel::Ets { fitted } => Recipe::Ets { spec: fitted.spec },
             DailyModel::Mean { members } => Recipe::Mean {
                 members: members.iter().map(DailyModel::recipe).collect(),

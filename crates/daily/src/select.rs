@@ -290,6 +290,7 @@ fn candidates(
         holidays: settings.calendar.holidays,
     });
     out.push(Recipe::Theta);
+    out.push(Recipe::AutoTheta);
     // A failed search only loses this candidate, never the selection.
     match ets_recipe(&y[..earliest]) {
         Ok(r) => out.push(r),

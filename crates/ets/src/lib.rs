@@ -22,7 +22,7 @@
 
 mod filter;
 mod init;
-mod nelder_mead;
+pub mod nelder_mead;
 
 use augurs_core::{Forecast, ForecastIntervals};
 use rand::SeedableRng;

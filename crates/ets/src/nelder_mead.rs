@@ -8,7 +8,7 @@
 
 /// Settings of a search.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
+pub struct Settings {
     /// Relative size of the first simplex's steps.
     pub init_step: f64,
     /// Step of a coordinate that starts at zero.
@@ -43,7 +43,7 @@ fn std_dev(f: &[f64]) -> f64 {
 
 /// Minimises `cost` from `x0` within `[lower, upper]`; returns the best vertex of the last
 /// ordering and its value.
-pub(crate) fn minimise(
+pub fn minimise(
     mut cost: impl FnMut(&[f64]) -> f64,
     x0: &[f64],
     lower: &[f64],
