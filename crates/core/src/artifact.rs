@@ -90,7 +90,7 @@ pub fn load_json<T: DeserializeOwned>(path: &Path, kind: &str, version: u32) -> 
     let envelope: Envelope<serde_json::Value> =
         serde_json::from_slice(&bytes).map_err(|e| CoreError::BadArtifact {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
     if envelope.kind != kind || envelope.version != version {
         return Err(CoreError::ArtifactVersion {
@@ -103,7 +103,7 @@ pub fn load_json<T: DeserializeOwned>(path: &Path, kind: &str, version: u32) -> 
     }
     serde_json::from_value(envelope.payload).map_err(|e| CoreError::BadArtifact {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
@@ -185,6 +185,19 @@ mod tests {
     #[derive(Debug, Serialize, Deserialize, PartialEq)]
     struct Thing {
         a: u32,
+    }
+
+    /// A damaged artifact's error keeps the parser's error as its source (so callers and logs
+    /// can walk the chain), and its message still names the file and the reason.
+    #[test]
+    fn a_damaged_artifact_keeps_the_parse_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("thing.json");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let err = load_json::<Thing>(&path, "thing", 1).unwrap_err();
+        assert!(err.to_string().contains("thing.json"), "{err}");
+        let source = std::error::Error::source(&err).expect("a source");
+        assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source:?}");
     }
 
     #[test]

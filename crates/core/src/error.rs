@@ -14,8 +14,12 @@ pub enum CoreError {
         source: std::io::Error,
     },
     /// An artifact could not be decoded.
-    #[error("artifact {path} is not valid: {reason}")]
-    BadArtifact { path: PathBuf, reason: String },
+    #[error("artifact {path} is not valid: {source}")]
+    BadArtifact {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An artifact was written by another kind or an incompatible format version.
     #[error("artifact {path} is a {found_kind} v{found_version}, expected {kind} v{version}")]
     ArtifactVersion {

@@ -164,7 +164,7 @@ impl DailyHistory {
         if bad {
             return Err(CoreError::BadArtifact {
                 path: path.to_path_buf(),
-                reason: "a cell is outside the history's days, stores or categories".into(),
+                source: "a cell is outside the history's days, stores or categories".into(),
             });
         }
         Ok(h)

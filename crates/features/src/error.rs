@@ -9,10 +9,18 @@ pub enum FeaturesError {
     InvalidSetting { name: &'static str, reason: String },
     #[error("transform {path}: {reason}")]
     BadTransform { path: String, reason: String },
-    #[error("reading {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("writing {path}: {reason}")]
-    Write { path: String, reason: String },
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Preprocess(#[from] salescast_preprocess::PreprocessError),
     #[error(transparent)]

@@ -54,10 +54,10 @@ pub struct FeaturesReport {
     pub seconds: f64,
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> FeaturesError {
+fn write_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> FeaturesError {
     FeaturesError::Write {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -330,15 +330,22 @@ impl FeatureFile {
 /// Reads `train.parquet` or `test.parquet` as written by [`run`], with the features named by
 /// `feature_names` (the transform's), in that order.
 pub fn read_features(path: &Path, feature_names: &[String]) -> Result<FeatureFile> {
-    let bad = |e: &dyn std::fmt::Display| FeaturesError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(|e| bad(&e))?;
-    let df = ParquetReader::new(file).finish().map_err(|e| bad(&e))?;
+    fn read_err(
+        path: &Path,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> FeaturesError {
+        FeaturesError::Read {
+            path: path.display().to_string(),
+            source: e.into(),
+        }
+    }
+    let file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| read_err(path, e))?;
     let strings = |name: &str| -> Result<Vec<String>> {
-        let c = df.column(name).map_err(|e| bad(&e))?;
-        let ca = c.str().map_err(|e| bad(&e))?;
+        let c = df.column(name).map_err(|e| read_err(path, e))?;
+        let ca = c.str().map_err(|e| read_err(path, e))?;
         Ok(ca
             .iter()
             .map(|v| v.unwrap_or_default().to_owned())
@@ -347,20 +354,24 @@ pub fn read_features(path: &Path, feature_names: &[String]) -> Result<FeatureFil
     let floats = |name: &str| -> Result<Vec<f64>> {
         let c = df
             .column(name)
-            .map_err(|e| bad(&format!("feature {name}: {e}")))?;
-        let ca = c.f64().map_err(|e| bad(&format!("feature {name}: {e}")))?;
+            .map_err(|e| read_err(path, format!("feature {name}: {e}")))?;
+        let ca = c
+            .f64()
+            .map_err(|e| read_err(path, format!("feature {name}: {e}")))?;
         ca.iter()
             .enumerate()
-            .map(|(i, v)| v.ok_or_else(|| bad(&format!("feature {name}: null at row {i}"))))
+            .map(|(i, v)| {
+                v.ok_or_else(|| read_err(path, format!("feature {name}: null at row {i}")))
+            })
             .collect()
     };
     let dates = df
         .column("date")
         .and_then(|c| c.cast(&DataType::Int32))
-        .map_err(|e| bad(&e))?;
+        .map_err(|e| read_err(path, e))?;
     let date = dates
         .i32()
-        .map_err(|e| bad(&e))?
+        .map_err(|e| read_err(path, e))?
         .iter()
         .map(|d| salescast_core::schema::days_to_date(d.unwrap_or_default()))
         .collect();

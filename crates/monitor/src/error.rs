@@ -14,8 +14,12 @@ pub enum MonitorError {
     /// The models directory lacks something the monitor needs.
     #[error("{path}: {reason}")]
     Artifact { path: PathBuf, reason: String },
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Model(#[from] salescast_models::ModelError),
     #[error(transparent)]
@@ -41,10 +45,13 @@ impl MonitorError {
         }
     }
 
-    pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn io(
+        path: &std::path::Path,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source: e.into(),
         }
     }
 }

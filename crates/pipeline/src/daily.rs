@@ -34,7 +34,7 @@ pub fn read_daily(data_dir: &Path) -> Result<Vec<DailySeries>> {
     let bad = |reason: String| PipelineError::BadInput(format!("{}: {reason}", path.display()));
     let mut reader = csv::Reader::from_path(&path).map_err(|e| PipelineError::Io {
         path: path.clone(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
     let col = |name: &str| {
@@ -138,12 +138,12 @@ fn days(start: NaiveDate, n: usize) -> DayRange {
 fn save_artifact(a: &DailyArtifact, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| PipelineError::Io {
         path: dir.to_path_buf(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     a.save(&dir.join(DAILY_ARTIFACT))
         .map_err(|e| PipelineError::Io {
             path: dir.join(DAILY_ARTIFACT),
-            reason: e.to_string(),
+            source: e.into(),
         })
 }
 

@@ -38,8 +38,13 @@ pub enum PipelineError {
     /// Bad input that one field stands for (a column, a setting): scripts read the name.
     #[error("{reason}")]
     BadField { field: String, reason: String },
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    /// A file or directory could not be read or written; the cause is kept as the source.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The crate's result type.

@@ -395,7 +395,7 @@ pub fn forecast_many(
                 let id = &long.ids[w * window + k];
                 sink(id, d).map_err(|e| PipelineError::Io {
                     path: out.to_path_buf(),
-                    reason: e.to_string(),
+                    source: e.into(),
                 })?;
                 forecast_rows += d.point.len();
                 fits.push((

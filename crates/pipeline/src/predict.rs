@@ -319,7 +319,7 @@ pub fn predict(
         .map_err(|e| {
             failure.take().unwrap_or_else(|| PipelineError::Io {
                 path: out.to_path_buf(),
-                reason: e.to_string(),
+                source: e.into(),
             })
         })?;
     }

@@ -229,7 +229,7 @@ pub fn train(
         if stale.exists() {
             std::fs::remove_dir_all(&stale).map_err(|e| PipelineError::Io {
                 path: stale.clone(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         }
         models_dir.to_path_buf()

@@ -157,10 +157,10 @@ fn study_of(t: &Training, folds: &[Fold], opts: &TuneOptions) -> Result<Study> {
     })
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> PipelineError {
+fn io(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> PipelineError {
     PipelineError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e.into(),
     }
 }
 

@@ -17,11 +17,12 @@ pub enum PreprocessError {
     NoDataRows { path: PathBuf },
     #[error("{path}: not a UTF-8 CSV or Parquet file ({reason})")]
     NotText { path: PathBuf, reason: String },
-    #[error("{path}: cannot be read as {format}: {reason}")]
+    #[error("{path}: cannot be read as {format}: {source}")]
     Unreadable {
         path: PathBuf,
         format: &'static str,
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Every row was rejected or was a duplicate; the reasons say why.
     #[error("{path}: no row survived cleaning ({rows_in} in; {reasons})")]
@@ -34,8 +35,12 @@ pub enum PreprocessError {
     Split(#[from] salescast_core::split::SplitError),
     #[error("invalid setting {name}: {reason}")]
     InvalidSetting { name: &'static str, reason: String },
-    #[error("writing {path}: {reason}")]
-    Write { path: PathBuf, reason: String },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Core(#[from] salescast_core::CoreError),
 }

@@ -53,11 +53,15 @@ impl RawRows for StringTable {
     }
 }
 
-fn unreadable(path: &Path, format: &'static str, e: impl std::fmt::Display) -> PreprocessError {
+fn unreadable(
+    path: &Path,
+    format: &'static str,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> PreprocessError {
     PreprocessError::Unreadable {
         path: path.to_path_buf(),
         format,
-        reason: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -145,10 +149,13 @@ pub fn read_raw(path: &Path) -> Result<StringTable> {
     })
 }
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> PreprocessError {
+fn write_err(
+    path: &Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> PreprocessError {
     PreprocessError::Write {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e.into(),
     }
 }
 

@@ -288,7 +288,7 @@ impl MlflowClient {
                     let status = resp.status();
                     let bytes = resp.bytes().await.map_err(|e| TrackingError::Response {
                         call: call.to_owned(),
-                        reason: e.to_string(),
+                        source: e.into(),
                     })?;
                     if status.is_success() {
                         return Ok(bytes.to_vec());
@@ -776,7 +776,7 @@ fn parse<T: DeserializeOwned>(call: &str, bytes: &[u8]) -> Result<T> {
     let bytes = if bytes.is_empty() { b"{}" } else { bytes };
     serde_json::from_slice(bytes).map_err(|e| TrackingError::Response {
         call: call.to_owned(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 

@@ -41,8 +41,12 @@ pub enum TrackingError {
         snippet: String,
     },
     /// A success response did not have the expected shape.
-    #[error("MLflow {call}: unexpected response: {reason}")]
-    Response { call: String, reason: String },
+    #[error("MLflow {call}: unexpected response: {source}")]
+    Response {
+        call: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
