@@ -70,6 +70,17 @@ def family(y):
     return models
 
 
+def write_fixtures(path, fixtures):
+    """Writes the series' fixtures with the statsforecast version, whole or not at all."""
+    out = pathlib.Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"statsforecast": statsforecast.__version__,
+                               "season_length": 7, "series": fixtures}, indent=1) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "crates/ets/tests/fixtures/statsforecast.json"))
@@ -97,13 +108,7 @@ def main():
             "models": singles,
         })
         print(f"{name}: {auto['method']} loglik {auto['loglik']:.6f}")
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"statsforecast": statsforecast.__version__,
-                               "season_length": 7, "series": fixtures}, indent=1) + "\n")
-    tmp.replace(out)
-    print(f"wrote {out}")
+    write_fixtures(args.out, fixtures)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,12 @@ M4, Wikipedia and bike-sales totals) and two generated random walks with drift. 
 """
 
 import argparse
-import json
 import pathlib
 
 import numpy as np
-import statsforecast
 from statsforecast.theta import auto_theta, forecast_theta
 
-from ets_fixtures import series as ets_series
+from ets_fixtures import series as ets_series, write_fixtures
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -60,13 +58,7 @@ def main():
             "models": models,
         })
         print(f"{name}: {auto['modeltype']} criterion {auto['mse']:.6f}")
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"statsforecast": statsforecast.__version__,
-                               "season_length": 7, "series": fixtures}, indent=1) + "\n")
-    tmp.replace(out)
-    print(f"wrote {out}")
+    write_fixtures(args.out, fixtures)
 
 
 if __name__ == "__main__":
