@@ -197,7 +197,10 @@ mod tests {
         let err = load_json::<Thing>(&path, "thing", 1).unwrap_err();
         assert!(err.to_string().contains("thing.json"), "{err}");
         let source = std::error::Error::source(&err).expect("a source");
-        assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source:?}");
+        assert!(
+            source.downcast_ref::<serde_json::Error>().is_some(),
+            "{source:?}"
+        );
     }
 
     #[test]
