@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use salescast_testing::tools::{MlflowServer, PostgresServer, free_port, tool};
 use salescast_tracking::MlflowClient;
-use salescast_tracking::client::Retry;
+use salescast_tracking::client::{Experiment, Retry};
 use serde_json::Value;
 
 mod common;
@@ -66,6 +66,15 @@ fn run_keys(dir: &Path) -> Value {
     serde_json::from_slice(&fs::read(dir.join("models/tracking.json")).unwrap()).unwrap()
 }
 
+/// Trains and evaluates against the server at `uri`, then reads what checking it needs: the
+/// manifest, the run keys and the experiment.
+fn train_and_evaluate(dir: &Path, uri: &str, client: &MlflowClient) -> (Value, Value, Experiment) {
+    ok(&train(dir, Some(uri)));
+    ok(&evaluate(dir, Some(uri)));
+    let exp = block(client.experiment("salescast")).unwrap();
+    (manifest(dir), run_keys(dir), exp)
+}
+
 fn runs_with_key(
     client: &MlflowClient,
     exp: &str,
@@ -91,12 +100,8 @@ fn runs_reach_a_real_mlflow_server_and_survive_its_outage() {
     let client = MlflowClient::new(&uri).unwrap();
 
     // 1. A training run, then evaluate adding to it.
-    ok(&train(&dir, Some(&uri)));
-    ok(&evaluate(&dir, Some(&uri)));
-    let m = manifest(&dir);
-    let keys = run_keys(&dir);
+    let (m, keys, exp) = train_and_evaluate(&dir, &uri, &client);
     let champion = m["champion"].as_str().unwrap().to_owned();
-    let exp = block(client.experiment("salescast")).unwrap();
     let mut champion_run = String::new();
     for (name, entry) in m["models"].as_object().unwrap() {
         assert_eq!(keys[name]["version"], entry["version"], "{name}");
@@ -635,11 +640,7 @@ fn runs_and_the_registry_live_in_postgresql_and_survive_a_server_restart() {
     let uri = server.uri();
     let client = MlflowClient::new(&uri).unwrap();
 
-    ok(&train(&dir, Some(&uri)));
-    ok(&evaluate(&dir, Some(&uri)));
-    let m = manifest(&dir);
-    let keys = run_keys(&dir);
-    let exp = block(client.experiment("salescast")).unwrap();
+    let (m, keys, exp) = train_and_evaluate(&dir, &uri, &client);
     let check = |client: &MlflowClient| {
         for (name, entry) in m["models"].as_object().unwrap() {
             let key = keys[name]["run_key"].as_str().unwrap();
