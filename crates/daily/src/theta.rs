@@ -169,6 +169,18 @@ fn ses(y: &[f64], alpha: f64) -> (f64, f64) {
     (sse, level)
 }
 
+/// `y` with the weekly season (indices by position in the week) removed.
+fn adjust(y: &[f64], deseason: Deseason, season: &[f64]) -> Vec<f64> {
+    y.iter()
+        .enumerate()
+        .map(|(t, v)| match deseason {
+            Deseason::None => *v,
+            Deseason::Multiplicative => v / season[t % PERIOD],
+            Deseason::Additive => v - season[t % PERIOD],
+        })
+        .collect()
+}
+
 /// Days whose one-step errors the state-space fits leave out of their criterion.
 const BURN_IN: usize = 3;
 
@@ -280,7 +292,7 @@ impl Theta {
     /// keeps the one with the smallest criterion, as statsforecast's `AutoTheta` does.
     pub fn fit(y: &[f64]) -> Result<Theta> {
         let classic = Theta::fit_classic(y)?;
-        let adjusted = classic.adjusted(y);
+        let adjusted = adjust(y, classic.deseason, &classic.season);
         let best = ThetaKind::MODELS
             .iter()
             .map(|&kind| (kind, theta_fit(&adjusted, kind)))
@@ -309,18 +321,6 @@ impl Theta {
         Ok(fit)
     }
 
-    /// The series with the fitted weekly season removed.
-    fn adjusted(&self, y: &[f64]) -> Vec<f64> {
-        y.iter()
-            .enumerate()
-            .map(|(t, v)| match self.deseason {
-                Deseason::None => *v,
-                Deseason::Multiplicative => v / self.season[t % PERIOD],
-                Deseason::Additive => v - self.season[t % PERIOD],
-            })
-            .collect()
-    }
-
     /// Fits the closed form ([`ThetaKind::Classic`]) on `y`.
     pub fn fit_classic(y: &[f64]) -> Result<Theta> {
         let n = y.len();
@@ -342,15 +342,7 @@ impl Theta {
             Deseason::Multiplicative => indices(y, true),
             Deseason::Additive => indices(y, false),
         };
-        let adjusted: Vec<f64> = y
-            .iter()
-            .enumerate()
-            .map(|(t, v)| match deseason {
-                Deseason::None => *v,
-                Deseason::Multiplicative => v / season[t % PERIOD],
-                Deseason::Additive => v - season[t % PERIOD],
-            })
-            .collect();
+        let adjusted = adjust(y, deseason, &season);
         // α by golden-section search on the SSE, after a coarse grid picks the bracket.
         let grid: Vec<f64> = (1..=20).map(|i| i as f64 / 20.0 - 0.0249).collect();
         let best = grid
@@ -596,7 +588,7 @@ mod tests {
                 "{}",
                 s.name
             );
-            let adjusted = classic.adjusted(&s.y);
+            let adjusted = adjust(&s.y, classic.deseason, &classic.season);
             for m in &s.models {
                 let (cost, ..) = theta_run(
                     &adjusted,
