@@ -7,7 +7,7 @@ VENV := .venv
 RELEASE_BIN := $(or $(CARGO_TARGET_DIR),target)/release
 DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 
-.PHONY: bench-accuracy py-test py-venv wheel bench-spark tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
+.PHONY: bench-accuracy py-test py-venv wheel bench-spark tune deploy-check nginx run test lint unit ui-test api-attack soak soak-bench native native-test compose-test browser repro-check build-release pipeline repro serve tools venv bench clean toolchain
 
 TOOLS_VENV := .venv-tools
 export DVC_NO_ANALYTICS := 1
@@ -27,7 +27,7 @@ run: toolchain
 ## All tests, as CI runs them: formatting, lints, unit, integration (against a real MLflow
 ## server and DVC) and doc tests, the UI in headless Chromium, then `dvc repro` on the committed
 ## dvc.lock, which must leave it unchanged.
-test: toolchain tools lint deploy-check unit py-test ui-test api-attack soak native-test repro-check
+test: toolchain tools lint deploy-check unit py-test ui-test api-attack soak native-test compose-test repro-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
@@ -102,6 +102,16 @@ soak:
 native-test: nginx
 	$(CARGO) build --locked --bin salescast --bin salescast-api --bin salescast-ui --bin salescast-monitor
 	$(PYTHON) tools/native-test.py --bin $(DEBUG_BIN)
+
+## docker-compose.yml itself, started under podman with stand-ins for the upstream images (no
+## registry is reachable here) and our images built from our Dockerfiles: every service healthy,
+## the champion served by both replicas and shown by the UI through the proxy, the monitor's
+## report on the UI, then faults (an API container killed under load, MLflow restarted, down and
+## up) and `down -v` leaving nothing behind (tools/compose-test.py). The first run on a machine
+## builds the images (about 20 minutes on 2 cores); later runs reuse podman's cache.
+compose-test: tools
+	@dpkg -s podman runc docker-compose debootstrap >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc docker-compose debootstrap; }
+	$(TOOLS_VENV)/bin/python tools/compose-test.py
 
 ## The same topology, kept running on the release binaries (Ctrl-C stops it).
 native: tools nginx build-release

@@ -9,7 +9,8 @@
   variable named like a token, password, secret or key; .dockerignore keeps .env files out;
 - locked down: only the proxy publishes ports, on 127.0.0.1 by default; MLflow runs its
   basic-auth app; the replicas read the registry as a user other than the trainer's;
-- the Dockerfile passes hadolint (the tools virtualenv's `hadolint`);
+- the Dockerfiles (ours, MLflow's and the stand-ins of compose-test) pass hadolint (the tools
+  virtualenv's `hadolint`);
 - the shell scripts parse.
 
 Needs PyYAML (the tools virtualenv has it). Exits 1 naming every failure.
@@ -81,7 +82,8 @@ def main():
         backend = str((services.get("mlflow", {}).get("environment") or {})
                       .get("MLFLOW_BACKEND_STORE_URI", ""))
         check("mlflow keeps runs in the postgres service and serves artifacts",
-              "--serve-artifacts" in mlflow and backend.startswith("postgresql://")
+              "--serve-artifacts" in mlflow
+              and backend.startswith(("postgresql://", "postgresql+psycopg://"))
               and "@postgres:" in backend and "--backend-store-uri" not in mlflow)
         pg = services.get("postgres", {})
         check("postgres keeps its data on a volume",
@@ -123,13 +125,17 @@ def main():
 
     hadolint = shutil.which("hadolint") or str(ROOT / ".venv-tools/bin/hadolint")
     if Path(hadolint).exists():
-        r = subprocess.run([hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
-        check("hadolint passes the Dockerfile", r.returncode == 0, (r.stdout + r.stderr).strip())
+        for dockerfile in ["Dockerfile", "deploy/mlflow.Dockerfile",
+                           *sorted(str(p.relative_to(ROOT))
+                                   for p in (ROOT / "deploy/standins").glob("*.Containerfile"))]:
+            r = subprocess.run([hadolint, dockerfile], cwd=ROOT, capture_output=True, text=True)
+            check(f"hadolint passes {dockerfile}", r.returncode == 0, (r.stdout + r.stderr).strip())
     else:
         check("hadolint is installed (make tools)", False)
 
     for script, shell in [("deploy/native.sh", "bash"), ("deploy/trainer.sh", "sh"),
-                          ("deploy/monitor-loop.sh", "sh"), ("tools/serve.sh", "bash")]:
+                          ("deploy/monitor-loop.sh", "sh"), ("tools/serve.sh", "bash"),
+                          ("deploy/standins/postgres-entrypoint.sh", "sh")]:
         r = subprocess.run([shell, "-n", script], cwd=ROOT, capture_output=True, text=True)
         check(f"{script} parses", r.returncode == 0, r.stderr.strip())
 

@@ -25,9 +25,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from stack_checks import (Checks, basic, forecast_rows, get, load_while, mlflow_access,
+                          mlflow_runs_and_champion, prediction_row)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,36 +41,7 @@ def free_port():
 
 ADMIN_PASSWORD = "native-admin-" + os.urandom(6).hex()
 REPLICA_PASSWORD = "native-replica-" + os.urandom(6).hex()
-
-
-def basic(user, password):
-    import base64
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
 ADMIN = basic("admin", ADMIN_PASSWORD)
-
-
-def get(url, timeout=10, headers=None):
-    req = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, r.read()
-
-
-def post(url, body, timeout=10, headers=None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, r.read()
-
-
-def refused(call):
-    """The HTTP status of a call expected to be refused (None when it succeeded)."""
-    try:
-        call()
-    except urllib.error.HTTPError as e:
-        return e.code
-    return None
 
 
 def status(port):
@@ -98,12 +70,8 @@ def main():
         env.pop(k, None)
     as_admin = dict(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD)
     as_replica = dict(MLFLOW_TRACKING_USERNAME="replica", MLFLOW_TRACKING_PASSWORD=REPLICA_PASSWORD)
-    failures = []
-
-    def check(what, ok, detail=""):
-        print(f"native: {'ok  ' if ok else 'FAIL'} {what}{(': ' + str(detail)) if detail else ''}")
-        if not ok:
-            failures.append(what)
+    check = Checks("native")
+    failures = check.failures
 
     pids = []
     try:
@@ -123,15 +91,9 @@ def main():
 
         # 1. Runs in MLflow, the champion registered.
         mlflow = f"http://127.0.0.1:{ports['mlflow']}"
-        exp = json.loads(get(f"{mlflow}/api/2.0/mlflow/experiments/get-by-name?experiment_name=salescast",
-                             headers=ADMIN)[1])
-        runs = json.loads(post(f"{mlflow}/api/2.0/mlflow/runs/search",
-                               {"experiment_ids": [exp["experiment"]["experiment_id"]]}, headers=ADMIN)[1])
-        check("the pipeline's runs are in MLflow", len(runs.get("runs", [])) >= 3,
-              f"{len(runs.get('runs', []))} runs")
-        alias = json.loads(get(f"{mlflow}/api/2.0/mlflow/registered-models/alias?name=salescast-revenue&alias=champion",
-                               headers=ADMIN)[1])
-        champion = alias["model_version"]["version"]
+        runs, version = mlflow_runs_and_champion(mlflow, ADMIN)
+        check("the pipeline's runs are in MLflow", len(runs) >= 3, f"{len(runs)} runs")
+        champion = version["version"]
         check("the champion is registered with its alias", bool(champion), f"version {champion}")
 
         # 2. Both replicas serve it from the registry.
@@ -142,50 +104,18 @@ def main():
                   st.get("registry"))
 
         # 3. The UI, through nginx, shows a forecast.
-        st = status(ports["api"])
-        last = st["daily"]["last_training_day"]
-        start = time.strftime("%Y-%m-%d", time.gmtime(time.mktime(time.strptime(last, "%Y-%m-%d")) - time.timezone + 86400))
-        end = time.strftime("%Y-%m-%d", time.gmtime(time.mktime(time.strptime(start, "%Y-%m-%d")) - time.timezone + 13 * 86400))
-        code, html = get(f"http://127.0.0.1:{ports['ui']}/forecast?start={start}&end={end}")
-        html = html.decode()
-        rows = html.count("<tr", html.find('id="forecast-table"')) if 'id="forecast-table"' in html else 0
+        last = status(ports["api"])["daily"]["last_training_day"]
+        code, rows = forecast_rows(f"http://127.0.0.1:{ports['ui']}", last)
         check("the UI through nginx shows a 14-day forecast", code == 200 and rows >= 14, f"{rows} table rows")
 
         # 4. Load through nginx; one replica is SIGKILLed part-way.
-        row = {"date": start, "store_id": "S01", "product_id": "P0001", "category": "Electronics",
-               "unit_price": 50.0, "discount": 0.1, "promotion": 1}
-        counts = {"ok": 0, "failed": 0}
-        errors = []
-        lock = threading.Lock()
-        stop_at = time.time() + args.load_seconds
-
-        def load(i):
-            while time.time() < stop_at:
-                try:
-                    if i % 2:
-                        code, _ = post(f"http://127.0.0.1:{ports['api']}/predict", row)
-                    else:
-                        code, _ = get(f"http://127.0.0.1:{ports['api']}/status")
-                    ok = code == 200
-                except (urllib.error.URLError, OSError) as e:
-                    ok, code = False, repr(e)
-                with lock:
-                    counts["ok" if ok else "failed"] += 1
-                    if not ok and len(errors) < 5:
-                        errors.append(code)
-
-        threads = [threading.Thread(target=load, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        time.sleep(args.load_seconds / 3)
-        os.kill(r1_pid, signal.SIGKILL)
-        killed_at = time.time()
-        for t in threads:
-            t.join()
+        ok, failed, errors, killed_at = load_while(
+            f"http://127.0.0.1:{ports['api']}", prediction_row(last), args.load_seconds,
+            lambda: os.kill(r1_pid, signal.SIGKILL))
         check("no request failed while a replica was killed under load",
-              counts["failed"] == 0 and counts["ok"] > 0,
-              f"{counts['ok']} succeeded, {counts['failed']} failed {errors}; kill at "
-              f"{killed_at - (stop_at - args.load_seconds):.1f} s of {args.load_seconds:.0f} s")
+              failed == 0 and ok > 0,
+              f"{ok} succeeded, {failed} failed {errors}; kill at {killed_at:.1f} s of "
+              f"{args.load_seconds:.0f} s")
 
         # 5. The replica comes back; a new champion rolls out to both within the poll interval.
         r1 = subprocess.Popen([str(bin_dir / "salescast-api"), "--addr", f"127.0.0.1:{ports['r1']}",
@@ -242,21 +172,7 @@ def main():
               {k: f"{v:.1f} s after the version was registered" for k, v in lag.items()})
 
         # 6. Nobody gets into MLflow without a user; the replicas' user only reads.
-        code = refused(lambda: get(f"{mlflow}/api/2.0/mlflow/registered-models/alias"
-                                   "?name=salescast-revenue&alias=champion"))
-        check("MLflow refuses a request without a user", code == 401, f"HTTP {code}")
-        replica = basic("replica", REPLICA_PASSWORD)
-        code, _ = get(f"{mlflow}/api/2.0/mlflow/registered-models/alias"
-                      "?name=salescast-revenue&alias=champion", headers=replica)
-        check("the replicas' user reads the alias", code == 200)
-        code = refused(lambda: post(f"{mlflow}/api/2.0/mlflow/registered-models/alias",
-                                    {"name": "salescast-revenue", "alias": "champion",
-                                     "version": champion}, headers=replica))
-        check("the replicas' user cannot move the alias", code == 403, f"HTTP {code}")
-        code = refused(lambda: post(f"{mlflow}/api/2.0/mlflow/registered-models/alias",
-                                    {"name": "salescast-revenue", "alias": "champion",
-                                     "version": champion}, headers=basic("admin", "wrong-password-12")))
-        check("a wrong password is refused", code == 401, f"HTTP {code}")
+        mlflow_access(check, mlflow, REPLICA_PASSWORD, champion)
     finally:
         for p in pids[1:]:
             try:
