@@ -324,7 +324,9 @@ def main():
             info = stack.inspect(s)
             t = info["State"]["StartedAt"]
             started[s] = t
-            if s != "trainer" and info["Id"] in engine.healthy_at:
+            if s == "trainer":
+                facts["trainer_seconds"] = round(parse_time(info["State"]["FinishedAt"]) - parse_time(t), 1)
+            elif info["Id"] in engine.healthy_at:
                 t0 = parse_time(t)
                 facts.setdefault("start_to_healthy_seconds", {})[s] = round(engine.healthy_at[info["Id"]] - t0, 1)
 
