@@ -48,7 +48,7 @@ import threading
 import time
 from pathlib import Path
 
-from stack_checks import (Checks, basic, day_after, forecast_rows, get, load_while,
+from stack_checks import (Checks, basic, free_port, day_after, forecast_rows, get, load_while,
                           mlflow_access, mlflow_runs_and_champion, prediction_row)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,7 +282,7 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="salescast-compose-"))
     admin, replica, ui_password = (f"{k}-{secrets.token_hex(8)}" for k in ["admin", "replica", "analyst"])
-    ports = {"api": 15001, "ui": 18501, "mlflow": 15000}
+    ports = {k: free_port() for k in ["api", "ui", "mlflow"]}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SALESCAST_"))}
     env.update(DOCKER_HOST=f"unix://{work / 'podman.sock'}", COMPOSE_HTTP_TIMEOUT="600",
                SALESCAST_MLFLOW_ADMIN_PASSWORD=admin, SALESCAST_MLFLOW_REPLICA_PASSWORD=replica,

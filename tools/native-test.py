@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,16 +26,10 @@ import threading
 import time
 from pathlib import Path
 
-from stack_checks import (Checks, basic, forecast_rows, get, load_while, mlflow_access,
+from stack_checks import (Checks, basic, free_port, forecast_rows, get, load_while, mlflow_access,
                           mlflow_runs_and_champion, prediction_row)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 ADMIN_PASSWORD = "native-admin-" + os.urandom(6).hex()

@@ -5,10 +5,18 @@ Standard library only.
 """
 import base64
 import json
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def basic(user, password):
