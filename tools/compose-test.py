@@ -24,7 +24,8 @@ Faults:
 7. one API container is killed (SIGKILL to its process) under load through the proxy: no
    request fails, and the restart policy brings it back;
 8. the MLflow container is restarted: the replicas keep serving, and their next registry poll
-   succeeds;
+   succeeds; then the replicas' password is changed in MLflow behind their backs: they keep
+   serving their version, say why in /status, and recover when it is back;
 9. `down`, then `up` again: the registry, the runs and the reports are still there.
 Clean-up: `down -v`, and no container, network or volume of the project is left, also when a
 check fails.
@@ -46,10 +47,12 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 from stack_checks import (Checks, basic, free_port, day_after, forecast_rows, get, load_while,
-                          mlflow_access, mlflow_runs_and_champion, prediction_row)
+                          mlflow_access, mlflow_runs_and_champion, prediction_row,
+                          replica_locked_out)
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDINS = ROOT / "deploy/standins"
@@ -403,6 +406,14 @@ def main():
             facts["api_start_to_ready_seconds"] = round(back - parse_time(info["State"]["StartedAt"]), 1)
         check("api-1 restarted by its restart policy and ready again", back is not None,
               f"{back - killed['at']:.1f} s after the kill" if back else "not back after 120 s")
+        # The proxy follows it to its new address: some of these reach the new process.
+        for _ in range(40):
+            get(f"{api}/status")
+        metrics = stack.exec("api-1", "curl", "-fsS", "http://127.0.0.1:5001/metrics", check=False).stdout
+        served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                     if line.startswith("salescast_http_requests_total{") and 'route="/status"' in line)
+        check("proxy: the restarted api-1 takes requests again", served > 0,
+              f"{served:.0f} /status requests served since its restart")
 
         # 8. MLflow restarted: the replicas keep serving, and their next poll succeeds.
         restarted = {}
@@ -428,6 +439,16 @@ def main():
             time.sleep(1)
         check("after MLflow's restart both replicas' next registry poll succeeds",
               len(polled) == 2 and set(polled.values()) == {champion}, polled)
+        try:
+            code = get(f"{mlflow}/api/2.0/mlflow/registered-models/alias"
+                       "?name=salescast-revenue&alias=champion", headers=as_admin)[0]
+        except OSError as e:
+            code = repr(e)
+        check("proxy: MLflow answers through the proxy after its restart", code == 200, f"HTTP {code}")
+
+        # 8b. The replicas' password no longer works: they keep serving and say why.
+        replica_locked_out(check, mlflow, as_admin, replica,
+                           lambda: {s: replica_status(s) for s in ["api-1", "api-2"]}, champion)
 
         # 9. down, up: the registry, runs and reports survive in their volumes.
         run_ids = {r["info"]["run_id"] for r in runs}
@@ -454,6 +475,7 @@ def main():
             facts.setdefault("image_mb", {})[tag] = round(size / 1e6)
         facts["build_seconds"] = round(t_built - t_start)
     except (OSError, KeyError, ValueError) as e:  # an answer that was not what a check needs
+        traceback.print_exc()
         check("the checks ran to the end", False, repr(e)[:500])
     finally:
         stack.compose("down", "-v", "--remove-orphans", timeout=600, check=False)

@@ -144,3 +144,39 @@ def mlflow_access(check, mlflow, replica_password, version):
     code = refused(lambda: post(f"{mlflow}/api/2.0/mlflow/registered-models/alias", move,
                                 headers=basic("admin", "wrong-password-12")))
     check("a wrong password is refused", code == 401, f"HTTP {code}")
+
+
+def replica_locked_out(check, mlflow, admin_headers, replica_password, replica_statuses, version,
+                       wait=90):
+    """The replicas' password changed in MLflow behind their backs: each keeps serving `version`
+    and its /status names the failed registry check; with the password back, the error clears.
+    `replica_statuses()` maps each replica's name to its /status. MLflow caches a checked
+    password for a while (`auth_cache_ttl_seconds`), hence the wait."""
+    def set_password(password):
+        req = urllib.request.Request(f"{mlflow}/api/2.0/mlflow/users/update-password", method="PATCH",
+                                     data=json.dumps({"username": "replica", "password": password}).encode(),
+                                     headers={"Content-Type": "application/json", **admin_headers})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status
+
+    set_password("changed-" + replica_password)
+    seen = {}
+    deadline = time.time() + wait
+    try:
+        while time.time() < deadline and len(seen) < 2:
+            for name, st in replica_statuses().items():
+                reg = st.get("registry", {})
+                if reg.get("error") and st.get("ready") and reg.get("version") == version:
+                    seen.setdefault(name, reg["error"])
+            time.sleep(1)
+    finally:
+        set_password(replica_password)
+    check("a replica whose MLflow password no longer works keeps serving its version and says why "
+          "in /status", len(seen) == 2, {k: v[:120] for k, v in seen.items()} or "no error shown")
+    cleared = set()
+    deadline = time.time() + wait
+    while time.time() < deadline and len(cleared) < 2:
+        cleared = {n for n, st in replica_statuses().items()
+                   if not st.get("registry", {}).get("error") and st.get("registry", {}).get("version") == version}
+        time.sleep(1)
+    check("with the password back, the replicas' next poll succeeds", len(cleared) == 2, sorted(cleared))
