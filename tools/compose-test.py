@@ -453,10 +453,11 @@ def main():
         # 9. down, up: the registry, runs and reports survive in their volumes.
         run_ids = {r["info"]["run_id"] for r in runs}
         stack.compose("down")
+        t_again = time.time()
         up = stack.compose("up", "-d", "--no-build", timeout=args.up_timeout, check=False)
         not_ready = stack.wait_ready(600) if up.returncode == 0 else {"compose": "up failed"}
         check("up again after down: every service healthy", up.returncode == 0 and not not_ready,
-              not_ready or up.stderr.strip()[-300:])
+              f"{not_ready} {up.stderr.strip()[-300:]}" if not_ready else f"{time.time() - t_again:.0f} s")
         if not not_ready:
             runs_after, _ = mlflow_runs_and_champion(mlflow, as_admin)
             kept = run_ids & {r["info"]["run_id"] for r in runs_after}
