@@ -9,7 +9,9 @@
 5. the killed replica is started again, a new champion is registered, and both replicas serve
    it within the poll interval;
 6. MLflow (behind its basic-auth app) refuses a request without a user, and the replicas'
-   read-only user cannot move the champion alias.
+   read-only user cannot move the champion alias;
+7. the replicas' password changed in MLflow behind their backs: both keep serving their
+   version, name the refused check in /status, and recover when it is back.
 
 Exits 1 on any failure, naming it. Standard library only.
 
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 
 from stack_checks import (Checks, basic, free_port, forecast_rows, get, load_while, mlflow_access,
-                          mlflow_runs_and_champion, prediction_row)
+                          mlflow_runs_and_champion, prediction_row, replica_locked_out)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,6 +168,9 @@ def main():
 
         # 6. Nobody gets into MLflow without a user; the replicas' user only reads.
         mlflow_access(check, mlflow, REPLICA_PASSWORD, champion)
+        # 7. The replicas' password stops working: they keep serving and say why.
+        replica_locked_out(check, mlflow, ADMIN, REPLICA_PASSWORD,
+                           lambda: {n: status(ports[n]) for n in ["r1", "r2"]}, new)
     finally:
         for p in pids[1:]:
             try:
