@@ -248,17 +248,19 @@ class Stack:
         r = podman("logs", "--tail", str(lines), cid, check=False)
         return (r.stdout + r.stderr).strip()
 
+    def not_ready(self, services=SERVICES):
+        """Each service that is neither healthy nor (the trainer) completed, with its state."""
+        states = {s: self.state(s) for s in services}
+        return {s: v for s, v in states.items() if v not in ("healthy", "completed")}
+
     def wait_ready(self, timeout, services=SERVICES):
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            states = {s: self.state(s) for s in services}
-            bad = {s: v for s, v in states.items() if v not in ("healthy", "completed")}
-            if not bad:
-                return {}
-            if any(v.startswith("exited") for v in bad.values()) and "trainer" in bad:
-                break
+        while True:
+            bad = self.not_ready(services)
+            if not bad or time.time() >= deadline or \
+                    str(bad.get("trainer", "")).startswith("exited"):
+                return bad
             time.sleep(3)
-        return {s: self.state(s) for s in services if self.state(s) not in ("healthy", "completed")}
 
     def exec(self, service, *cmd, check=True):
         return podman("exec", self.container(service), *cmd, check=check)
@@ -312,8 +314,7 @@ def main():
         up = stack.compose("up", "-d", "--no-build", timeout=args.up_timeout, check=False)
         # `up` returns once every dependency's condition held; what nothing depends on (the
         # proxy, the monitor) may still be starting.
-        not_ready = stack.wait_ready(600) if up.returncode == 0 else \
-            {s: stack.state(s) for s in SERVICES if stack.state(s) not in ("healthy", "completed")}
+        not_ready = stack.wait_ready(600) if up.returncode == 0 else stack.not_ready()
         if up.returncode != 0 or not_ready:
             for s in not_ready or SERVICES:
                 print(f"--- {s} ({stack.state(s)})\n{stack.logs(s)}", file=sys.stderr)
@@ -322,15 +323,12 @@ def main():
                   f"not ready: {not_ready}")
             return 1
         check("every service healthy, the trainer completed", True, f"{time.time() - t_up:.0f} s")
-        started = {}
         for s in SERVICES:
             info = stack.inspect(s)
-            t = info["State"]["StartedAt"]
-            started[s] = t
+            t0 = parse_time(info["State"]["StartedAt"])
             if s == "trainer":
-                facts["trainer_seconds"] = round(parse_time(info["State"]["FinishedAt"]) - parse_time(t), 1)
+                facts["trainer_seconds"] = round(parse_time(info["State"]["FinishedAt"]) - t0, 1)
             elif info["Id"] in engine.healthy_at:
-                t0 = parse_time(t)
                 facts.setdefault("start_to_healthy_seconds", {})[s] = round(engine.healthy_at[info["Id"]] - t0, 1)
 
         # 2. Runs and the champion in MLflow, through the proxy.
