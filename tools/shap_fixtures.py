@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes the committed TreeSHAP fixtures: fitted models from our own learner, and the SHAP
 values the `shap` package computes for them, which crates/models/tests/shap.rs compares ours
-against (to within 1e-6; they agree to about 1e-12).
+against (to within 1e-9; they agree to about 1e-12).
 
     .venv/bin/python tools/shap_fixtures.py [--out crates/models/tests/fixtures/shap]
 

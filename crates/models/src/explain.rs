@@ -14,19 +14,26 @@
 //! `φ_i = Σ_l v_l (o_i − z_i) Σ_{S ⊆ P∖{i}} |S|!(k−|S|−1)!/k! Π_{j∈S} o_j Π_{j∉S, j≠i} z_j`.
 //!
 //! The Shapley weight `s!(k−1−s)!/k!` is the Beta integral `∫₀¹ t^s (1−t)^{k−1−s} dt`, so the
-//! inner sum is `∫₀¹ Π_{j≠i} (z_j (1−t) + o_j t) dt`: the integral of a polynomial of degree
-//! `k − 1`, which Gauss–Legendre quadrature with `⌈k/2⌉` points gives exactly (the idea of
-//! Linear TreeSHAP, Yu et al., 2022). Per leaf that is `O(k · ⌈k/2⌉)` multiplications with
-//! prefix and suffix products and no division, and paths of up to 8 features (all of
-//! boosting's) use one 4-point rule in straight-line code of their length.
+//! inner sum is `∫₀¹ Π_{j≠i} G_j(t) dt` with `G_j(t) = z_j (1−t) + o_j t`: the integral of a
+//! polynomial of degree `k − 1`, which Gauss–Legendre quadrature with `⌈k/2⌉` points gives
+//! exactly.
 //!
-//! What this replaced, measured with `cargo bench -p salescast-models --bench explain`
-//! (boosting, 300 trees of depth 6, 18,334 leaves): per-leaf tables of the inner sum for
-//! every subset of the path's features (Fast TreeSHAP v2's form), 645 µs, bound by reading
-//! 10 MB of tables; the polynomial `Π (z_j + o_j t)` with a synthetic division per feature,
-//! 716 µs, bound by mispredicted loop exits and chains of dependent multiply-adds.
+//! # The whole-tree form
 //!
-//! It agrees with the `shap` package to within 1e-12 on this project's fixtures
+//! Summing those integrals leaf by leaf costs `O(leaves · k · ⌈k/2⌉)`; a forest's leaves sit 12
+//! to 16 distinct features deep, and that was 13 ms a row for the default forest. Linear
+//! TreeSHAP (Yu et al., 2022) shares the work between the leaves of a subtree instead: every
+//! node carries its path's product at the quadrature points, so one row costs
+//! `O(nodes · ⌈k/2⌉)`; see [`whole_tree`].
+//!
+//! What it replaced, measured with `cargo bench -p salescast-models --bench explain`: the
+//! per-leaf form above (prefix and suffix products per leaf, straight-line code for paths of
+//! up to 8 features), 7.2 ms a row for the benchmark's forest and 320 µs for boosting's 300
+//! trees, against 2.8 ms and 233 µs now. Before that, per-leaf tables of the inner sum for
+//! every subset of the path's features (Fast TreeSHAP v2's form), bound by reading 10 MB of
+//! tables.
+//!
+//! It agrees with the `shap` package to within 1e-11 on this project's fixtures
 //! (`tools/shap_fixtures.py`), and with brute-force Shapley values in the property tests.
 
 use std::sync::{LazyLock, OnceLock};
@@ -36,8 +43,6 @@ use crate::tree::Tree;
 
 /// Distinct features a path can hold: trees are at most 64 deep.
 const MAX_PATH: usize = 64;
-/// The longest path [`short_leaf`] takes, with the 4-point rule (exact up to degree 7).
-const SHORT: usize = 8;
 
 /// One prediction taken apart: `expected + Σ contributions` is the prediction.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,55 +69,47 @@ impl PartialEq for ExplainCache {
     }
 }
 
-/// A tree made ready to explain: which bit of a path's feature mask each edge stands for, and
-/// its units, each a leaf or a pair of sibling leaves (see [`Unit`]).
+/// A tree made ready to explain, its nodes relabelled breadth first (siblings stay side by
+/// side): consecutive steps of [`whole_tree`]'s passes are then on different paths, so that
+/// they do not wait on each other.
 #[derive(Debug)]
 pub struct Prepared {
     /// The tree's cover-weighted mean leaf value.
     expected: f64,
-    /// Per node, the bit of its path's feature mask that the edge into it stands for, and that
-    /// bit again when the edge brings a feature new to the path (0 otherwise): a node's mask is
-    /// `(parent | new) & !(bit if the row does not take the edge)`.
-    bit: Vec<u64>,
-    new: Vec<u64>,
-    /// The splits whose children's masks some unit reads, parents first.
-    splits: Vec<Split>,
-    /// Sorted by path length and kind, so that the dispatch on them is predicted.
-    units: Vec<Unit>,
-    /// Per unit, its `k` distinct features (by first appearance on the path).
-    features: Vec<u32>,
-    /// Per unit and feature, the cover fraction `z` (unused for the last one).
-    z: Vec<f64>,
+    /// The most distinct features on any path: the degree the quadrature must integrate.
+    depth: usize,
+    /// Every split, parents first.
+    forks: Vec<Fork>,
+    /// Every node, parents first.
+    rises: Vec<Rise>,
 }
 
-/// A leaf, or two sibling leaves whose parent splits on a feature new to their path. Either
-/// way the last of its `k` features enters the terms only through the linear factor
-/// `h(t) = α (1 − t) + β t` with the leaf values folded in: `α = Σ v·z`, the cover-weighted
-/// value, and `β` the value on the side the row takes (for a lone leaf, `v` or 0). A pair
-/// then costs what one leaf does, and a full tree has half as many units as leaves.
-/// A split as the mask pass reads it, in one place.
+/// A split as [`whole_tree`]'s first pass reads it: its two children share the edge feature
+/// and that feature's previous occurrence.
 #[derive(Debug, Clone, Copy)]
-struct Split {
+struct Fork {
     node: u32,
-    feature: u32,
     left: u32,
+    prev: u32,
+    feature: u32,
     threshold: f64,
+    /// The children's `Z`, and its inverse.
+    z: [f64; 2],
+    inverse_z: [f64; 2],
 }
 
+/// A node as [`whole_tree`]'s second pass reads it.
 #[derive(Debug, Clone, Copy)]
-struct Unit {
-    /// The node whose mask gives the first `k − 1` features' bits: the leaf, or the parent.
-    node: u32,
-    k: u32,
-    /// Where the unit's features and fractions start.
-    at: u32,
-    /// The pair's split feature, or `u32::MAX` for a lone leaf (its last mask bit decides).
-    split: u32,
-    threshold: f64,
-    alpha: f64,
-    /// `β` when the row takes the last feature's edge(s), and when it does not.
-    beta_hot: f64,
-    beta_cold: f64,
+struct Rise {
+    /// The leaf's value, 0 for a split.
+    value: f64,
+    z: f64,
+    /// Its feature's previous occurrence's `Z`.
+    z_prev: f64,
+    /// The first of its children's slots: the two zero slots after the nodes for a leaf.
+    children: u32,
+    prev: u32,
+    feature: u32,
 }
 
 /// Gauss–Legendre rules on [0, 1] with `n = 0..=32` points (nodes, weights): exact for
@@ -149,187 +146,151 @@ static GAUSS: LazyLock<Vec<(Vec<f64>, Vec<f64>)>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The 4-point rule as arrays, for [`short_leaf`].
-static GAUSS4: LazyLock<([f64; 4], [f64; 4])> = LazyLock::new(|| {
-    let (t, a) = &GAUSS[4];
-    let mut out = ([0.0; 4], [0.0; 4]);
-    out.0.copy_from_slice(t);
-    out.1.copy_from_slice(a);
-    out
-});
-
-/// One unit's terms for `K ≤ SHORT` features: with `g_j(t) = z_j (1 − t) + o_j t`, the last
-/// feature gets `(β − α) Σ_n a_n Π_{j<K−1} g_j(t_n)` and each other one
-/// `(o_i − z_i) Σ_n a_n h(t_n) Π_{j≠i, j<K−1} g_j(t_n)`, the products as prefix times suffix.
-/// Loops of constant length unroll into straight-line code with no branch on which features
-/// the row follows.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn short_unit<const K: usize>(
-    z: &[f64],
-    features: &[u32],
-    m: u64,
-    alpha: f64,
-    beta: f64,
-    rule: &([f64; 4], [f64; 4]),
-    lanes: &mut [[f64; 4]],
-) {
-    let (Some(z), Some(features)) = (z.first_chunk::<K>(), features.first_chunk::<K>()) else {
-        return;
-    };
-    let (t, a) = rule;
-    let mut g = [[0.0; 4]; SHORT];
-    for u in 0..K - 1 {
-        let o = ((m >> u) & 1) as f64;
-        for n in 0..4 {
-            g[u][n] = z[u] * (1.0 - t[n]) + o * t[n];
-        }
-    }
-    // prefix[i] = Π_{j<i} g_j.
-    let mut prefix = [[1.0; 4]; SHORT];
-    for i in 1..K {
-        for n in 0..4 {
-            prefix[i][n] = prefix[i - 1][n] * g[i - 1][n];
-        }
-    }
-    // Each feature's four weighted point values go to its own lanes; the lanes are summed
-    // once per tree, not once per term (a horizontal sum per term was the longest chain).
-    let c = beta - alpha;
-    let lane = &mut lanes[features[K - 1] as usize];
-    for n in 0..4 {
-        lane[n] += c * a[n] * prefix[K - 1][n];
-    }
-    let mut suffix = [0.0; 4];
-    for n in 0..4 {
-        suffix[n] = a[n] * (alpha * (1.0 - t[n]) + beta * t[n]);
-    }
-    for i in (0..K - 1).rev() {
-        let o = ((m >> i) & 1) as f64;
-        let c = o - z[i];
-        let lane = &mut lanes[features[i] as usize];
-        for n in 0..4 {
-            lane[n] += c * prefix[i][n] * suffix[n];
-        }
-        for n in 0..4 {
-            suffix[n] *= g[i][n];
-        }
-    }
-}
-
-/// [`short_unit`] for any number of features, with `⌈k/2⌉` points.
-fn long_unit(
-    z: &[f64],
-    features: &[u32],
-    m: u64,
-    (alpha, beta): (f64, f64),
-    phi: &mut [f64],
-    scratch: &mut Scratch,
-) {
-    let k = z.len();
-    let (t, a) = &GAUSS[k.div_ceil(2)];
-    let points = t.len();
-    let Scratch { g, prefix } = scratch;
-    for (u, &zu) in z[..k - 1].iter().enumerate() {
-        let o = ((m >> u) & 1) as f64;
-        for n in 0..points {
-            g[u][n] = zu * (1.0 - t[n]) + o * t[n];
-        }
-    }
-    prefix[0][..points].fill(1.0);
-    for i in 1..k {
-        for n in 0..points {
-            prefix[i][n] = prefix[i - 1][n] * g[i - 1][n];
-        }
-    }
-    let sum: f64 = (0..points).map(|n| a[n] * prefix[k - 1][n]).sum();
-    phi[features[k - 1] as usize] += (beta - alpha) * sum;
-    let mut suffix = [0.0; MAX_PATH / 2];
-    for n in 0..points {
-        suffix[n] = alpha * (1.0 - t[n]) + beta * t[n];
-    }
-    for i in (0..k - 1).rev() {
-        let sum: f64 = (0..points).map(|n| a[n] * prefix[i][n] * suffix[n]).sum();
-        let o = ((m >> i) & 1) as f64;
-        phi[features[i] as usize] += (o - z[i]) * sum;
-        for n in 0..points {
-            suffix[n] *= g[i][n];
-        }
-    }
-}
-
-/// Space an explanation reuses from tree to tree: each node's mask, and four lanes per feature
-/// (one per quadrature point) that the terms of a tree accumulate in.
+/// Space an explanation reuses from tree to tree: per node, whether the row takes every edge
+/// on the node's edge feature down to it (1 or 0), `1 / G` at the points, and the path's
+/// product at the points, which the second pass replaces by the sum over the leaves below;
+/// then the lanes, `N` a feature and two sets of them.
 #[derive(Debug, Default)]
 pub struct ExplainScratch {
-    masks: Vec<u64>,
-    lanes: Vec<[f64; 4]>,
+    on: Vec<f64>,
+    inverse: Vec<f64>,
+    values: Vec<f64>,
+    point_lanes: Vec<f64>,
 }
 
-/// Per-feature, per-point space for [`long_unit`], reused across units.
-struct Scratch {
-    g: Vec<[f64; MAX_PATH / 2]>,
-    prefix: Vec<[f64; MAX_PATH / 2]>,
+/// The part of `v` from its first 64-byte boundary on, so that the blocks of 8 point values
+/// cut from it never straddle a cache line.
+fn aligned(v: &mut [f64]) -> &mut [f64] {
+    let skip = (v.as_ptr() as usize).wrapping_neg() % 64 / std::mem::size_of::<f64>();
+    let skip = skip.min(v.len());
+    &mut v[skip..]
 }
 
-/// Every unit's terms, given each node's mask; compiled also for AVX2 and FMA, chosen at run
-/// time where the processor has them (four quadrature points fill one AVX2 register).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn add_units(
+/// `1 / h` to a relative error below 4e-15, for `h` in (1e-30, 1]: single precision's
+/// quotient refined by one Newton step (24 correct bits to 48). It vectorises to a fraction of
+/// double precision's division time, and the explanations stay within 1e-11 of shap's.
+#[inline(always)]
+fn reciprocal(h: f64) -> f64 {
+    let r = f64::from(1.0 / (h as f32));
+    r * (2.0 - h * r)
+}
+
+/// Every contribution of one tree in two passes over its nodes, with `N` Gauss–Legendre points
+/// (Linear TreeSHAP's form, Yu et al., 2022): `O(nodes · N)` instead of the per-leaf
+/// `O(leaves · k · N)`, which is what deep trees need (a forest's paths hold 12 to 16
+/// features).
+///
+/// Each feature `j` of a leaf's path enters its product as `G_j(t) = Z_j (1 − t) + O_j t`, `Z_j`
+/// the product of its edges' cover fractions and `O_j` whether the row takes all of them.
+/// Down the tree (parents first), every node gets its path's product at the points: its
+/// parent's times `G_node / G_prev`, `G_prev` the factor of the same feature one occurrence up
+/// (1 when the feature is new). Up the tree (children first), every node holds the sum of
+/// `v · product` over its leaves and adds `Σ_n a_n S(t_n) (w_node − w_prev)(t_n)` to its edge
+/// feature, with `w = (O − Z) / G`: summed over a leaf's path these telescope to
+/// `(O_j − Z_j) / G_j` at the feature's deepest occurrence, which is the leaf's term. Every
+/// quotient is of a factor that the product holds, so each point value is a polynomial's and
+/// the rule is exact. Of a split's two children only the one the row takes can have `O = 1`;
+/// the other's `1 / G` is `1 / (Z (1 − t))`, from tables, so there is one division per split.
+/// Neither pass branches on the row.
+#[inline(always)]
+fn whole_tree<const N: usize>(
     p: &Prepared,
     x: &[f64],
-    masks: &[u64],
     scale: f64,
     phi: &mut [f64],
-    lanes: &mut Vec<[f64; 4]>,
+    s: &mut ExplainScratch,
 ) {
-    let rule = &*GAUSS4;
-    let mut scratch: Option<Scratch> = None;
-    lanes.clear();
-    lanes.resize(phi.len(), [0.0; 4]);
-    for unit in &p.units {
-        let (k, at) = (unit.k as usize, unit.at as usize);
-        let features = &p.features[at..at + k];
-        let z = &p.z[at..at + k];
-        let m = masks[unit.node as usize];
+    let (points, weights) = &GAUSS[N];
+    let (mut at, mut below, mut inverse_below) = ([0.0; N], [0.0; N], [0.0; N]);
+    for n in 0..N {
+        at[n] = points[n];
+        below[n] = 1.0 - points[n];
+        inverse_below[n] = 1.0 / below[n];
+    }
+    let size = p.rises.len();
+    let ExplainScratch {
+        on,
+        inverse,
+        values,
+        point_lanes,
+        ..
+    } = s;
+    on.resize(size, 0.0);
+    for v in [&mut *inverse, &mut *values, &mut *point_lanes] {
+        v.resize(((size + 2) * N).max(2 * phi.len() * N) + 8, 0.0);
+    }
+    let (inverse, _) = aligned(inverse).as_chunks_mut::<N>();
+    let (values, _) = aligned(values).as_chunks_mut::<N>();
+    let lanes = aligned(point_lanes);
+    lanes[..2 * phi.len() * N].fill(0.0);
+    let (lanes, _) = lanes.as_chunks_mut::<N>();
+    on[0] = 1.0;
+    inverse[0] = [1.0; N];
+    values[0] = [1.0; N];
+    values[size] = [0.0; N];
+    values[size + 1] = [0.0; N];
+    for f in &p.forks {
         // The same rule as scoring: right when `x > threshold`, so NaN goes left.
-        let hot = if unit.split == u32::MAX {
-            (m >> (k - 1)) & 1 != 0
-        } else {
-            let right = x[unit.split as usize] > unit.threshold;
-            !right
-        };
-        let (alpha, beta) = (
-            scale * unit.alpha,
-            scale * if hot { unit.beta_hot } else { unit.beta_cold },
-        );
-        match k {
-            1 => short_unit::<1>(z, features, m, alpha, beta, rule, lanes),
-            2 => short_unit::<2>(z, features, m, alpha, beta, rule, lanes),
-            3 => short_unit::<3>(z, features, m, alpha, beta, rule, lanes),
-            4 => short_unit::<4>(z, features, m, alpha, beta, rule, lanes),
-            5 => short_unit::<5>(z, features, m, alpha, beta, rule, lanes),
-            6 => short_unit::<6>(z, features, m, alpha, beta, rule, lanes),
-            7 => short_unit::<7>(z, features, m, alpha, beta, rule, lanes),
-            8 => short_unit::<8>(z, features, m, alpha, beta, rule, lanes),
-            _ => {
-                let s = scratch.get_or_insert_with(|| Scratch {
-                    g: vec![[0.0; MAX_PATH / 2]; MAX_PATH],
-                    prefix: vec![[0.0; MAX_PATH / 2]; MAX_PATH],
-                });
-                long_unit(z, features, m, (alpha, beta), phi, s);
-            }
+        let right = usize::from(x[f.feature as usize] > f.threshold);
+        let (taken, other) = (f.left as usize + right, f.left as usize + 1 - right);
+        let prev = f.prev as usize;
+        let (o, up, inverse_prev) = (on[prev], values[f.node as usize], inverse[prev]);
+        let (z_taken, z_other, inverse_z_other) =
+            (f.z[right], f.z[1 - right], f.inverse_z[1 - right]);
+        let mut g = [0.0; N];
+        let mut inv = [0.0; N];
+        for n in 0..N {
+            g[n] = z_taken * below[n] + o * at[n];
+            inv[n] = reciprocal(g[n]);
+        }
+        on[taken] = o;
+        on[other] = 0.0;
+        inverse[taken] = inv;
+        for n in 0..N {
+            values[taken][n] = up[n] * g[n] * inverse_prev[n];
+        }
+        inverse[other] = inverse_below.map(|b| inverse_z_other * b);
+        values[other] = std::array::from_fn(|n| up[n] * z_other * below[n] * inverse_prev[n]);
+    }
+    for c in (1..size).rev() {
+        let r = p.rises[c];
+        let k = r.children as usize;
+        let (left, right, prod) = (values[k], values[k + 1], values[c]);
+        let v = scale * r.value;
+        let mut sum = [0.0; N];
+        for n in 0..N {
+            sum[n] = prod[n] * v + left[n] + right[n];
+        }
+        values[c] = sum;
+        let prev = r.prev as usize;
+        let (dc, dp) = (on[c] - r.z, on[prev] - r.z_prev);
+        let (inv, inv_prev) = (inverse[c], inverse[prev]);
+        // Siblings share their feature: alternate lane sets keep their sums apart.
+        let lane = &mut lanes[(c & 1) * phi.len() + r.feature as usize];
+        for n in 0..N {
+            lane[n] += sum[n] * (dc * inv[n] - dp * inv_prev[n]);
         }
     }
-    for (f, l) in phi.iter_mut().zip(lanes.iter()) {
-        *f += (l[0] + l[1]) + (l[2] + l[3]);
+    let (even, odd) = lanes.split_at(phi.len());
+    for (f, (e, o)) in phi.iter_mut().zip(even.iter().zip(odd)) {
+        *f += (0..N).map(|n| weights[n] * (e[n] + o[n])).sum::<f64>();
     }
 }
 
-/// The distinct features on the path to a node while preparing, with their cover fractions.
-#[derive(Clone)]
-struct PathFeatures {
-    feature: Vec<u32>,
-    z: Vec<f64>,
+/// [`whole_tree`] with the fewest points of 4, 8, 16 or 32 that the tree's paths need,
+/// compiled also for AVX-512 and for AVX2, chosen at run time where the processor has them.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn add_whole_tree(p: &Prepared, x: &[f64], scale: f64, phi: &mut [f64], s: &mut ExplainScratch) {
+    match p.depth.div_ceil(2) {
+        0 => {}
+        1..=4 => whole_tree::<4>(p, x, scale, phi, s),
+        5..=8 => whole_tree::<8>(p, x, scale, phi, s),
+        9..=16 => whole_tree::<16>(p, x, scale, phi, s),
+        _ => whole_tree::<32>(p, x, scale, phi, s),
+    }
 }
 
 impl Tree {
@@ -352,99 +313,108 @@ impl Tree {
                 return Err(format!("node {i} has children outside the tree"));
             }
         }
+        // Each node reached once, so that the walks below are over a tree.
+        let mut order = Vec::with_capacity(n);
+        order.push(0usize);
+        let mut next = 0;
+        while let Some(&at) = order.get(next) {
+            next += 1;
+            let l = self.nodes[at].left as usize;
+            if l != 0 {
+                order.extend([l, l + 1]);
+            }
+            if order.len() > n {
+                return Err(format!("node {l} has two parents"));
+            }
+        }
+        if order.len() != n {
+            return Err(format!(
+                "{} nodes are not reached from the root",
+                n - order.len()
+            ));
+        }
         let mut p = Prepared {
             expected: 0.0,
-            bit: vec![0; n],
-            new: vec![0; n],
-            splits: Vec::new(),
-            units: Vec::new(),
-            features: Vec::new(),
-            z: Vec::new(),
+            depth: 0,
+            forks: Vec::new(),
+            rises: Vec::new(),
         };
-        let root = PathFeatures {
-            feature: Vec::new(),
-            z: Vec::new(),
-        };
-        let mut stack = vec![(0usize, root)];
+        // Per node: the feature of the edge into it, its cover fraction `Z` for that feature
+        // (the product of the fractions of every edge on that feature from the root down to
+        // it), and the nearest ancestor whose edge is on the same feature (the root, standing
+        // for the factor 1, when there is none). Per path: each distinct feature's fraction and
+        // deepest node.
+        let (mut edge, mut cover_z, mut prev) = (vec![0u32; n], vec![1.0f64; n], vec![0u32; n]);
+        let mut stack = vec![(0usize, Vec::<(u32, f64, u32)>::new())];
         while let Some((at, path)) = stack.pop() {
             let node = self.nodes[at];
-            let weight: f64 = path.z.iter().product();
+            p.depth = p.depth.max(path.len());
             if node.left == 0 {
-                p.expected += node.value * weight;
-                // A lone leaf: its last feature's bit in its own mask decides β.
-                if let Some(&z_last) = path.z.last() {
-                    p.units.push(Unit {
-                        node: at as u32,
-                        k: path.feature.len() as u32,
-                        at: p.features.len() as u32,
-                        split: u32::MAX,
-                        threshold: 0.0,
-                        alpha: node.value * z_last,
-                        beta_hot: node.value,
-                        beta_cold: 0.0,
-                    });
-                    p.features.extend(&path.feature);
-                    p.z.extend(&path.z);
-                }
+                p.expected += node.value * path.iter().map(|e| e.1).product::<f64>();
                 continue;
             }
             let l = node.left as usize;
-            let parent = f64::from(self.covers[at]);
-            let (left, right) = (self.nodes[l], self.nodes[l + 1]);
-            let fresh = !path.feature.contains(&node.feature);
-            if left.left == 0 && right.left == 0 && fresh && path.feature.len() < MAX_PATH {
-                let (zl, zr) = (
-                    f64::from(self.covers[l]) / parent,
-                    f64::from(self.covers[l + 1]) / parent,
-                );
-                let alpha = left.value * zl + right.value * zr;
-                p.expected += alpha * weight;
-                p.units.push(Unit {
-                    node: at as u32,
-                    k: path.feature.len() as u32 + 1,
-                    at: p.features.len() as u32,
-                    split: node.feature,
-                    threshold: node.value,
-                    alpha,
-                    beta_hot: left.value,
-                    beta_cold: right.value,
-                });
-                p.features.extend(&path.feature);
-                p.features.push(node.feature);
-                p.z.extend(&path.z);
-                p.z.push(0.0);
-                continue;
-            }
-            p.splits.push(Split {
-                node: at as u32,
-                feature: node.feature,
-                left: node.left,
-                threshold: node.value,
-            });
-            for child in [l + 1, l] {
-                let ratio = f64::from(self.covers[child]) / parent;
+            for child in [l, l + 1] {
+                let ratio = f64::from(self.covers[child]) / f64::from(self.covers[at]);
                 let mut below = path.clone();
-                let (u, new) = match below.feature.iter().position(|&f| f == node.feature) {
-                    Some(u) => {
-                        below.z[u] *= ratio;
-                        (u, false)
+                let (z, up) = match below.iter_mut().find(|e| e.0 == node.feature) {
+                    Some(e) => {
+                        let up = (e.1, e.2);
+                        *e = (e.0, e.1 * ratio, child as u32);
+                        (up.0 * ratio, up.1)
                     }
                     None => {
-                        below.feature.push(node.feature);
-                        below.z.push(ratio);
-                        (below.feature.len() - 1, true)
+                        below.push((node.feature, ratio, child as u32));
+                        (ratio, 0)
                     }
                 };
-                if u >= MAX_PATH {
-                    return Err(format!("node {child} is deeper than {MAX_PATH} features"));
-                }
-                p.bit[child] = 1 << u;
-                p.new[child] = if new { 1 << u } else { 0 };
+                (edge[child], cover_z[child], prev[child]) = (node.feature, z, up);
                 stack.push((child, below));
             }
         }
-        p.units.sort_by_key(|u| (u.k, u.split == u32::MAX, u.node));
-        p.splits.sort_by_key(|s| s.node);
+        if p.depth > MAX_PATH {
+            return Err(format!("a path holds more than {MAX_PATH} features"));
+        }
+        // [`reciprocal`]'s range; a fraction is at least the node's share of the root's cover.
+        if let Some(at) = cover_z.iter().position(|&z| z < 1e-30) {
+            return Err(format!(
+                "node {at}'s cover fraction {} is too small",
+                cover_z[at]
+            ));
+        }
+        // The tables in breadth-first order (see [`Prepared`]).
+        let mut label = vec![0u32; n];
+        for (new, &old) in order.iter().enumerate() {
+            label[old] = new as u32;
+        }
+        for &at in &order {
+            let node = self.nodes[at];
+            let leaf = node.left == 0;
+            p.rises.push(Rise {
+                value: if leaf { node.value } else { 0.0 },
+                z: cover_z[at],
+                z_prev: cover_z[prev[at] as usize],
+                children: if leaf {
+                    n as u32
+                } else {
+                    label[node.left as usize]
+                },
+                prev: label[prev[at] as usize],
+                feature: edge[at],
+            });
+            if !leaf {
+                let l = node.left as usize;
+                p.forks.push(Fork {
+                    node: label[at],
+                    left: label[l],
+                    prev: label[prev[l] as usize],
+                    feature: node.feature,
+                    threshold: node.value,
+                    z: [cover_z[l], cover_z[l + 1]],
+                    inverse_z: [1.0 / cover_z[l], 1.0 / cover_z[l + 1]],
+                });
+            }
+        }
         Ok(p)
     }
 
@@ -474,24 +444,7 @@ impl Tree {
         phi: &mut [f64],
         scratch: &mut ExplainScratch,
     ) -> Result<()> {
-        let p = self.prepared()?;
-        let ExplainScratch { masks, lanes } = scratch;
-        // Each node's mask, parents first: which of its path's features the row follows.
-        masks.clear();
-        masks.resize(self.nodes.len(), 0);
-        for s in &p.splits {
-            let (l, m) = (s.left as usize, masks[s.node as usize]);
-            // The same rule as scoring: right when `x > threshold`, so NaN goes left.
-            let right = x[s.feature as usize] > s.threshold;
-            let (cold_l, cold_r) = if right {
-                (p.bit[l], 0)
-            } else {
-                (0, p.bit[l + 1])
-            };
-            masks[l] = (m | p.new[l]) & !cold_l;
-            masks[l + 1] = (m | p.new[l + 1]) & !cold_r;
-        }
-        add_units(p, x, masks, scale, phi, lanes);
+        add_whole_tree(self.prepared()?, x, scale, phi, scratch);
         Ok(())
     }
 }

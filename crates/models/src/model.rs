@@ -180,6 +180,16 @@ impl Model {
     /// Exact TreeSHAP values of one feature vector ([`crate::explain`]): `expected` plus the
     /// contributions is [`Self::predict_row`] up to rounding.
     pub fn explain_row(&self, x: &[f64]) -> Result<crate::explain::Explanation> {
+        self.explain_row_with(x, &mut crate::explain::ExplainScratch::default())
+    }
+
+    /// [`Self::explain_row`] with scratch space reused from row to row (a forest's is about a
+    /// megabyte, which a fresh allocation per row would fault in page by page).
+    pub fn explain_row_with(
+        &self,
+        x: &[f64],
+        scratch: &mut crate::explain::ExplainScratch,
+    ) -> Result<crate::explain::Explanation> {
         let d = self.feature_names().len();
         if x.len() != d {
             return Err(ModelError::Shape {
@@ -190,9 +200,8 @@ impl Model {
         }
         let (_, scale) = self.tree_sum();
         let mut contributions = vec![0.0; d];
-        let mut scratch = crate::explain::ExplainScratch::default();
         for t in self.trees() {
-            t.add_shap_with(x, scale, &mut contributions, &mut scratch)?;
+            t.add_shap_with(x, scale, &mut contributions, scratch)?;
         }
         Ok(crate::explain::Explanation {
             expected: self.expected_value()?,

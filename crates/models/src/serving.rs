@@ -255,7 +255,11 @@ pub fn shap_importance(model: &Model, x: &[f64], max_rows: usize) -> Result<Shap
     let rows: Vec<&[f64]> = x.chunks_exact(d).step_by(step).collect();
     let explained: Vec<Vec<f64>> = rows
         .par_iter()
-        .map(|row| model.explain_row(row).map(|e| e.contributions))
+        .map_init(crate::explain::ExplainScratch::default, |scratch, row| {
+            model
+                .explain_row_with(row, scratch)
+                .map(|e| e.contributions)
+        })
         .collect::<Result<_>>()?;
     let fields = by_field(names, &vec![0.0; d]);
     let (mut feature_sum, mut field_sum) = (vec![0.0; d], vec![0.0; fields.len()]);

@@ -1,6 +1,7 @@
 //! TreeSHAP against its definition: exact Shapley values computed by brute force over every
-//! subset of features, on small random trees (shallow ones take the table path, deep ones the
-//! polynomial path), and additivity on fitted forests and boosting models.
+//! subset of features, on small random trees (up to 5 and up to 9 features, so 4 and 8
+//! quadrature points), additivity on deep random trees (16 and 32 points) and on fitted
+//! forests and boosting models.
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
@@ -42,6 +43,10 @@ fn random_tree(seed: u64, d: u32, depth: usize) -> Tree {
         covers.extend([share, cover - share]);
         queue.extend([(left, level + 1), (left + 1, level + 1)]);
     }
+    tree(nodes, covers)
+}
+
+fn tree(nodes: Vec<Node>, covers: Vec<f32>) -> Tree {
     Tree {
         bins: vec![0; nodes.len()],
         gains: vec![0.0; nodes.len()],
@@ -50,6 +55,46 @@ fn random_tree(seed: u64, d: u32, depth: usize) -> Tree {
         scoring: Default::default(),
         explaining: Default::default(),
     }
+}
+
+/// A spine `depth` splits long over `d` features, each split's other child a leaf: paths as
+/// deep as a tree can hold, in few nodes. A leaf's value is scaled by the inverse of its
+/// share of the root's cover, so that the deep leaves weigh as much as the shallow ones.
+fn spine_tree(seed: u64, d: u32, depth: usize) -> Tree {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let blank = Node {
+        feature: 0,
+        left: 0,
+        value: 0.0,
+    };
+    let (mut nodes, mut covers) = (vec![blank], vec![1e6f32]);
+    let mut at = 0;
+    for _ in 0..depth {
+        let left = nodes.len();
+        nodes[at] = Node {
+            feature: rng.random_range(0..d),
+            left: left as u32,
+            value: f64::from(rng.random_range(0u8..8)) / 2.0,
+        };
+        nodes.extend([blank; 2]);
+        let cover = covers[at];
+        let stay = cover * rng.random_range(0.5f32..0.999);
+        let spine_right = rng.random_bool(0.5);
+        if spine_right {
+            covers.extend([cover - stay, stay]);
+        } else {
+            covers.extend([stay, cover - stay]);
+        }
+        let (spine, leaf) = if spine_right {
+            (left + 1, left)
+        } else {
+            (left, left + 1)
+        };
+        nodes[leaf].value = rng.random_range(-50.0..50.0) * f64::from(covers[0] / covers[leaf]);
+        at = spine;
+    }
+    nodes[at].value = rng.random_range(-50.0..50.0) * f64::from(covers[0] / covers[at]);
+    tree(nodes, covers)
 }
 
 /// The tree's value with only the features in `known` (a bit set) known: a split on a known
@@ -114,6 +159,44 @@ proptest! {
         let e = t.expected_value().unwrap();
         prop_assert!((e - value_given(&t, 0, &x, 0)).abs() < 1e-9);
         prop_assert!((e + phi.iter().sum::<f64>() - t.predict(&x)).abs() < 1e-9);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn treeshap_equals_brute_force_on_nine_features(
+        seed in any::<u64>(),
+        depth in 5usize..11,
+        xs in proptest::collection::vec(0u8..9, 9),
+    ) {
+        let t = random_tree(seed, 9, depth);
+        let x: Vec<f64> = xs.iter().map(|&v| f64::from(v) / 2.0 - 0.25).collect();
+        let mut phi = vec![0.0; 9];
+        t.add_shap(&x, 1.0, &mut phi).unwrap();
+        let want = brute_force(&t, &x);
+        for (got, want) in phi.iter().zip(&want) {
+            prop_assert!((got - want).abs() < 1e-9, "{phi:?} against {want:?}");
+        }
+    }
+
+    /// Paths of up to 61 distinct features: the contributions add up to the prediction only
+    /// when the quadrature has enough points for the path's degree.
+    #[test]
+    fn deep_trees_stay_additive(
+        seed in any::<u64>(),
+        depth in 12usize..62,
+        xs in proptest::collection::vec(0u8..9, 64),
+    ) {
+        let t = spine_tree(seed, 64, depth);
+        let x: Vec<f64> = xs.iter().map(|&v| f64::from(v) / 2.0 - 0.25).collect();
+        let mut phi = vec![0.0; 64];
+        t.add_shap(&x, 1.0, &mut phi).unwrap();
+        let e = t.expected_value().unwrap();
+        let p = t.predict(&x);
+        let scale = e.abs() + p.abs() + phi.iter().map(|v| v.abs()).sum::<f64>();
+        prop_assert!((e + phi.iter().sum::<f64>() - p).abs() < 1e-11 * scale, "{e} {p} {phi:?}");
     }
 }
 

@@ -32,7 +32,7 @@ fn check(name: &str) {
     for (i, (row, want_row)) in rows.iter().zip(&want.values).enumerate() {
         let got = model.explain_row(row).unwrap();
         assert!(
-            (got.expected - want.expected_value).abs() < 1e-6,
+            (got.expected - want.expected_value).abs() < 1e-9,
             "{name}: expected value {} against shap {}'s {}",
             got.expected,
             want.shap_version,
@@ -40,7 +40,7 @@ fn check(name: &str) {
         );
         for (f, (g, w)) in got.contributions.iter().zip(want_row).enumerate() {
             assert!(
-                (g - w).abs() < 1e-6,
+                (g - w).abs() < 1e-9,
                 "{name}, row {i}, feature {f}: {g} against shap {}'s {w}",
                 want.shap_version
             );
