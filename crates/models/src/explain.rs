@@ -29,7 +29,7 @@
 //! What it replaced, measured with `cargo bench -p salescast-models --bench explain`: the
 //! per-leaf form above (prefix and suffix products per leaf, straight-line code for paths of
 //! up to 8 features), 7.2 ms a row for the benchmark's forest and 320 µs for boosting's 300
-//! trees, against 2.8 ms and 233 µs now. Before that, per-leaf tables of the inner sum for
+//! trees, against 2.7 ms and 161 µs now. Before that, per-leaf tables of the inner sum for
 //! every subset of the path's features (Fast TreeSHAP v2's form), bound by reading 10 MB of
 //! tables.
 //!
@@ -69,9 +69,9 @@ impl PartialEq for ExplainCache {
     }
 }
 
-/// A tree made ready to explain, its nodes relabelled breadth first (siblings stay side by
-/// side): consecutive steps of [`whole_tree`]'s passes are then on different paths, so that
-/// they do not wait on each other.
+/// A tree made ready to explain: its splits numbered breadth first (siblings stay side by
+/// side), so that consecutive steps of [`whole_tree`]'s passes are on different paths and do
+/// not wait on each other. Leaves have no number: each is summed by its parent's step.
 #[derive(Debug)]
 pub struct Prepared {
     /// The tree's cover-weighted mean leaf value.
@@ -80,36 +80,36 @@ pub struct Prepared {
     depth: usize,
     /// Every split, parents first.
     forks: Vec<Fork>,
-    /// Every node, parents first.
+    /// Every split, for the second pass.
     rises: Vec<Rise>,
 }
 
-/// A split as [`whole_tree`]'s first pass reads it: its two children share the edge feature
-/// and that feature's previous occurrence.
+/// A split as [`whole_tree`]'s first pass reads it. Its two children share the edge feature
+/// and that feature's previous occurrence (a split's number, 0 when none); per child, its
+/// `Z`, `1 / Z`, its value when it is a leaf (0 when not), and where its state goes: its split
+/// number, or the spare slot past the zero slot when it is a leaf.
 #[derive(Debug, Clone, Copy)]
 struct Fork {
-    node: u32,
-    left: u32,
-    prev: u32,
     feature: u32,
+    prev: u32,
     threshold: f64,
-    /// The children's `Z`, and its inverse.
+    z_prev: f64,
+    slot: [u32; 2],
     z: [f64; 2],
     inverse_z: [f64; 2],
+    value: [f64; 2],
 }
 
-/// A node as [`whole_tree`]'s second pass reads it.
+/// A split as [`whole_tree`]'s second pass reads it: its children's sums (the zero slot for a
+/// leaf, whose sum its own first-pass step took), and its own edge's feature, previous
+/// occurrence and `Z`s.
 #[derive(Debug, Clone, Copy)]
 struct Rise {
-    /// The leaf's value, 0 for a split.
-    value: f64,
-    z: f64,
-    /// Its feature's previous occurrence's `Z`.
-    z_prev: f64,
-    /// The first of its children's slots: the two zero slots after the nodes for a leaf.
-    children: u32,
+    children: [u32; 2],
     prev: u32,
     feature: u32,
+    z: f64,
+    z_prev: f64,
 }
 
 /// Gauss–Legendre rules on [0, 1] with `n = 0..=32` points (nodes, weights): exact for
@@ -175,8 +175,8 @@ fn reciprocal(h: f64) -> f64 {
     r * (2.0 - h * r)
 }
 
-/// Every contribution of one tree in two passes over its nodes, with `N` Gauss–Legendre points
-/// (Linear TreeSHAP's form, Yu et al., 2022): `O(nodes · N)` instead of the per-leaf
+/// Every contribution of one tree in two passes over its splits, with `N` Gauss–Legendre
+/// points (Linear TreeSHAP's form, Yu et al., 2022): `O(nodes · N)` instead of the per-leaf
 /// `O(leaves · k · N)`, which is what deep trees need (a forest's paths hold 12 to 16
 /// features).
 ///
@@ -184,14 +184,18 @@ fn reciprocal(h: f64) -> f64 {
 /// the product of its edges' cover fractions and `O_j` whether the row takes all of them.
 /// Down the tree (parents first), every node gets its path's product at the points: its
 /// parent's times `G_node / G_prev`, `G_prev` the factor of the same feature one occurrence up
-/// (1 when the feature is new). Up the tree (children first), every node holds the sum of
+/// (1 when the feature is new). Up the tree (children first), every node holds the sum `S` of
 /// `v · product` over its leaves and adds `Σ_n a_n S(t_n) (w_node − w_prev)(t_n)` to its edge
 /// feature, with `w = (O − Z) / G`: summed over a leaf's path these telescope to
 /// `(O_j − Z_j) / G_j` at the feature's deepest occurrence, which is the leaf's term. Every
 /// quotient is of a factor that the product holds, so each point value is a polynomial's and
-/// the rule is exact. Of a split's two children only the one the row takes can have `O = 1`;
-/// the other's `1 / G` is `1 / (Z (1 − t))`, from tables, so there is one division per split.
-/// Neither pass branches on the row.
+/// the rule is exact.
+///
+/// A split's step in the first pass does both children, and finishes a leaf child there (its
+/// sum and its term), so only splits keep state between the passes: half the nodes. Of the two
+/// children only the one the row takes can have `O = 1`; the other's `1 / G` is
+/// `1 / (Z (1 − t))`, from tables, so there is one division per split. Neither pass branches
+/// on the row.
 #[inline(always)]
 fn whole_tree<const N: usize>(
     p: &Prepared,
@@ -207,71 +211,79 @@ fn whole_tree<const N: usize>(
         below[n] = 1.0 - points[n];
         inverse_below[n] = 1.0 / below[n];
     }
-    let size = p.rises.len();
+    let m = p.forks.len();
+    if m == 0 {
+        return;
+    }
+    let d = phi.len();
     let ExplainScratch {
         on,
         inverse,
         values,
         point_lanes,
-        ..
     } = s;
-    on.resize(size, 0.0);
+    on.resize(m + 2, 0.0);
     for v in [&mut *inverse, &mut *values, &mut *point_lanes] {
-        v.resize(((size + 2) * N).max(2 * phi.len() * N) + 8, 0.0);
+        v.resize(((m + 2) * N).max(2 * d * N) + 8, 0.0);
     }
     let (inverse, _) = aligned(inverse).as_chunks_mut::<N>();
     let (values, _) = aligned(values).as_chunks_mut::<N>();
     let lanes = aligned(point_lanes);
-    lanes[..2 * phi.len() * N].fill(0.0);
+    lanes[..2 * d * N].fill(0.0);
     let (lanes, _) = lanes.as_chunks_mut::<N>();
     on[0] = 1.0;
     inverse[0] = [1.0; N];
     values[0] = [1.0; N];
-    values[size] = [0.0; N];
-    values[size + 1] = [0.0; N];
-    for f in &p.forks {
+    values[m] = [0.0; N];
+    for (i, f) in p.forks.iter().enumerate() {
         // The same rule as scoring: right when `x > threshold`, so NaN goes left.
-        let right = usize::from(x[f.feature as usize] > f.threshold);
-        let (taken, other) = (f.left as usize + right, f.left as usize + 1 - right);
+        let t = usize::from(x[f.feature as usize] > f.threshold);
+        let u = 1 - t;
         let prev = f.prev as usize;
-        let (o, up, inverse_prev) = (on[prev], values[f.node as usize], inverse[prev]);
-        let (z_taken, z_other, inverse_z_other) =
-            (f.z[right], f.z[1 - right], f.inverse_z[1 - right]);
+        let (o, up, inverse_prev) = (on[prev], values[i], inverse[prev]);
+        let dp = o - f.z_prev;
+        let (vt, vu) = (scale * f.value[t], scale * f.value[u]);
+        let (zt, zu, izu) = (f.z[t], f.z[u], f.inverse_z[u]);
         let mut g = [0.0; N];
         let mut inv = [0.0; N];
         for n in 0..N {
-            g[n] = z_taken * below[n] + o * at[n];
+            g[n] = zt * below[n] + o * at[n];
             inv[n] = reciprocal(g[n]);
         }
-        on[taken] = o;
-        on[other] = 0.0;
-        inverse[taken] = inv;
+        let (mut prod_t, mut prod_u, mut inv_u, mut sum) = ([0.0; N], [0.0; N], [0.0; N], [0.0; N]);
+        let lane = &mut lanes[(i & 1) * d + f.feature as usize];
         for n in 0..N {
-            values[taken][n] = up[n] * g[n] * inverse_prev[n];
+            prod_t[n] = up[n] * g[n] * inverse_prev[n];
+            prod_u[n] = up[n] * zu * below[n] * inverse_prev[n];
+            inv_u[n] = izu * inverse_below[n];
+            let (st, su) = (vt * prod_t[n], vu * prod_u[n]);
+            let wp = dp * inverse_prev[n];
+            lane[n] += st * ((o - zt) * inv[n] - wp) + su * (-zu * inv_u[n] - wp);
+            sum[n] = st + su;
         }
-        inverse[other] = inverse_below.map(|b| inverse_z_other * b);
-        values[other] = std::array::from_fn(|n| up[n] * z_other * below[n] * inverse_prev[n]);
+        values[i] = sum;
+        let (st, su) = (f.slot[t] as usize, f.slot[u] as usize);
+        (values[st], inverse[st], on[st]) = (prod_t, inv, o);
+        (values[su], inverse[su], on[su]) = (prod_u, inv_u, 0.0);
     }
-    for c in (1..size).rev() {
-        let r = p.rises[c];
-        let k = r.children as usize;
-        let (left, right, prod) = (values[k], values[k + 1], values[c]);
-        let v = scale * r.value;
-        let mut sum = [0.0; N];
-        for n in 0..N {
-            sum[n] = prod[n] * v + left[n] + right[n];
-        }
-        values[c] = sum;
+    for (i, r) in p.rises.iter().enumerate().skip(1).rev() {
+        let (a, b, own) = (
+            values[r.children[0] as usize],
+            values[r.children[1] as usize],
+            values[i],
+        );
+        let sum: [f64; N] = std::array::from_fn(|n| own[n] + a[n] + b[n]);
+        values[i] = sum;
         let prev = r.prev as usize;
-        let (dc, dp) = (on[c] - r.z, on[prev] - r.z_prev);
-        let (inv, inv_prev) = (inverse[c], inverse[prev]);
+        let (dc, dp) = (on[i] - r.z, on[prev] - r.z_prev);
+        let (inv, inv_prev) = (inverse[i], inverse[prev]);
         // Siblings share their feature: alternate lane sets keep their sums apart.
-        let lane = &mut lanes[(c & 1) * phi.len() + r.feature as usize];
+        let lane = &mut lanes[(i & 1) * d + r.feature as usize];
         for n in 0..N {
             lane[n] += sum[n] * (dc * inv[n] - dp * inv_prev[n]);
         }
     }
-    let (even, odd) = lanes.split_at(phi.len());
+    let (even, odd) = lanes.split_at(d);
     for (f, (e, o)) in phi.iter_mut().zip(even.iter().zip(odd)) {
         *f += (0..N).map(|n| weights[n] * (e[n] + o[n])).sum::<f64>();
     }
@@ -382,38 +394,41 @@ impl Tree {
                 cover_z[at]
             ));
         }
-        // The tables in breadth-first order (see [`Prepared`]).
-        let mut label = vec![0u32; n];
-        for (new, &old) in order.iter().enumerate() {
-            label[old] = new as u32;
+        // The tables, splits numbered in breadth-first order (see [`Prepared`]).
+        let splits: Vec<usize> = order
+            .into_iter()
+            .filter(|&at| self.nodes[at].left != 0)
+            .collect();
+        let m = splits.len() as u32;
+        let mut number = vec![m; n];
+        for (i, &at) in splits.iter().enumerate() {
+            number[at] = i as u32;
         }
-        for &at in &order {
+        for &at in &splits {
             let node = self.nodes[at];
-            let leaf = node.left == 0;
+            let l = node.left as usize;
+            let value = |c: usize| {
+                let child = self.nodes[c];
+                if child.left == 0 { child.value } else { 0.0 }
+            };
+            p.forks.push(Fork {
+                feature: node.feature,
+                prev: number[prev[l] as usize],
+                threshold: node.value,
+                z_prev: cover_z[prev[l] as usize],
+                // A leaf's state goes to the spare slot, past the zero slot.
+                slot: [l, l + 1].map(|c| number[c] + u32::from(number[c] == m)),
+                z: [cover_z[l], cover_z[l + 1]],
+                inverse_z: [1.0 / cover_z[l], 1.0 / cover_z[l + 1]],
+                value: [value(l), value(l + 1)],
+            });
             p.rises.push(Rise {
-                value: if leaf { node.value } else { 0.0 },
+                children: [number[l], number[l + 1]],
+                prev: number[prev[at] as usize],
+                feature: edge[at],
                 z: cover_z[at],
                 z_prev: cover_z[prev[at] as usize],
-                children: if leaf {
-                    n as u32
-                } else {
-                    label[node.left as usize]
-                },
-                prev: label[prev[at] as usize],
-                feature: edge[at],
             });
-            if !leaf {
-                let l = node.left as usize;
-                p.forks.push(Fork {
-                    node: label[at],
-                    left: label[l],
-                    prev: label[prev[l] as usize],
-                    feature: node.feature,
-                    threshold: node.value,
-                    z: [cover_z[l], cover_z[l + 1]],
-                    inverse_z: [1.0 / cover_z[l], 1.0 / cover_z[l + 1]],
-                });
-            }
         }
         Ok(p)
     }
