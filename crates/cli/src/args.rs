@@ -13,7 +13,7 @@ use crate::exit::LogFormat;
     version,
     about = "Sales-demand forecasting pipeline: each subcommand is one stage."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -21,7 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Settings file [default: ./params.yaml when present, else the built-in copy of the
     /// repository's params.yaml]. Flags and SALESCAST_* variables
     /// take precedence over it.
@@ -36,7 +36,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Generate seeded synthetic transactions in the data contract.
     Generate(GenerateArgs),
     /// Validate and clean raw transactions (CSV or Parquet).
@@ -68,7 +68,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TrackingCommand {
+pub(crate) enum TrackingCommand {
     /// Upload every spooled run to the server in MLFLOW_TRACKING_URI, oldest first, once.
     Sync(TrackingArgs),
     /// List the runs waiting in the spool and where runs go.
@@ -76,7 +76,7 @@ pub enum TrackingCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct TrackingArgs {
+pub(crate) struct TrackingArgs {
     /// Project directory holding the spool (`.salescast/spool`) and the local store (`mlruns`).
     #[arg(long, env = "SALESCAST_PROJECT_DIR", default_value = ".")]
     pub project_dir: PathBuf,
@@ -85,7 +85,7 @@ pub struct TrackingArgs {
 /// Where runs are logged: MLFLOW_TRACKING_URI (a server), else the file store `mlruns/` under the
 /// project directory. MLFLOW_EXPERIMENT_NAME names the experiment [default: salescast].
 #[derive(Debug, Args, Clone)]
-pub struct TrackSettings {
+pub(crate) struct TrackSettings {
     /// Do not record this run in experiment tracking.
     #[arg(long, env = "SALESCAST_NO_TRACK")]
     pub no_track: bool,
@@ -95,7 +95,7 @@ pub struct TrackSettings {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct TrainSettings {
+pub(crate) struct TrainSettings {
     /// Models to train, comma-separated, among random_forest, gradient_boosting and sarima (the
     /// daily revenue champion) [default: `train.models` in the settings: all three].
     #[arg(long = "model", env = "SALESCAST_MODELS", value_delimiter = ',')]
@@ -111,7 +111,7 @@ pub struct TrainSettings {
 }
 
 #[derive(Debug, Args)]
-pub struct TuneArgs {
+pub(crate) struct TuneArgs {
     /// The model to tune: gradient_boosting or random_forest.
     #[arg(long)]
     pub model: String,
@@ -148,7 +148,7 @@ pub struct TuneArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TrainArgs {
+pub(crate) struct TrainArgs {
     /// Features directory (or a directory holding `features/`).
     #[arg(long, env = "SALESCAST_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -174,7 +174,7 @@ pub struct TrainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EvaluateArgs {
+pub(crate) struct EvaluateArgs {
     /// Features directory (or a directory holding `features/`).
     #[arg(long, env = "SALESCAST_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -192,7 +192,7 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ForecastArgs {
+pub(crate) struct ForecastArgs {
     /// The models directory `salescast train` wrote (manifest.json and the models).
     #[arg(long, env = "SALESCAST_MODELS_DIR")]
     pub models_dir: PathBuf,
@@ -212,13 +212,13 @@ pub struct ForecastArgs {
 
 /// How to treat a day missing inside a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FillMissing {
+pub(crate) enum FillMissing {
     /// The day had no sales: its value is 0.
     Zero,
 }
 
 #[derive(Debug, Args)]
-pub struct ForecastManyArgs {
+pub(crate) struct ForecastManyArgs {
     /// Long CSV or Parquet file: one row per series and day.
     #[arg(long)]
     pub input: PathBuf,
@@ -261,7 +261,7 @@ pub struct ForecastManyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PredictArgs {
+pub(crate) struct PredictArgs {
     /// The models directory `salescast train` wrote (manifest.json and the models).
     #[arg(long, env = "SALESCAST_MODELS_DIR")]
     pub models_dir: PathBuf,
@@ -287,7 +287,7 @@ pub struct PredictArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Output CSV file.
     #[arg(long, env = "SALESCAST_GENERATE_OUT")]
     pub out: PathBuf,
@@ -309,7 +309,7 @@ pub struct GenerateArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct CleanSettings {
+pub(crate) struct CleanSettings {
     /// Days at the end of the data held out as the test set.
     #[arg(long, env = "SALESCAST_TEST_DAYS")]
     pub test_days: Option<u32>,
@@ -319,14 +319,14 @@ pub struct CleanSettings {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct FeatureSettings {
+pub(crate) struct FeatureSettings {
     /// Standardise continuous features (for models that need scaling).
     #[arg(long, env = "SALESCAST_SCALE")]
     pub scale: Option<bool>,
 }
 
 #[derive(Debug, Args)]
-pub struct PreprocessArgs {
+pub(crate) struct PreprocessArgs {
     /// Raw CSV or Parquet file.
     #[arg(long, env = "SALESCAST_INPUT")]
     pub input: PathBuf,
@@ -338,7 +338,7 @@ pub struct PreprocessArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct FeaturesArgs {
+pub(crate) struct FeaturesArgs {
     /// Directory written by `preprocess`.
     #[arg(long, env = "SALESCAST_PROCESSED_DIR")]
     pub in_dir: PathBuf,
@@ -350,7 +350,7 @@ pub struct FeaturesArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PipelineArgs {
+pub(crate) struct PipelineArgs {
     /// Raw CSV or Parquet file.
     #[arg(long, env = "SALESCAST_INPUT")]
     pub input: PathBuf,

@@ -23,7 +23,7 @@ use crate::track::{self, Tracked};
 
 type Outcome = Result<(), Failure>;
 
-pub fn run(cli: Cli) -> Outcome {
+pub(crate) fn run(cli: Cli) -> Outcome {
     let (params, source) = match &cli.global.params {
         Some(p) => params::load(p, true),
         None => params::load(Path::new("params.yaml"), false),
@@ -49,7 +49,7 @@ pub fn run(cli: Cli) -> Outcome {
     }
 }
 
-pub fn print_json<T: Serialize>(value: &T) -> Outcome {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Outcome {
     let text = serde_json::to_string_pretty(value).map_err(Failure::failed)?;
     println!("{text}");
     Ok(())

@@ -6,31 +6,31 @@ use clap::ValueEnum;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Text,
     Json,
 }
 
-pub fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     salescast_core::logging::init(format == LogFormat::Json);
 }
 
 /// A failed command: the error and the exit code it maps to (`INTERFACES.md`: 2 for bad input
 /// or usage, 3 for any other failure).
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub code: u8,
     pub error: anyhow::Error,
     /// The flag, column or setting at fault, when one is (the JSON error's `field`).
     pub field: Option<String>,
 }
 
-pub const BAD_INPUT: u8 = 2;
-pub const FAILED: u8 = 3;
+pub(crate) const BAD_INPUT: u8 = 2;
+pub(crate) const FAILED: u8 = 3;
 
 impl Failure {
-    pub fn bad_input(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn bad_input(error: impl Into<anyhow::Error>) -> Self {
         Self {
             code: BAD_INPUT,
             error: error.into(),
@@ -38,7 +38,7 @@ impl Failure {
         }
     }
 
-    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn failed(error: impl Into<anyhow::Error>) -> Self {
         Self {
             code: FAILED,
             error: error.into(),
@@ -47,7 +47,7 @@ impl Failure {
     }
 
     /// Names the flag, column or setting at fault.
-    pub fn on(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn on(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
@@ -55,7 +55,7 @@ impl Failure {
     /// Prints the error on stderr, and with `json` also as a JSON object on stdout (where a
     /// script reading `--json` output looks): `{"error": {"code", "exit_code", "message",
     /// "field"}}`, `field` null when no one flag, column or setting is at fault.
-    pub fn report(&self, json: bool) -> ExitCode {
+    pub(crate) fn report(&self, json: bool) -> ExitCode {
         eprintln!("error: {:#}", self.error);
         if json {
             print_json_error(
@@ -87,7 +87,7 @@ fn print_json_error(code: &str, exit_code: u8, message: &str, field: Option<&str
 /// A command line clap refused. With `--json` anywhere among the arguments, the refusal is
 /// also printed as the JSON error object on stdout, `field` naming the flag (`--start`); help
 /// and version requests are printed as clap prints them.
-pub fn usage_error(e: &clap::Error) -> ExitCode {
+pub(crate) fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
         || !std::env::args_os().any(|a| a == "--json")

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Params {
+pub(crate) struct Params {
     #[serde(default)]
     pub generate: GenerateParams,
     #[serde(default)]
@@ -31,20 +31,20 @@ pub struct Params {
 /// A params file written by `salescast tune`: only the tree models' sections.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Tuned {
+pub(crate) struct Tuned {
     #[serde(default)]
     pub train: TunedTrain,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TunedTrain {
+pub(crate) struct TunedTrain {
     pub random_forest: Option<salescast_models::RandomForestParams>,
     pub gradient_boosting: Option<salescast_models::GradientBoostingParams>,
 }
 
 /// Reads a tuned params file; it was asked for, so a missing file is an error.
-pub fn load_tuned(path: &Path) -> anyhow::Result<Tuned> {
+pub(crate) fn load_tuned(path: &Path) -> anyhow::Result<Tuned> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("--tuned {}: {e}", path.display()))?;
     if text.trim().is_empty() {
@@ -55,7 +55,7 @@ pub fn load_tuned(path: &Path) -> anyhow::Result<Tuned> {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TrainParams {
+pub(crate) struct TrainParams {
     /// Models to train (random_forest, gradient_boosting, sarima).
     pub models: Option<Vec<String>>,
     /// The daily model selection (the `sarima` model).
@@ -70,7 +70,7 @@ pub struct TrainParams {
 /// Settings of the daily champion selection.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SarimaParams {
+pub(crate) struct SarimaParams {
     /// Rolling-origin folds before the test window.
     pub folds: Option<usize>,
     /// Days forecast per fold.
@@ -84,7 +84,7 @@ pub struct SarimaParams {
 }
 
 impl SarimaParams {
-    pub fn settings(&self) -> salescast_daily::SelectSettings {
+    pub(crate) fn settings(&self) -> salescast_daily::SelectSettings {
         let d = salescast_daily::SelectSettings::default();
         salescast_daily::SelectSettings {
             folds: self.folds.unwrap_or(d.folds),
@@ -100,7 +100,7 @@ impl SarimaParams {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GenerateParams {
+pub(crate) struct GenerateParams {
     pub rows: Option<usize>,
     pub days: Option<u32>,
     pub start: Option<chrono::NaiveDate>,
@@ -110,19 +110,19 @@ pub struct GenerateParams {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SplitParams {
+pub(crate) struct SplitParams {
     pub test_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PreprocessParams {
+pub(crate) struct PreprocessParams {
     pub outlier_k: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FeaturesParams {
+pub(crate) struct FeaturesParams {
     pub scale: Option<bool>,
     pub lags: Option<Vec<usize>>,
     pub windows: Option<Vec<usize>>,
@@ -130,11 +130,11 @@ pub struct FeaturesParams {
 
 /// The repository's `params.yaml`, built in: the settings used where no file is found, so a
 /// run outside the repository trains what a run inside it trains (the daily model included).
-pub const BUILT_IN: &str = include_str!("../../../params.yaml");
+pub(crate) const BUILT_IN: &str = include_str!("../../../params.yaml");
 
 /// Where the settings came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     File(std::path::PathBuf),
     /// No file at the default location: the built-in copy of the repository's `params.yaml`.
     BuiltIn,
@@ -158,7 +158,7 @@ fn parse(text: &str, origin: &str) -> anyhow::Result<Params> {
 
 /// Loads `path`. A missing file at the default location means the built-in defaults
 /// ([`BUILT_IN`]); a missing file that was asked for explicitly is an error.
-pub fn load(path: &Path, explicit: bool) -> anyhow::Result<(Params, Source)> {
+pub(crate) fn load(path: &Path, explicit: bool) -> anyhow::Result<(Params, Source)> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok((
             parse(&text, &path.display().to_string())?,

@@ -27,7 +27,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// The tracker for this invocation, or `None` with `--no-track`. Read before training so that a
 /// bad `MLFLOW_TRACKING_URI` fails at once rather than after the work.
-pub fn tracker(s: &TrackSettings) -> Result<Option<Tracker>, Failure> {
+pub(crate) fn tracker(s: &TrackSettings) -> Result<Option<Tracker>, Failure> {
     if s.no_track {
         return Ok(None);
     }
@@ -36,13 +36,13 @@ pub fn tracker(s: &TrackSettings) -> Result<Option<Tracker>, Failure> {
 
 /// Where each record went, and how long it took.
 #[derive(Debug, Clone, Serialize)]
-pub struct Tracked {
+pub(crate) struct Tracked {
     pub runs: Vec<TrackedRun>,
     pub seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TrackedRun {
+pub(crate) struct TrackedRun {
     pub run_name: String,
     pub run_key: String,
     #[serde(flatten)]
@@ -51,7 +51,7 @@ pub struct TrackedRun {
 
 /// Sends `records`; a server that is down spools them (a warning, not a failure), a server that
 /// refuses them is a failure naming the MLflow call.
-pub fn log(tracker: &Tracker, records: &[RunRecord]) -> Result<Tracked, Failure> {
+pub(crate) fn log(tracker: &Tracker, records: &[RunRecord]) -> Result<Tracked, Failure> {
     let started = Instant::now();
     // The runs are independent, so they go out concurrently: each is a chain of small requests
     // whose latency, not bandwidth, sets the time.
@@ -110,7 +110,7 @@ struct Status {
     spooled: Vec<String>,
 }
 
-pub fn command(c: &TrackingCommand, json: bool) -> Result<(), Failure> {
+pub(crate) fn command(c: &TrackingCommand, json: bool) -> Result<(), Failure> {
     match c {
         TrackingCommand::Sync(a) => sync(a, json),
         TrackingCommand::Status(a) => status(a, json),

@@ -81,7 +81,7 @@ fn run_id(logged: &Logged) -> Option<String> {
     }
 }
 
-pub fn tune(a: &TuneArgs, p: &Params, json: bool) -> Result<(), Failure> {
+pub(crate) fn tune(a: &TuneArgs, p: &Params, json: bool) -> Result<(), Failure> {
     let opts = options(a, p)?;
     let kind = opts.base.kind();
     if let Some(candidate) = &a.evaluate {

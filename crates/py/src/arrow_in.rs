@@ -41,7 +41,7 @@ impl Cells {
 
 /// A table seen as the contract's raw rows.
 #[derive(Debug)]
-pub struct ArrowRows {
+pub(crate) struct ArrowRows {
     headers: Vec<String>,
     columns: Vec<Cells>,
     len: usize,
@@ -128,7 +128,7 @@ fn text_cells(name: &str, array: &ArrayRef) -> Result<Cells> {
 }
 
 /// One batch from many (a table's batches joined; a single batch is used as it is).
-pub fn one_batch(
+pub(crate) fn one_batch(
     batches: Vec<RecordBatch>,
     schema: arrow_schema::SchemaRef,
 ) -> Result<RecordBatch> {
@@ -146,7 +146,7 @@ pub fn one_batch(
 impl ArrowRows {
     /// Where the data contract's columns are (scoring mode: the targets may be absent); a
     /// missing or repeated column is refused by name.
-    pub fn contract_map(&self) -> Result<salescast_core::schema::ColumnMap> {
+    pub(crate) fn contract_map(&self) -> Result<salescast_core::schema::ColumnMap> {
         salescast_core::schema::ColumnMap::resolve(&self.headers, salescast_core::Mode::Scoring)
             .map_err(|m| BindingError::Field {
                 field: "columns".into(),
@@ -155,7 +155,7 @@ impl ArrowRows {
     }
 
     /// The batch's columns as text cells.
-    pub fn new(batch: &RecordBatch) -> Result<Self> {
+    pub(crate) fn new(batch: &RecordBatch) -> Result<Self> {
         let schema = batch.schema();
         let mut headers = Vec::with_capacity(batch.num_columns());
         let mut columns = Vec::with_capacity(batch.num_columns());
@@ -172,17 +172,17 @@ impl ArrowRows {
 }
 
 /// The calendar day of an Arrow `date32` value (days since 1970-01-01).
-pub fn day(days: i32) -> NaiveDate {
+pub(crate) fn day(days: i32) -> NaiveDate {
     NaiveDate::default() + chrono::Duration::days(i64::from(days))
 }
 
 /// The Arrow `date32` value of a day.
-pub fn date32(d: NaiveDate) -> i32 {
+pub(crate) fn date32(d: NaiveDate) -> i32 {
     (d - NaiveDate::default()).num_days() as i32
 }
 
 /// Concatenates an array's chunks (a single chunk is used as it is).
-pub fn one_array(chunks: &[ArrayRef], field: &str) -> Result<ArrayRef> {
+pub(crate) fn one_array(chunks: &[ArrayRef], field: &str) -> Result<ArrayRef> {
     match chunks {
         [] => Err(BindingError::Field {
             field: field.to_owned(),
@@ -197,7 +197,7 @@ pub fn one_array(chunks: &[ArrayRef], field: &str) -> Result<ArrayRef> {
 }
 
 /// A number column as `float64` (in place when it already is); a null is refused by position.
-pub fn floats(array: &ArrayRef, field: &str) -> Result<ArrayRef> {
+pub(crate) fn floats(array: &ArrayRef, field: &str) -> Result<ArrayRef> {
     let a = if *array.data_type() == DataType::Float64 {
         Arc::clone(array)
     } else if array.data_type().is_numeric() {
@@ -219,7 +219,7 @@ pub fn floats(array: &ArrayRef, field: &str) -> Result<ArrayRef> {
 
 /// A date column as `date32` day numbers (in place when it already is); text must be
 /// `YYYY-MM-DD`; a null is refused by position.
-pub fn dates(array: &ArrayRef, field: &str) -> Result<ArrayRef> {
+pub(crate) fn dates(array: &ArrayRef, field: &str) -> Result<ArrayRef> {
     let a = match array.data_type() {
         DataType::Date32 => Arc::clone(array),
         DataType::Date64
@@ -259,11 +259,11 @@ pub fn dates(array: &ArrayRef, field: &str) -> Result<ArrayRef> {
 }
 
 /// The `f64` values of a `float64` array returned by [`floats`].
-pub fn f64_values(a: &ArrayRef) -> &[f64] {
+pub(crate) fn f64_values(a: &ArrayRef) -> &[f64] {
     a.as_primitive::<Float64Type>().values()
 }
 
 /// The day numbers of a `date32` array returned by [`dates`].
-pub fn day_values(a: &ArrayRef) -> &[i32] {
+pub(crate) fn day_values(a: &ArrayRef) -> &[i32] {
     a.as_primitive::<Date32Type>().values()
 }

@@ -47,7 +47,7 @@ fn frame(batch: &RecordBatch, categorical: &[String]) -> Result<Frame> {
 }
 
 /// Per-column drift of every column the two frames share, and dataset drift at `drift_share`.
-pub fn drift(
+pub(crate) fn drift(
     reference: &RecordBatch,
     current: &RecordBatch,
     drift_share: f64,

@@ -55,4 +55,4 @@ impl From<arrow_schema::ArrowError> for BindingError {
 }
 
 /// The crate's result type.
-pub type Result<T> = std::result::Result<T, BindingError>;
+pub(crate) type Result<T> = std::result::Result<T, BindingError>;

@@ -15,7 +15,7 @@ use crate::error::{BindingError, Result};
 
 /// The cross-validation settings `forecast-many` takes from its flags.
 #[derive(Debug, Clone, Copy)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub folds: Option<usize>,
     pub fold_days: Option<usize>,
     pub holidays: bool,
@@ -30,7 +30,7 @@ impl Settings {
 
 /// A fitted series: its forecast table and what was chosen.
 #[derive(Debug)]
-pub struct Fitted {
+pub(crate) struct Fitted {
     pub table: RecordBatch,
     pub fit: SeriesFit,
     pub filled: usize,
@@ -55,7 +55,7 @@ fn check(horizon: usize, level: f64) -> Result<()> {
 
 /// Fits the series given by `dates` and `values` (rows in any order) and forecasts `horizon`
 /// days after its last day at `level` percent.
-pub fn fit(
+pub(crate) fn fit(
     dates_in: &ArrayRef,
     values_in: &ArrayRef,
     horizon: usize,

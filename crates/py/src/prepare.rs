@@ -21,7 +21,7 @@ use crate::error::{BindingError, Result};
 
 /// What cleaning a frame gives back.
 #[derive(Debug)]
-pub struct CleanOutput {
+pub(crate) struct CleanOutput {
     pub rows: RecordBatch,
     pub rejected: RecordBatch,
     pub report: String,
@@ -109,7 +109,11 @@ fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
 }
 
 /// Cleans a frame of raw contract rows with the pipeline's rules and settings.
-pub fn clean_frame(input: &RecordBatch, test_days: u32, outlier_k: f64) -> Result<CleanOutput> {
+pub(crate) fn clean_frame(
+    input: &RecordBatch,
+    test_days: u32,
+    outlier_k: f64,
+) -> Result<CleanOutput> {
     let rows = ArrowRows::new(input)?;
     let opts = Options {
         test_days,
@@ -170,7 +174,7 @@ fn transactions(input: &RecordBatch) -> Result<(Vec<Transaction>, bool)> {
 /// The model features of a frame's rows: with a saved transform (`models_dir/transform.json`,
 /// what the served models read), or one fitted on the frame's training days with the statistics
 /// cleaning returned. Columns: `date`, one per feature, and `revenue` when the frame has it.
-pub fn features(
+pub(crate) fn features(
     input: &RecordBatch,
     models_dir: Option<&Path>,
     stats: Option<&str>,

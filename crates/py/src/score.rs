@@ -14,7 +14,7 @@ use crate::arrow_in::ArrowRows;
 use crate::error::{BindingError, Result};
 
 /// The model asked for by name (`None`: the champion).
-pub fn kind(model: Option<&str>) -> Result<Option<Kind>> {
+pub(crate) fn kind(model: Option<&str>) -> Result<Option<Kind>> {
     model
         .map(|m| {
             Kind::parse(m).ok_or_else(|| BindingError::Field {
@@ -27,7 +27,11 @@ pub fn kind(model: Option<&str>) -> Result<Option<Kind>> {
 
 /// Scores every row of `batch`: a table of `predicted_revenue` (null where the row could not
 /// be scored) and `error` (why, naming the fields; null where scored), in the rows' order.
-pub fn score(p: &Predictor, batch: &RecordBatch, model: Option<Kind>) -> Result<RecordBatch> {
+pub(crate) fn score(
+    p: &Predictor,
+    batch: &RecordBatch,
+    model: Option<Kind>,
+) -> Result<RecordBatch> {
     let rows = ArrowRows::new(batch)?;
     let map = rows.contract_map()?;
     p.model(model)?;

@@ -4,7 +4,7 @@
 /// Least squares `min |y - X b|` with `X` given by columns, through the normal equations and a
 /// Cholesky factorisation (a tiny ridge keeps collinear columns from failing). `None` when the
 /// system is degenerate or there are fewer rows than columns.
-pub fn least_squares(columns: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
+pub(crate) fn least_squares(columns: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
     let k = columns.len();
     let n = y.len();
     if k == 0 {
@@ -72,7 +72,7 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> bool {
 
 /// Solves `A x = b` in place (`A` row-major `n x n`, overwritten) by Gaussian elimination with
 /// partial pivoting. `false` when `A` is singular to working precision.
-pub fn solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
+pub(crate) fn solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
     for col in 0..n {
         let Some(pivot) =
             (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))

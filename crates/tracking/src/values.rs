@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Deserializer, Serializer};
 
-pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     if v.is_nan() {
         s.serialize_str("NaN")
     } else if v.is_infinite() {
@@ -16,7 +16,7 @@ pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Wire {
@@ -37,7 +37,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 }
 
 /// The text form MLflow's file store uses for a value.
-pub fn to_text(v: f64) -> String {
+pub(crate) fn to_text(v: f64) -> String {
     if v.is_nan() {
         "nan".to_owned()
     } else if v.is_infinite() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use salescast_pipeline::stage::fixture;
 
-pub struct Stack {
+pub(crate) struct Stack {
     pub dir: tempfile::TempDir,
     pub models: PathBuf,
     pub reports: PathBuf,
@@ -25,7 +25,7 @@ pub struct Stack {
 impl Stack {
     /// Trains on `rows` transactions over `days` days, runs the monitor on the 28 days after,
     /// and starts the API.
-    pub fn start(rows: usize, days: u32) -> Self {
+    pub(crate) fn start(rows: usize, days: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let cfg = salescast_synth::Config {
             rows,
@@ -96,7 +96,7 @@ impl Stack {
     }
 
     /// Starts (or restarts) the API on a fresh loopback port.
-    pub fn start_api(&mut self) {
+    pub(crate) fn start_api(&mut self) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         self.api_url = format!("http://{}", listener.local_addr().unwrap());
@@ -126,7 +126,7 @@ impl Stack {
     }
 
     /// Stops the API and waits until it no longer listens.
-    pub fn stop_api(&mut self) {
+    pub(crate) fn stop_api(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -136,14 +136,14 @@ impl Stack {
     }
 
     /// A UI configuration against this stack's API and reports.
-    pub fn ui_config(&self) -> salescast_ui::Config {
+    pub(crate) fn ui_config(&self) -> salescast_ui::Config {
         let mut cfg = salescast_ui::Config::new(&self.api_url);
         cfg.reports_dir = self.reports.clone();
         cfg.api_timeout = std::time::Duration::from_secs(3);
         cfg
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
