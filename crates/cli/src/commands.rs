@@ -64,6 +64,38 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar per step of a stage that reports [`salescast_pipeline::stage::Progress`]:
+/// the previous step's bar is cleared when the next step starts, the last one by [`Self::done`].
+#[derive(Default)]
+struct StepBars(std::sync::Mutex<Option<(String, ProgressBar)>>);
+
+impl StepBars {
+    fn update(&self, p: salescast_pipeline::stage::Progress<'_>) {
+        let Ok(mut current) = self.0.lock() else {
+            return;
+        };
+        match &*current {
+            Some((step, bar)) if step == p.step => bar.set_position(p.done),
+            _ => {
+                if let Some((_, bar)) = current.take() {
+                    bar.finish_and_clear();
+                }
+                let bar = progress(p.total, p.step);
+                bar.set_position(p.done);
+                *current = Some((p.step.to_owned(), bar));
+            }
+        }
+    }
+
+    fn done(&self) {
+        if let Ok(mut current) = self.0.lock()
+            && let Some((_, bar)) = current.take()
+        {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct GenerateOutcome {
     out: String,
@@ -312,15 +344,18 @@ fn run_train(
     let ctx = tracker.as_ref().map(|t| {
         salescast_pipeline::tracking::RunContext::detect(&t.experiment, &track.project_dir)
     });
+    let bars = StepBars::default();
     let stage = salescast_pipeline::stage::TrainStage {
         data_dir,
         models_dir,
         options: opts,
         monitor,
         clean,
-        progress: true,
+        progress: &|p| bars.update(p),
     };
-    let report = match salescast_pipeline::stage::train_stage(&stage) {
+    let result = salescast_pipeline::stage::train_stage(&stage);
+    bars.done();
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             if let (Some(t), Some(ctx)) = (&tracker, &ctx)

@@ -20,7 +20,7 @@ fn setup() -> (tempfile::TempDir, Predictor, std::path::PathBuf) {
     let features = dir.path().join("features");
     salescast_features::frame::run(&processed, &features, &Default::default()).expect("features");
     let models = dir.path().join("models");
-    train(&features, &models, &TrainOptions::default(), false).expect("train");
+    train(&features, &models, &TrainOptions::default(), &|_| {}).expect("train");
     let p = Predictor::load(&models).expect("load");
     (dir, p, raw)
 }

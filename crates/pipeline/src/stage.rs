@@ -16,7 +16,7 @@ use crate::daily::DailyOutcome;
 use crate::train::{TrainOptions, TrainOutcome};
 
 /// What the train stage is given.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct TrainStage<'a> {
     /// The features directory (`salescast features`' output).
     pub data_dir: &'a Path,
@@ -27,8 +27,32 @@ pub struct TrainStage<'a> {
     pub monitor: &'a MonitorSettings,
     /// The cleaned data (default: `processed/clean.parquet` beside the features directory).
     pub clean: Option<&'a Path>,
-    /// Progress bars on stderr.
-    pub progress: bool,
+    /// Told how far each long step is (the tree models' fits, tree by tree or round by round).
+    pub progress: OnProgress<'a>,
+}
+
+/// Where a long step of the train stage is: which fit, and how many of its trees or rounds are
+/// done out of how many at most (boosting may stop early, short of `total`).
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub step: &'a str,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// A train-stage progress callback. The fits call it from their worker threads, hence `Sync`.
+pub type OnProgress<'a> = &'a (dyn Fn(Progress<'_>) + Sync);
+
+impl std::fmt::Debug for TrainStage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainStage")
+            .field("data_dir", &self.data_dir)
+            .field("models_dir", &self.models_dir)
+            .field("options", &self.options)
+            .field("monitor", &self.monitor)
+            .field("clean", &self.clean)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the train stage did: the transaction models (none when only the daily model was asked
@@ -205,7 +229,7 @@ pub mod fixture {
             options: &options,
             monitor: &spec.monitor,
             clean: None,
-            progress: false,
+            progress: &|_| {},
         })?;
         Ok((options, report))
     }

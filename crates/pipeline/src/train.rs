@@ -17,7 +17,8 @@ use salescast_models::serving::{self, Manifest, ModelEntry};
 use salescast_models::{Dataset, GradientBoostingParams, Kind, Model, RandomForestParams};
 use serde::{Deserialize, Serialize};
 
-use crate::{PipelineError, Result, bar, features_dir};
+use crate::stage::Progress;
+use crate::{PipelineError, Result, features_dir};
 
 /// Settings of the train stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +177,7 @@ pub fn train(
     data_dir: &Path,
     models_dir: &Path,
     opts: &TrainOptions,
-    progress: bool,
+    progress: crate::stage::OnProgress<'_>,
 ) -> Result<TrainOutcome> {
     if opts.kinds.is_empty() {
         return Err(PipelineError::BadInput("no model to train".into()));
@@ -258,9 +259,14 @@ pub fn train(
         let (model, params) = match kind {
             Kind::RandomForest => {
                 let p = &opts.random_forest;
-                let b = bar(progress, p.n_trees as u64, "random forest");
-                let m = p.fit(&train_set, &|n| b.set_position(n as u64))?;
-                b.finish_and_clear();
+                let (step, total) = ("random forest", p.n_trees as u64);
+                let m = p.fit(&train_set, &|n| {
+                    progress(Progress {
+                        step,
+                        done: n as u64,
+                        total,
+                    })
+                })?;
                 (Model::RandomForest(m), serde_json::to_value(p))
             }
             Kind::GradientBoosting => {
@@ -274,20 +280,21 @@ pub fn train(
                 let valid = (!valid_idx.is_empty())
                     .then(|| dataset(&eval.train, Some(&valid_idx)))
                     .transpose()?;
-                let b = bar(progress, p.n_rounds as u64, "gradient boosting");
-                let m = p.fit(&fit, valid.as_ref(), &|n| b.set_position(n as u64))?;
-                b.finish_and_clear();
+                let (step, total) = ("gradient boosting", p.n_rounds as u64);
+                let m = p.fit(&fit, valid.as_ref(), &|n| {
+                    progress(Progress {
+                        step,
+                        done: n as u64,
+                        total,
+                    })
+                })?;
                 // The validation days chose the number of rounds; the evaluated model is then
                 // fitted on every training day with that many, so that it is not the one model
                 // that never saw the most recent month before the test days (its held-out
                 // score would understate it, and the champion choice with it). The first fit's
                 // curve and best round are kept: they are what the validation days showed.
                 let m = if valid.is_some() {
-                    let b = bar(
-                        progress,
-                        m.trees.len() as u64,
-                        "gradient boosting (training days)",
-                    );
+                    let (step, total) = ("gradient boosting (training days)", m.trees.len() as u64);
                     // The objective too: `auto` chose one on the validation days.
                     let chosen = GradientBoostingParams {
                         objective: m.params.objective,
@@ -298,8 +305,13 @@ pub fn train(
                         early_stopping_rounds: 0,
                         ..chosen.clone()
                     }
-                    .fit(&train_set, None, &|n| b.set_position(n as u64))?;
-                    b.finish_and_clear();
+                    .fit(&train_set, None, &|n| {
+                        progress(Progress {
+                            step,
+                            done: n as u64,
+                            total,
+                        })
+                    })?;
                     all.params = chosen;
                     all.history = m.history;
                     all.best_round = m.best_round;
@@ -381,9 +393,14 @@ pub fn train(
                 let served = match &model {
                     Model::RandomForest(_) => {
                         let p = &opts.random_forest;
-                        let b = bar(progress, p.n_trees as u64, "random forest (all days)");
-                        let m = p.fit(all, &|n| b.set_position(n as u64))?;
-                        b.finish_and_clear();
+                        let (step, total) = ("random forest (all days)", p.n_trees as u64);
+                        let m = p.fit(all, &|n| {
+                            progress(Progress {
+                                step,
+                                done: n as u64,
+                                total,
+                            })
+                        })?;
                         Model::RandomForest(m)
                     }
                     Model::GradientBoosting(m) => {
@@ -393,9 +410,14 @@ pub fn train(
                             objective: m.params.objective,
                             ..opts.gradient_boosting.clone()
                         };
-                        let b = bar(progress, p.n_rounds as u64, "gradient boosting (all days)");
-                        let m = p.fit(all, None, &|n| b.set_position(n as u64))?;
-                        b.finish_and_clear();
+                        let (step, total) = ("gradient boosting (all days)", p.n_rounds as u64);
+                        let m = p.fit(all, None, &|n| {
+                            progress(Progress {
+                                step,
+                                done: n as u64,
+                                total,
+                            })
+                        })?;
                         Model::GradientBoosting(m)
                     }
                 };

@@ -47,7 +47,29 @@ fn train_evaluate_predict_agree() {
     let dir = tempfile::tempdir().unwrap();
     let raw = prepare(dir.path());
     let models = dir.path().join("models");
-    let outcome = train(&dir.path().join("features"), &models, &small(), false).unwrap();
+    // Every fit reports its progress, step by step, never past its total.
+    let seen = std::sync::Mutex::new(std::collections::BTreeMap::<String, (u64, u64)>::new());
+    let progress = |p: salescast_pipeline::stage::Progress<'_>| {
+        let mut seen = seen.lock().unwrap();
+        let e = seen.entry(p.step.to_owned()).or_default();
+        *e = (e.0.max(p.done), p.total);
+    };
+    let outcome = train(&dir.path().join("features"), &models, &small(), &progress).unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(
+        seen.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "gradient boosting",
+            "gradient boosting (all days)",
+            "gradient boosting (training days)",
+            "random forest",
+            "random forest (all days)",
+        ]
+    );
+    for (step, (done, total)) in &seen {
+        assert!(*done > 0 && done <= total, "{step}: {done} of {total}");
+    }
+    assert_eq!(seen["random forest"], (15, 15));
 
     // both models beat the seasonal-naive baseline clearly
     for m in &outcome.models {
@@ -230,7 +252,7 @@ fn boosting_only(dir: &Path) -> PathBuf {
         kinds: vec![Kind::GradientBoosting],
         ..small()
     };
-    train(&dir.join("features"), &models, &opts, false).unwrap();
+    train(&dir.join("features"), &models, &opts, &|_| {}).unwrap();
     models
 }
 
@@ -277,7 +299,7 @@ fn bad_hyperparameters_fail_before_any_work() {
         },
         ..small()
     };
-    let e = train(dir.path(), &dir.path().join("m"), &opts, false).unwrap_err();
+    let e = train(dir.path(), &dir.path().join("m"), &opts, &|_| {}).unwrap_err();
     assert!(e.is_bad_input());
     assert!(e.to_string().contains("n_trees"), "{e}");
     assert!(!dir.path().join("m").exists());
