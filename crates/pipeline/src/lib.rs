@@ -4,7 +4,9 @@
 //!
 //! ```no_run
 //! use salescast_pipeline::train::{train, TrainOptions};
-//! let outcome = train("data/features".as_ref(), "models".as_ref(), &TrainOptions::default(), false)?;
+//! // The last argument hears each fit's progress (trees or rounds done of the total).
+//! let progress = |p: salescast_pipeline::stage::Progress<'_>| eprintln!("{}: {}/{}", p.step, p.done, p.total);
+//! let outcome = train("data/features".as_ref(), "models".as_ref(), &TrainOptions::default(), &progress)?;
 //! println!("champion: {}", outcome.manifest.champion);
 //! # Ok::<(), salescast_pipeline::PipelineError>(())
 //! ```
