@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use salescast_models::tree::{Node, Tree};
@@ -138,6 +139,24 @@ fn brute_force(t: &Tree, x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// A random tree over `xs.len()` features explained at the row `xs` (on the thresholds' grid):
+/// its contributions against [`brute_force`]'s, to 1e-9. Returns the tree, the row and ours.
+fn check_brute_force(
+    seed: u64,
+    depth: usize,
+    xs: &[u8],
+) -> Result<(Tree, Vec<f64>, Vec<f64>), TestCaseError> {
+    let t = random_tree(seed, xs.len() as u32, depth);
+    let x: Vec<f64> = xs.iter().map(|&v| f64::from(v) / 2.0 - 0.25).collect();
+    let mut phi = vec![0.0; xs.len()];
+    t.add_shap(&x, 1.0, &mut phi).unwrap();
+    let want = brute_force(&t, &x);
+    for (got, want) in phi.iter().zip(&want) {
+        prop_assert!((got - want).abs() < 1e-9, "{phi:?} against {want:?}");
+    }
+    Ok((t, x, phi))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -147,14 +166,7 @@ proptest! {
         depth in 1usize..9,
         xs in proptest::collection::vec(0u8..9, 5),
     ) {
-        let t = random_tree(seed, 5, depth);
-        let x: Vec<f64> = xs.iter().map(|&v| f64::from(v) / 2.0 - 0.25).collect();
-        let mut phi = vec![0.0; 5];
-        t.add_shap(&x, 1.0, &mut phi).unwrap();
-        let want = brute_force(&t, &x);
-        for (got, want) in phi.iter().zip(&want) {
-            prop_assert!((got - want).abs() < 1e-9, "{phi:?} against {want:?}");
-        }
+        let (t, x, phi) = check_brute_force(seed, depth, &xs)?;
         // Additivity, and the expected value is the value with nothing known.
         let e = t.expected_value().unwrap();
         prop_assert!((e - value_given(&t, 0, &x, 0)).abs() < 1e-9);
@@ -171,14 +183,7 @@ proptest! {
         depth in 5usize..11,
         xs in proptest::collection::vec(0u8..9, 9),
     ) {
-        let t = random_tree(seed, 9, depth);
-        let x: Vec<f64> = xs.iter().map(|&v| f64::from(v) / 2.0 - 0.25).collect();
-        let mut phi = vec![0.0; 9];
-        t.add_shap(&x, 1.0, &mut phi).unwrap();
-        let want = brute_force(&t, &x);
-        for (got, want) in phi.iter().zip(&want) {
-            prop_assert!((got - want).abs() < 1e-9, "{phi:?} against {want:?}");
-        }
+        check_brute_force(seed, depth, &xs)?;
     }
 
     /// Paths of up to 61 distinct features: the contributions add up to the prediction only
